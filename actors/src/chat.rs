@@ -1,0 +1,32 @@
+//! Chat messages in and the address replies go to, the same for the console and Slack.
+
+use serde::{Deserialize, Serialize};
+
+/// Where a reply goes: a channel, and the thread when the command was typed in one.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ChatTarget {
+    pub channel: String,
+    pub thread: Option<String>,
+}
+
+impl ChatTarget {
+    pub fn channel(channel: impl Into<String>) -> Self {
+        ChatTarget {
+            channel: channel.into(),
+            thread: None,
+        }
+    }
+}
+
+/// A message somebody typed, as the chat adapter hands it to the gateway.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboundMessage {
+    /// Where to answer.
+    pub reply_to: ChatTarget,
+    /// The chat user id of who typed it (`console` on the console).
+    pub user: String,
+    /// The raw text, not yet parsed.
+    pub text: String,
+    /// A direct message rather than a channel.
+    pub direct: bool,
+}

@@ -1,0 +1,555 @@
+//! Chat commands: parsed by name into [`Command`], each variant with its own small parser; leftover arguments
+//! are rejected. The help text comes from [`Command::HELP`], and a test parses every example in it, so the help
+//! cannot drift from the parser.
+
+use std::fmt;
+
+/// Who a user means by `<user>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserQuery {
+    /// `alice@example.com`
+    Email(String),
+    /// A Slack mention `<@U123ABC>`, by chat user id.
+    Mention(String),
+    /// A full name or a unique name prefix, case-insensitive.
+    Name(String),
+}
+
+impl fmt::Display for UserQuery {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UserQuery::Email(e) => f.write_str(e),
+            UserQuery::Mention(id) => write!(f, "<@{id}>"),
+            UserQuery::Name(n) => f.write_str(n),
+        }
+    }
+}
+
+/// What a page request adds to the page itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PageOptions {
+    /// The message for the incident title; a default naming who asked and where when absent.
+    pub message: Option<String>,
+    /// `--again`: page even if the same people were paged moments ago.
+    pub again: bool,
+}
+
+/// Every command the bot understands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// `!ic`: the Incident Commanders on call now, with phone numbers.
+    IncidentCommanders,
+    /// `!ic page [message]`: page every IC on call now.
+    PageIncidentCommanders(PageOptions),
+    /// `!ic responders`: everyone on call in the service teams' schedules.
+    Responders,
+    /// `!ic page responders [message]`: page all of them.
+    PageResponders(PageOptions),
+    /// `!ic who <user>`: a person's contact details and what they are on call for.
+    Who(UserQuery),
+    /// `!ic page @<user> [message]`: page one person.
+    PageUser(UserQuery, PageOptions),
+    /// `!ic help`, `!help`: this list.
+    Help,
+    /// `!status`: the overall system state from monitoring.
+    Status,
+    /// `!status stalk`: watch the state in this channel and post each change.
+    Stalk,
+    /// `!status unstalk`: stop watching in this channel.
+    Unstalk,
+}
+
+/// The user typed one of our commands wrongly. The text is what they read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ParseError(pub String);
+
+/// One line of help: the syntax to type and what it does.
+pub struct HelpEntry {
+    pub syntax: &'static str,
+    /// A concrete example that parses to this command (checked by a test).
+    pub example: &'static str,
+    pub about: &'static str,
+}
+
+impl Command {
+    /// The help, one entry per command, in the order users need them.
+    pub const HELP: &'static [HelpEntry] = &[
+        HelpEntry {
+            syntax: "!ic",
+            example: "!ic",
+            about: "Incident Commanders on call now, with phone numbers",
+        },
+        HelpEntry {
+            syntax: "!ic page [message]",
+            example: "!ic page checkout is down",
+            about: "page every IC on call now and open a PagerDuty incident",
+        },
+        HelpEntry {
+            syntax: "!ic responders",
+            example: "!ic responders",
+            about: "everyone on call in the service teams' schedules",
+        },
+        HelpEntry {
+            syntax: "!ic page responders [message]",
+            example: "!ic page responders db failover",
+            about: "page all of them",
+        },
+        HelpEntry {
+            syntax: "!ic who <user>",
+            example: "!ic who alice@example.com",
+            about: "a person's contact details (email, full name, name prefix or @mention)",
+        },
+        HelpEntry {
+            syntax: "!ic page @<user> [message]",
+            example: "!ic page @alice need you on the bridge",
+            about: "page one person (@name, @\"Full Name\", an email or a mention)",
+        },
+        HelpEntry {
+            syntax: "!status",
+            example: "!status",
+            about: "the overall system state from monitoring",
+        },
+        HelpEntry {
+            syntax: "!status stalk",
+            example: "!status stalk",
+            about: "post here whenever the system state changes",
+        },
+        HelpEntry {
+            syntax: "!status unstalk",
+            example: "!status unstalk",
+            about: "stop posting state changes here",
+        },
+        HelpEntry {
+            syntax: "!ic help",
+            example: "!ic help",
+            about: "this help",
+        },
+    ];
+
+    /// A stable, short name for logs and metrics.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::IncidentCommanders => "ic",
+            Command::PageIncidentCommanders(_) => "ic_page",
+            Command::Responders => "responders",
+            Command::PageResponders(_) => "page_responders",
+            Command::Who(_) => "who",
+            Command::PageUser(..) => "page_user",
+            Command::Help => "help",
+            Command::Status => "status",
+            Command::Stalk => "stalk",
+            Command::Unstalk => "unstalk",
+        }
+    }
+
+    /// Whether the command pages somebody.
+    pub fn is_page(&self) -> bool {
+        matches!(
+            self,
+            Command::PageIncidentCommanders(_) | Command::PageResponders(_) | Command::PageUser(..)
+        )
+    }
+
+    /// Parses one chat message. `Ok(None)`: not addressed to the bot (ignored). `Err`: one of our commands,
+    /// typed wrongly; the error is the hint to reply with.
+    pub fn parse(input: &str) -> Result<Option<Command>, ParseError> {
+        let mut words = input.split_whitespace();
+        let Some(first) = words.next() else {
+            return Ok(None);
+        };
+        let first = first.to_lowercase();
+        let rest: Vec<&str> = words.collect();
+        match first.as_str() {
+            "!ic" => parse_ic(&rest).map(Some),
+            "!status" => parse_status(&rest).map(Some),
+            "!help" if rest.is_empty() => Ok(Some(Command::Help)),
+            "!help" => Err(usage("!help takes no arguments.")),
+            _ if first.starts_with("!ic") || first.starts_with("!status") => {
+                Err(usage(&format!("unknown command {first}.")))
+            }
+            _ => Ok(None),
+        }
+    }
+}
+
+fn usage(what: &str) -> ParseError {
+    ParseError(format!("{what} Try `!ic help`."))
+}
+
+fn parse_ic(args: &[&str]) -> Result<Command, ParseError> {
+    let Some(sub) = args.first() else {
+        return Ok(Command::IncidentCommanders);
+    };
+    let rest = &args[1..];
+    match sub.to_lowercase().as_str() {
+        "help" => no_more(rest, "!ic help").map(|()| Command::Help),
+        "responders" => no_more(rest, "!ic responders").map(|()| Command::Responders),
+        "who" => parse_who(rest),
+        "page" => parse_page(rest),
+        other => Err(usage(&format!(
+            "`!ic {}` is not a command.",
+            truncate(other, 40)
+        ))),
+    }
+}
+
+fn parse_status(args: &[&str]) -> Result<Command, ParseError> {
+    let Some(sub) = args.first() else {
+        return Ok(Command::Status);
+    };
+    let rest = &args[1..];
+    match sub.to_lowercase().as_str() {
+        "stalk" => no_more(rest, "!status stalk").map(|()| Command::Stalk),
+        "unstalk" => no_more(rest, "!status unstalk").map(|()| Command::Unstalk),
+        other => Err(usage(&format!(
+            "`!status {}` is not a command: use `!status`, `!status stalk` or `!status unstalk`.",
+            truncate(other, 40)
+        ))),
+    }
+}
+
+fn no_more(rest: &[&str], command: &str) -> Result<(), ParseError> {
+    if rest.is_empty() {
+        Ok(())
+    } else {
+        Err(usage(&format!("`{command}` takes no arguments.")))
+    }
+}
+
+fn parse_who(rest: &[&str]) -> Result<Command, ParseError> {
+    let joined = rest.join(" ");
+    let raw = joined.trim_start_matches('@').trim_matches('"').trim();
+    if raw.is_empty() {
+        return Err(usage("Who? `!ic who <email | name | @mention>`."));
+    }
+    Ok(Command::Who(user_query(raw)))
+}
+
+/// `!ic page [responders | @user] [--again] [message]`
+fn parse_page(rest: &[&str]) -> Result<Command, ParseError> {
+    let again = rest.iter().any(|w| w.eq_ignore_ascii_case("--again"));
+    let words: Vec<&str> = rest
+        .iter()
+        .copied()
+        .filter(|w| !w.eq_ignore_ascii_case("--again"))
+        .collect();
+    let message = |words: &[&str]| {
+        let m = words.join(" ");
+        PageOptions {
+            message: (!m.is_empty()).then_some(m),
+            again,
+        }
+    };
+    let Some(first) = words.first() else {
+        return Ok(Command::PageIncidentCommanders(message(&[])));
+    };
+    if first.eq_ignore_ascii_case("responders") {
+        return Ok(Command::PageResponders(message(&words[1..])));
+    }
+    if let Some((target, used)) = page_target(&words)? {
+        return Ok(Command::PageUser(target, message(&words[used..])));
+    }
+    Ok(Command::PageIncidentCommanders(message(&words)))
+}
+
+/// The person a page names in its first word(s), and how many words that took. Only explicit forms count, so
+/// that `!ic page database down` pages the ICs and never somebody called Database.
+fn page_target(words: &[&str]) -> Result<Option<(UserQuery, usize)>, ParseError> {
+    let first = words[0];
+    if first.starts_with("<@") || looks_like_email(first) {
+        return Ok(Some((user_query(first), 1)));
+    }
+    let Some(name) = first.strip_prefix('@') else {
+        return Ok(None);
+    };
+    if let Some(quoted) = name.strip_prefix('"') {
+        // @"Full Name" spanning words
+        let mut parts = vec![quoted];
+        if let Some(done) = quoted.strip_suffix('"').filter(|_| quoted.len() > 1) {
+            return Ok(Some((UserQuery::Name(done.to_string()), 1)));
+        }
+        for (i, w) in words.iter().enumerate().skip(1) {
+            if let Some(last) = w.strip_suffix('"') {
+                parts.push(last);
+                let full = parts.join(" ");
+                return Ok(Some((UserQuery::Name(full), i + 1)));
+            }
+            parts.push(w);
+        }
+        return Err(usage("Unclosed quote in `@\"Full Name\"`."));
+    }
+    if name.is_empty() {
+        return Err(usage("Page whom? `!ic page @<user> [message]`."));
+    }
+    Ok(Some((user_query(name), 1)))
+}
+
+fn looks_like_email(s: &str) -> bool {
+    match s.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty() && domain.contains('.') && !domain.starts_with('.')
+        }
+        None => false,
+    }
+}
+
+fn user_query(raw: &str) -> UserQuery {
+    if let Some(inner) = raw.strip_prefix("<@").and_then(|r| r.strip_suffix('>')) {
+        let id = inner.split('|').next().unwrap_or(inner);
+        return UserQuery::Mention(id.to_string());
+    }
+    // Slack renders typed emails as <mailto:a@b|a@b>
+    if let Some(inner) = raw
+        .strip_prefix("<mailto:")
+        .and_then(|r| r.strip_suffix('>'))
+    {
+        let email = inner.split('|').next().unwrap_or(inner);
+        return UserQuery::Email(email.to_lowercase());
+    }
+    if looks_like_email(raw) {
+        UserQuery::Email(raw.to_lowercase())
+    } else {
+        UserQuery::Name(raw.to_string())
+    }
+}
+
+/// At most `max` characters, for echoing user input back safely.
+pub fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let cut: String = s.chars().take(max).collect();
+        format!("{cut}…")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<Option<Command>, ParseError> {
+        Command::parse(s)
+    }
+
+    fn page(message: Option<&str>, again: bool) -> PageOptions {
+        PageOptions {
+            message: message.map(String::from),
+            again,
+        }
+    }
+
+    #[test]
+    fn bare_ic_lists_the_commanders() {
+        assert_eq!(parse("!ic"), Ok(Some(Command::IncidentCommanders)));
+    }
+
+    #[test]
+    fn case_and_spaces_do_not_matter() {
+        assert_eq!(parse("  !IC   Responders  "), Ok(Some(Command::Responders)));
+        assert_eq!(parse("!Status   STALK"), Ok(Some(Command::Stalk)));
+    }
+
+    #[test]
+    fn other_messages_are_ignored() {
+        assert_eq!(parse("hello team"), Ok(None));
+        assert_eq!(parse(""), Ok(None));
+        assert_eq!(parse("   "), Ok(None));
+        assert_eq!(parse("!deploy now"), Ok(None));
+    }
+
+    #[test]
+    fn page_without_message_pages_the_ics() {
+        assert_eq!(
+            parse("!ic page"),
+            Ok(Some(Command::PageIncidentCommanders(page(None, false))))
+        );
+    }
+
+    #[test]
+    fn page_with_message_keeps_it() {
+        assert_eq!(
+            parse("!ic page checkout   is down"),
+            Ok(Some(Command::PageIncidentCommanders(page(
+                Some("checkout is down"),
+                false
+            ))))
+        );
+    }
+
+    #[test]
+    fn page_again_is_a_flag_not_message() {
+        assert_eq!(
+            parse("!ic page --again still down"),
+            Ok(Some(Command::PageIncidentCommanders(page(
+                Some("still down"),
+                true
+            ))))
+        );
+    }
+
+    #[test]
+    fn page_responders() {
+        assert_eq!(
+            parse("!ic page responders db failover"),
+            Ok(Some(Command::PageResponders(page(
+                Some("db failover"),
+                false
+            ))))
+        );
+    }
+
+    #[test]
+    fn page_user_by_at_name() {
+        assert_eq!(
+            parse("!ic page @alice come to the bridge"),
+            Ok(Some(Command::PageUser(
+                UserQuery::Name("alice".into()),
+                page(Some("come to the bridge"), false)
+            )))
+        );
+    }
+
+    #[test]
+    fn page_user_by_quoted_full_name() {
+        assert_eq!(
+            parse("!ic page @\"Alice Smith\" now"),
+            Ok(Some(Command::PageUser(
+                UserQuery::Name("Alice Smith".into()),
+                page(Some("now"), false)
+            )))
+        );
+        assert_eq!(
+            parse("!ic page @\"Alice\""),
+            Ok(Some(Command::PageUser(
+                UserQuery::Name("Alice".into()),
+                page(None, false)
+            )))
+        );
+    }
+
+    #[test]
+    fn page_user_unclosed_quote_is_an_error() {
+        assert!(parse("!ic page @\"Alice Smith now").is_err());
+    }
+
+    #[test]
+    fn page_user_by_email_or_mention() {
+        assert_eq!(
+            parse("!ic page Alice@Example.com"),
+            Ok(Some(Command::PageUser(
+                UserQuery::Email("alice@example.com".into()),
+                page(None, false)
+            )))
+        );
+        assert_eq!(
+            parse("!ic page <@U123ABC> hi"),
+            Ok(Some(Command::PageUser(
+                UserQuery::Mention("U123ABC".into()),
+                page(Some("hi"), false)
+            )))
+        );
+    }
+
+    #[test]
+    fn plain_word_after_page_is_a_message_not_a_person() {
+        assert_eq!(
+            parse("!ic page database down"),
+            Ok(Some(Command::PageIncidentCommanders(page(
+                Some("database down"),
+                false
+            ))))
+        );
+    }
+
+    #[test]
+    fn who_takes_names_emails_and_mentions() {
+        assert_eq!(
+            parse("!ic who Alice Smith"),
+            Ok(Some(Command::Who(UserQuery::Name("Alice Smith".into()))))
+        );
+        assert_eq!(
+            parse("!ic who @ali"),
+            Ok(Some(Command::Who(UserQuery::Name("ali".into()))))
+        );
+        assert_eq!(
+            parse("!ic who a@b.io"),
+            Ok(Some(Command::Who(UserQuery::Email("a@b.io".into()))))
+        );
+        assert_eq!(
+            parse("!ic who <@U1|alice>"),
+            Ok(Some(Command::Who(UserQuery::Mention("U1".into()))))
+        );
+        assert_eq!(
+            parse("!ic who <mailto:a@b.io|a@b.io>"),
+            Ok(Some(Command::Who(UserQuery::Email("a@b.io".into()))))
+        );
+    }
+
+    #[test]
+    fn who_without_user_is_an_error() {
+        assert!(parse("!ic who").unwrap_err().0.contains("Who?"));
+        assert!(parse("!ic who @").is_err());
+    }
+
+    #[test]
+    fn unknown_subcommand_gets_a_hint() {
+        let err = parse("!ic frobnicate").unwrap_err();
+        assert!(err.0.contains("!ic help"), "{err}");
+        assert!(parse("!icx").is_err());
+        assert!(parse("!status nonsense").is_err());
+    }
+
+    #[test]
+    fn leftover_arguments_are_rejected() {
+        assert!(parse("!ic responders now").is_err());
+        assert!(parse("!status stalk please").is_err());
+        assert!(parse("!ic help me").is_err());
+        assert!(parse("!help me").is_err());
+    }
+
+    #[test]
+    fn help_forms() {
+        assert_eq!(parse("!ic help"), Ok(Some(Command::Help)));
+        assert_eq!(parse("!help"), Ok(Some(Command::Help)));
+    }
+
+    #[test]
+    fn status_forms() {
+        assert_eq!(parse("!status"), Ok(Some(Command::Status)));
+        assert_eq!(parse("!status unstalk"), Ok(Some(Command::Unstalk)));
+    }
+
+    #[test]
+    fn every_help_example_parses_and_every_command_has_help() {
+        let mut covered = std::collections::BTreeSet::new();
+        for entry in Command::HELP {
+            let cmd = parse(entry.example)
+                .unwrap_or_else(|e| panic!("{}: {e}", entry.example))
+                .unwrap();
+            covered.insert(cmd.name());
+            assert!(entry
+                .example
+                .starts_with(entry.syntax.split(['[', '<', '@']).next().unwrap().trim()));
+        }
+        let all = [
+            "ic",
+            "ic_page",
+            "responders",
+            "page_responders",
+            "who",
+            "page_user",
+            "help",
+            "status",
+            "stalk",
+            "unstalk",
+        ];
+        assert_eq!(covered, all.into_iter().collect());
+    }
+
+    #[test]
+    fn long_input_is_truncated_in_hints() {
+        let long = format!("!ic {}", "x".repeat(10_000));
+        assert!(parse(&long).unwrap_err().0.len() < 200);
+    }
+}

@@ -1,0 +1,118 @@
+//! The port traits: the only way the core talks to the world.
+//!
+//! `src/` implements them over HTTP (PagerDuty, Slack, monitoring) and the file system; tests implement them in
+//! memory. Every method here may fail with a typed error that the actors turn into an answer, never a crash.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::chat::ChatTarget;
+use crate::oncall::{OnCallEntry, Person, UserId};
+use crate::reply::Reply;
+use crate::system_state::{ProbeError, StatusReport};
+
+/// What went wrong talking to PagerDuty: one variant per thing the caller does differently.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PagerDutyError {
+    /// 429: PagerDuty asked us to slow down, possibly saying for how long.
+    #[error("PagerDuty rate limited the bot (429)")]
+    RateLimited { retry_after: Option<Duration> },
+    /// Any other non-success status, with PagerDuty's own message.
+    #[error("PagerDuty rejected the request ({status}: {message})")]
+    Rejected { status: u16, message: String },
+    /// No answer within the request timeout.
+    #[error("PagerDuty did not answer in time (timeout)")]
+    Timeout,
+    /// Connection refused, reset, DNS, TLS...
+    #[error("cannot reach PagerDuty ({0})")]
+    Transport(String),
+    /// An answer that is not the JSON we expect.
+    #[error("PagerDuty sent an unreadable answer ({0})")]
+    Malformed(String),
+}
+
+/// What `POST /incidents` needs from the core.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewIncident {
+    pub title: String,
+    /// Free text for the incident body: who asked, where, the message.
+    pub details: String,
+    /// The one person the incident is assigned to.
+    pub assignee: UserId,
+}
+
+/// The incident PagerDuty created.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Incident {
+    pub id: String,
+    pub number: u64,
+    pub html_url: String,
+}
+
+/// PagerDuty's REST API v2, as much of it as the bot uses. The implementation owns base URL, token, `From`
+/// header, timeouts and the bounded 429 retries.
+#[async_trait]
+pub trait PagerDutyApi: Send + Sync + 'static {
+    /// Everyone on call now in these schedules (`GET /oncalls`, every page), users as references.
+    async fn on_calls(&self, schedule_ids: &[String]) -> Result<Vec<OnCallEntry>, PagerDutyError>;
+
+    /// One user with their phone numbers (`GET /users/{id}?include[]=contact_methods`).
+    async fn user(&self, id: &UserId) -> Result<Person, PagerDutyError>;
+
+    /// PagerDuty's fuzzy user search (`GET /users?query=`), with phone numbers. The caller filters.
+    async fn find_users(&self, query: &str) -> Result<Vec<Person>, PagerDutyError>;
+
+    /// `POST /incidents` on the configured service, urgency high.
+    async fn create_incident(&self, incident: &NewIncident) -> Result<Incident, PagerDutyError>;
+
+    /// One `POST /incidents/{id}/responder_requests` asking all `targets` to join.
+    async fn request_responders(
+        &self,
+        incident_id: &str,
+        requester: &UserId,
+        targets: &[UserId],
+        message: &str,
+    ) -> Result<(), PagerDutyError>;
+}
+
+/// A chat platform refused or failed a call.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChatError {
+    #[error("chat rate limited")]
+    RateLimited { retry_after: Option<Duration> },
+    #[error("chat call timed out")]
+    Timeout,
+    #[error("chat call failed: {0}")]
+    Failed(String),
+}
+
+/// Where replies go: the console, Slack, or a test's recorder.
+#[async_trait]
+pub trait ChatOut: Send + Sync + 'static {
+    /// Posts one reply. Implementations queue, pace and retry as their platform needs.
+    async fn post(&self, to: &ChatTarget, reply: &Reply) -> Result<(), ChatError>;
+
+    /// The email address behind a chat user id (a Slack mention), when the platform can tell.
+    async fn email_of(&self, _chat_user: &str) -> Result<Option<String>, ChatError> {
+        Ok(None)
+    }
+}
+
+/// The one question asked of monitoring.
+#[async_trait]
+pub trait StatusProbe: Send + Sync + 'static {
+    /// The overall state now. The implementation applies its own timeout.
+    async fn check(&self) -> Result<StatusReport, ProbeError>;
+}
+
+/// Small state files that must outlive a crash or a restart: written atomically, read back at start.
+pub trait StateStore: Send + Sync + 'static {
+    /// The saved bytes, `Ok(None)` when nothing was saved yet.
+    fn load(&self, name: &str) -> std::io::Result<Option<Vec<u8>>>;
+    /// Replaces the saved bytes atomically (no reader ever sees half a file).
+    fn save(&self, name: &str, bytes: &[u8]) -> std::io::Result<()>;
+    /// Appends one line (the page audit log).
+    fn append_line(&self, name: &str, line: &str) -> std::io::Result<()>;
+}

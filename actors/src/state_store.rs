@@ -1,0 +1,131 @@
+//! [`StateStore`] implementations: files in `[state] dir` for the bot, memory for tests.
+
+use std::collections::HashMap;
+use std::fs;
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use crate::ports::StateStore;
+
+/// Files in one directory; saves write `name.tmp` then rename it over `name`.
+#[derive(Debug, Clone)]
+pub struct FileStateStore {
+    dir: PathBuf,
+}
+
+impl FileStateStore {
+    /// Creates the directory if needed.
+    pub fn open(dir: impl Into<PathBuf>) -> io::Result<Self> {
+        let dir = dir.into();
+        fs::create_dir_all(&dir)?;
+        Ok(FileStateStore { dir })
+    }
+
+    pub fn dir(&self) -> &std::path::Path {
+        &self.dir
+    }
+}
+
+impl StateStore for FileStateStore {
+    fn load(&self, name: &str) -> io::Result<Option<Vec<u8>>> {
+        match fs::read(self.dir.join(name)) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn save(&self, name: &str, bytes: &[u8]) -> io::Result<()> {
+        let tmp = self.dir.join(format!(".{name}.tmp"));
+        {
+            let mut f = fs::File::create(&tmp)?;
+            f.write_all(bytes)?;
+            f.sync_all()?;
+        }
+        fs::rename(&tmp, self.dir.join(name))
+    }
+
+    fn append_line(&self, name: &str, line: &str) -> io::Result<()> {
+        let mut f = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join(name))?;
+        let mut buf = line.trim_end_matches('\n').to_string();
+        buf.push('\n');
+        f.write_all(buf.as_bytes())?;
+        f.sync_data()
+    }
+}
+
+/// State kept in memory: for tests, and for a bot run without a state directory.
+#[derive(Debug, Default)]
+pub struct MemoryStateStore {
+    files: Mutex<HashMap<String, Vec<u8>>>,
+}
+
+impl MemoryStateStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl StateStore for MemoryStateStore {
+    fn load(&self, name: &str) -> io::Result<Option<Vec<u8>>> {
+        Ok(self
+            .files
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(name)
+            .cloned())
+    }
+
+    fn save(&self, name: &str, bytes: &[u8]) -> io::Result<()> {
+        self.files
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(name.to_string(), bytes.to_vec());
+        Ok(())
+    }
+
+    fn append_line(&self, name: &str, line: &str) -> io::Result<()> {
+        let mut files = self.files.lock().unwrap_or_else(|p| p.into_inner());
+        let file = files.entry(name.to_string()).or_default();
+        file.extend_from_slice(line.trim_end_matches('\n').as_bytes());
+        file.push(b'\n');
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_dir(tag: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("icbot-state-{tag}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        dir
+    }
+
+    #[test]
+    fn file_store_round_trips_and_replaces() {
+        let dir = temp_dir("roundtrip");
+        let store = FileStateStore::open(&dir).unwrap();
+        assert_eq!(store.load("x.json").unwrap(), None);
+        store.save("x.json", b"one").unwrap();
+        store.save("x.json", b"two").unwrap();
+        assert_eq!(store.load("x.json").unwrap().as_deref(), Some(&b"two"[..]));
+        assert!(!dir.join(".x.json.tmp").exists());
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn file_store_appends_lines() {
+        let dir = temp_dir("append");
+        let store = FileStateStore::open(&dir).unwrap();
+        store.append_line("log", "a").unwrap();
+        store.append_line("log", "b\n").unwrap();
+        assert_eq!(store.load("log").unwrap().as_deref(), Some(&b"a\nb\n"[..]));
+        fs::remove_dir_all(dir).unwrap();
+    }
+}

@@ -11,9 +11,13 @@
 //! - [`reply`]: a reply as lines of spans, rendered by each chat adapter.
 //! - [`ports`]: the traits the core talks to the world through, and their error types.
 //! - [`state_store`]: state files written atomically, and an in-memory store for tests.
+//! - [`backoff`]: restart delays and budget for the supervisors.
+//! - [`names`]: the registry names of a tree's actors.
 
+pub mod backoff;
 pub mod chat;
 pub mod command;
+pub mod names;
 pub mod oncall;
 pub mod ports;
 pub mod reply;

@@ -17,9 +17,14 @@
 pub mod backoff;
 pub mod chat;
 pub mod command;
+pub mod directory;
 pub mod names;
 pub mod oncall;
 pub mod ports;
 pub mod reply;
+pub mod schedule_cache;
 pub mod state_store;
 pub mod system_state;
+
+#[cfg(test)]
+pub(crate) mod fakes;

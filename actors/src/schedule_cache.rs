@@ -1,0 +1,564 @@
+//! The schedule cache: who is on call, refreshed from PagerDuty on a timer, served from memory.
+//!
+//! Child of the root supervisor, registered as `schedule_cache`. It talks to PagerDuty through
+//! [`PagerDutyApi`] and persists each good snapshot through [`StateStore`] as `oncall.json`, which it loads at
+//! start so a bot restarted while PagerDuty is down still answers. Commands never wait on a refresh: `Get`
+//! answers with the last snapshot at once; only while no snapshot exists yet and the first refresh is running
+//! does a `Get` wait for it (the caller bounds that wait by its own deadline).
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use tokio::task::JoinSet;
+
+use crate::oncall::{
+    human_age, OnCallEntry, OnCallSnapshot, Person, ScheduleOnCall, ScheduleRef, UserId,
+};
+use crate::ports::{PagerDutyApi, PagerDutyError, StateStore};
+
+/// The state file of the last good snapshot.
+pub const SNAPSHOT_FILE: &str = "oncall.json";
+
+pub struct ScheduleCacheActor;
+
+pub struct ScheduleCacheArgs {
+    pub pagerduty: Arc<dyn PagerDutyApi>,
+    pub store: Arc<dyn StateStore>,
+    pub incident_commanders: Vec<ScheduleRef>,
+    pub responders: Vec<ScheduleRef>,
+    pub refresh_interval: Duration,
+    /// A whole refresh (every page of on-calls and every contact lookup) gives up after this long.
+    pub refresh_timeout: Duration,
+    /// Contact methods fetched longer ago than this are fetched again.
+    pub contacts_ttl: Duration,
+    /// Contact lookups in flight at once.
+    pub contact_concurrency: usize,
+}
+
+/// A refresh that failed: what and when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshFailure {
+    pub error: PagerDutyError,
+    pub at: SystemTime,
+}
+
+/// What a command reads: the last snapshot and how trustworthy it is.
+#[derive(Debug, Clone)]
+pub struct CacheView {
+    pub snapshot: Option<Arc<OnCallSnapshot>>,
+    /// Set while the most recent refresh failed.
+    pub last_failure: Option<RefreshFailure>,
+    pub refresh_interval: Duration,
+    /// The configured schedules, for answers when there is no snapshot at all.
+    pub incident_commanders: Vec<ScheduleRef>,
+    pub responders: Vec<ScheduleRef>,
+}
+
+impl CacheView {
+    /// `None` while the data is fresh; otherwise one line saying why it may be out of date and its age, such as
+    /// "PagerDuty unreachable (timeout); on-call as of 7 min ago".
+    pub fn staleness_note(&self, now: SystemTime) -> Option<String> {
+        let snapshot = self.snapshot.as_ref()?;
+        let age = snapshot.age(now);
+        match &self.last_failure {
+            Some(f) => Some(format!(
+                "{}; on-call as of {} ago",
+                failure_text(&f.error),
+                human_age(age)
+            )),
+            None if age > self.refresh_interval * 2 => Some(format!(
+                "on-call data not refreshed lately; as of {} ago",
+                human_age(age)
+            )),
+            None => None,
+        }
+    }
+}
+
+/// "PagerDuty unreachable (timeout)", "PagerDuty rejected the request (401: ...)"...
+pub fn failure_text(e: &PagerDutyError) -> String {
+    match e {
+        PagerDutyError::Timeout => "PagerDuty unreachable (timeout)".to_string(),
+        PagerDutyError::Transport(why) => format!("PagerDuty unreachable ({why})"),
+        other => other.to_string(),
+    }
+}
+
+pub enum ScheduleCacheMessage {
+    /// The current view; waits only while there is no snapshot and the first refresh runs.
+    Get(RpcReplyPort<CacheView>),
+    /// Timer tick: start a refresh unless one is running.
+    Refresh,
+    /// A refresh task finished.
+    RefreshDone(Result<OnCallSnapshot, PagerDutyError>),
+    /// People found outside the schedules (`!ic who` searches), so later lookups are local.
+    Learn(Vec<Person>),
+    /// Chaos: fail inside the actor, as a bug would.
+    Crash,
+}
+
+pub struct ScheduleCacheState {
+    args: Arc<ScheduleCacheArgs>,
+    snapshot: Option<Arc<OnCallSnapshot>>,
+    last_failure: Option<RefreshFailure>,
+    refreshing: bool,
+    /// `Get`s parked until the first snapshot exists.
+    waiting: Vec<RpcReplyPort<CacheView>>,
+    /// People learned outside the schedules.
+    learned: BTreeMap<UserId, Person>,
+}
+
+impl Actor for ScheduleCacheActor {
+    type Msg = ScheduleCacheMessage;
+    type State = ScheduleCacheState;
+    type Arguments = ScheduleCacheArgs;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        args: ScheduleCacheArgs,
+    ) -> Result<Self::State, ActorProcessingErr> {
+        let snapshot = load_snapshot(args.store.as_ref()).map(Arc::new);
+        if let Some(s) = &snapshot {
+            tracing::info!(
+                age_secs = s.age(SystemTime::now()).as_secs(),
+                "loaded on-call snapshot from state file"
+            );
+        }
+        myself.send_interval(args.refresh_interval, || ScheduleCacheMessage::Refresh);
+        myself.cast(ScheduleCacheMessage::Refresh)?;
+        Ok(ScheduleCacheState {
+            args: Arc::new(args),
+            snapshot,
+            last_failure: None,
+            refreshing: false,
+            waiting: Vec::new(),
+            learned: BTreeMap::new(),
+        })
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        message: Self::Msg,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        match message {
+            ScheduleCacheMessage::Get(reply) => state.get(reply),
+            ScheduleCacheMessage::Refresh => state.start_refresh(myself),
+            ScheduleCacheMessage::RefreshDone(result) => state.refresh_done(result),
+            ScheduleCacheMessage::Learn(people) => state.learn(people),
+            ScheduleCacheMessage::Crash => return Err("crash requested (chaos)".into()),
+        }
+        Ok(())
+    }
+}
+
+impl ScheduleCacheState {
+    fn view(&self) -> CacheView {
+        let snapshot = match (&self.snapshot, self.learned.is_empty()) {
+            (Some(s), false) => {
+                let mut with_learned = (**s).clone();
+                for (id, p) in &self.learned {
+                    with_learned
+                        .people
+                        .entry(id.clone())
+                        .or_insert_with(|| p.clone());
+                }
+                Some(Arc::new(with_learned))
+            }
+            (s, _) => s.clone(),
+        };
+        CacheView {
+            snapshot,
+            last_failure: self.last_failure.clone(),
+            refresh_interval: self.args.refresh_interval,
+            incident_commanders: self.args.incident_commanders.clone(),
+            responders: self.args.responders.clone(),
+        }
+    }
+
+    fn get(&mut self, reply: RpcReplyPort<CacheView>) {
+        if self.snapshot.is_none() && self.last_failure.is_none() {
+            self.waiting.push(reply);
+        } else {
+            let _ = reply.send(self.view());
+        }
+    }
+
+    fn start_refresh(&mut self, myself: ActorRef<ScheduleCacheMessage>) {
+        if self.refreshing {
+            tracing::debug!("refresh still running; tick skipped");
+            return;
+        }
+        self.refreshing = true;
+        let args = self.args.clone();
+        let known = self
+            .snapshot
+            .as_ref()
+            .map(|s| s.people.clone())
+            .unwrap_or_default();
+        tokio::spawn(async move {
+            let result =
+                match tokio::time::timeout(args.refresh_timeout, refresh(&args, known)).await {
+                    Ok(r) => r,
+                    Err(_) => Err(PagerDutyError::Timeout),
+                };
+            // The actor may have been restarted meanwhile; then this result is simply dropped.
+            let _ = myself.cast(ScheduleCacheMessage::RefreshDone(result));
+        });
+    }
+
+    fn refresh_done(&mut self, result: Result<OnCallSnapshot, PagerDutyError>) {
+        self.refreshing = false;
+        match result {
+            Ok(snapshot) => {
+                let on_call: usize = snapshot
+                    .incident_commanders
+                    .iter()
+                    .chain(&snapshot.responders)
+                    .map(|s| s.people.len())
+                    .sum();
+                tracing::info!(on_call, people = snapshot.people.len(), "on-call refreshed");
+                save_snapshot(self.args.store.as_ref(), &snapshot);
+                self.snapshot = Some(Arc::new(snapshot));
+                self.last_failure = None;
+            }
+            Err(error) => {
+                tracing::warn!(error = %error, have_snapshot = self.snapshot.is_some(), "on-call refresh failed");
+                self.last_failure = Some(RefreshFailure {
+                    error,
+                    at: SystemTime::now(),
+                });
+            }
+        }
+        let view = self.view();
+        for waiter in self.waiting.drain(..) {
+            let _ = waiter.send(view.clone());
+        }
+    }
+
+    fn learn(&mut self, people: Vec<Person>) {
+        for p in people {
+            self.learned.insert(p.id.clone(), p);
+        }
+    }
+}
+
+/// One refresh: every page of on-calls for all schedules, then contact methods for people not known or stale.
+async fn refresh(
+    args: &ScheduleCacheArgs,
+    known: BTreeMap<UserId, Person>,
+) -> Result<OnCallSnapshot, PagerDutyError> {
+    let ids: Vec<String> = args
+        .incident_commanders
+        .iter()
+        .chain(&args.responders)
+        .map(|s| s.id.clone())
+        .collect::<Vec<_>>();
+    let entries = args.pagerduty.on_calls(&ids).await?;
+    let taken_at = SystemTime::now();
+
+    let mut people: BTreeMap<UserId, Person> = BTreeMap::new();
+    let mut to_fetch = Vec::new();
+    for e in &entries {
+        if people.contains_key(&e.user.id) {
+            continue;
+        }
+        let cached = known.get(&e.user.id).filter(|p| {
+            p.contacts_fetched_at
+                .and_then(|at| taken_at.duration_since(at).ok())
+                .is_some_and(|age| age < args.contacts_ttl)
+        });
+        match cached {
+            Some(p) => {
+                let mut p = p.clone();
+                // Names and emails come fresh with every on-call answer.
+                if !e.user.name.is_empty() {
+                    p.name = e.user.name.clone();
+                }
+                if !e.user.email.is_empty() {
+                    p.email = e.user.email.clone();
+                }
+                people.insert(p.id.clone(), p);
+            }
+            None => {
+                to_fetch.push(e.user.id.clone());
+                // Until the lookup answers, keep what we knew (phones from an older fetch beat none).
+                let fallback = known
+                    .get(&e.user.id)
+                    .cloned()
+                    .unwrap_or_else(|| e.user.clone());
+                people.insert(e.user.id.clone(), fallback);
+            }
+        }
+    }
+
+    for (id, fetched) in fetch_contacts(args, to_fetch).await {
+        match fetched {
+            Ok(person) => {
+                people.insert(id, person);
+            }
+            Err(error) => {
+                tracing::warn!(error = %error, user = %id, "contact methods lookup failed")
+            }
+        }
+    }
+
+    Ok(OnCallSnapshot {
+        taken_at,
+        incident_commanders: group(&args.incident_commanders, &entries),
+        responders: group(&args.responders, &entries),
+        people,
+    })
+}
+
+/// Contact lookups with at most `contact_concurrency` in flight; each user once.
+async fn fetch_contacts(
+    args: &ScheduleCacheArgs,
+    ids: Vec<UserId>,
+) -> Vec<(UserId, Result<Person, PagerDutyError>)> {
+    let mut results = Vec::with_capacity(ids.len());
+    let mut queue = ids.into_iter();
+    let mut running = JoinSet::new();
+    let limit = args.contact_concurrency.max(1);
+    loop {
+        while running.len() < limit {
+            let Some(id) = queue.next() else { break };
+            let api = args.pagerduty.clone();
+            running.spawn(async move {
+                let r = api.user(&id).await;
+                (id, r)
+            });
+        }
+        match running.join_next().await {
+            Some(Ok(done)) => results.push(done),
+            Some(Err(e)) => tracing::warn!(error = %e, "contact lookup task failed"),
+            None => break,
+        }
+    }
+    results
+}
+
+/// The entries of each configured schedule, in config order, each person once, lowest escalation level first.
+fn group(schedules: &[ScheduleRef], entries: &[OnCallEntry]) -> Vec<ScheduleOnCall> {
+    schedules
+        .iter()
+        .map(|schedule| {
+            let mut mine: Vec<&OnCallEntry> = entries
+                .iter()
+                .filter(|e| e.schedule_id == schedule.id)
+                .collect();
+            mine.sort_by_key(|e| e.escalation_level);
+            let mut seen = HashSet::new();
+            let people = mine
+                .into_iter()
+                .map(|e| e.user.id.clone())
+                .filter(|id| seen.insert(id.clone()))
+                .collect();
+            ScheduleOnCall {
+                schedule: schedule.clone(),
+                people,
+            }
+        })
+        .collect()
+}
+
+fn load_snapshot(store: &dyn StateStore) -> Option<OnCallSnapshot> {
+    match store.load(SNAPSHOT_FILE) {
+        Ok(Some(bytes)) => match serde_json::from_slice(&bytes) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::warn!(error = %e, file = SNAPSHOT_FILE, "state file is corrupt; ignoring it");
+                None
+            }
+        },
+        Ok(None) => None,
+        Err(e) => {
+            tracing::warn!(error = %e, file = SNAPSHOT_FILE, "cannot read state file; ignoring it");
+            None
+        }
+    }
+}
+
+fn save_snapshot(store: &dyn StateStore, snapshot: &OnCallSnapshot) {
+    let result = serde_json::to_vec(snapshot)
+        .map_err(std::io::Error::other)
+        .and_then(|bytes| store.save(SNAPSHOT_FILE, &bytes));
+    if let Err(e) = result {
+        tracing::warn!(error = %e, file = SNAPSHOT_FILE, "cannot save on-call snapshot");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fakes::FakePagerDuty;
+    use crate::state_store::MemoryStateStore;
+
+    fn args(pd: Arc<FakePagerDuty>, store: Arc<MemoryStateStore>) -> ScheduleCacheArgs {
+        ScheduleCacheArgs {
+            pagerduty: pd,
+            store,
+            incident_commanders: vec![
+                ScheduleRef {
+                    id: "P".into(),
+                    label: "Primary".into(),
+                },
+                ScheduleRef {
+                    id: "S".into(),
+                    label: "Shadow".into(),
+                },
+            ],
+            responders: vec![ScheduleRef {
+                id: "T".into(),
+                label: "Team".into(),
+            }],
+            refresh_interval: Duration::from_secs(60),
+            refresh_timeout: Duration::from_secs(20),
+            contacts_ttl: Duration::from_secs(3600),
+            contact_concurrency: 4,
+        }
+    }
+
+    async fn get(cache: &ActorRef<ScheduleCacheMessage>) -> CacheView {
+        ractor::call_t!(cache, ScheduleCacheMessage::Get, 5_000).expect("cache answers")
+    }
+
+    #[tokio::test]
+    async fn first_get_waits_for_the_first_refresh() {
+        let pd = Arc::new(FakePagerDuty::demo());
+        let store = Arc::new(MemoryStateStore::new());
+        let (cache, h) = Actor::spawn(None, ScheduleCacheActor, args(pd.clone(), store.clone()))
+            .await
+            .unwrap();
+        let view = get(&cache).await;
+        let snap = view.snapshot.clone().expect("a snapshot");
+        assert_eq!(
+            snap.incident_commanders[0].people,
+            vec![UserId("alice".into())]
+        );
+        assert_eq!(
+            snap.incident_commanders[1].people.len(),
+            2,
+            "two shadows at once"
+        );
+        assert!(
+            snap.responders[0].people.is_empty(),
+            "nobody on call in Team"
+        );
+        assert_eq!(snap.people[&UserId("alice".into())].phones.len(), 1);
+        assert!(view.staleness_note(SystemTime::now()).is_none());
+        assert!(
+            store.load(SNAPSHOT_FILE).unwrap().is_some(),
+            "snapshot saved"
+        );
+        cache.stop(None);
+        h.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn failed_refresh_keeps_the_snapshot_and_says_so() {
+        let pd = Arc::new(FakePagerDuty::demo());
+        let store = Arc::new(MemoryStateStore::new());
+        let (cache, h) = Actor::spawn(None, ScheduleCacheActor, args(pd.clone(), store))
+            .await
+            .unwrap();
+        get(&cache).await;
+        pd.fail_with(Some(PagerDutyError::Timeout));
+        cache.cast(ScheduleCacheMessage::Refresh).unwrap();
+        // The failed refresh lands before any later Get is handled only if we wait for it: poll the view.
+        let view = loop {
+            let v = get(&cache).await;
+            if v.last_failure.is_some() {
+                break v;
+            }
+            tokio::task::yield_now().await;
+        };
+        assert!(view.snapshot.is_some());
+        let note = view.staleness_note(SystemTime::now()).unwrap();
+        assert!(
+            note.starts_with("PagerDuty unreachable (timeout); on-call as of"),
+            "{note}"
+        );
+        cache.stop(None);
+        h.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn restart_with_pagerduty_down_answers_from_the_state_file() {
+        let pd = Arc::new(FakePagerDuty::demo());
+        let store = Arc::new(MemoryStateStore::new());
+        let (cache, h) = Actor::spawn(None, ScheduleCacheActor, args(pd.clone(), store.clone()))
+            .await
+            .unwrap();
+        get(&cache).await;
+        cache.stop(None);
+        h.await.unwrap();
+
+        pd.fail_with(Some(PagerDutyError::Transport("connection refused".into())));
+        let (cache, h) = Actor::spawn(None, ScheduleCacheActor, args(pd.clone(), store))
+            .await
+            .unwrap();
+        let view = get(&cache).await;
+        assert!(view.snapshot.is_some(), "answered from the state file");
+        cache.stop(None);
+        h.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn corrupt_state_file_is_ignored() {
+        let pd = Arc::new(FakePagerDuty::demo());
+        let store = Arc::new(MemoryStateStore::new());
+        store.save(SNAPSHOT_FILE, b"{ not json").unwrap();
+        let (cache, h) = Actor::spawn(None, ScheduleCacheActor, args(pd, store))
+            .await
+            .unwrap();
+        assert!(get(&cache).await.snapshot.is_some());
+        cache.stop(None);
+        h.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn no_snapshot_and_pagerduty_down_answers_with_the_error() {
+        let pd = Arc::new(FakePagerDuty::demo());
+        pd.fail_with(Some(PagerDutyError::Timeout));
+        let (cache, h) = Actor::spawn(
+            None,
+            ScheduleCacheActor,
+            args(pd, Arc::new(MemoryStateStore::new())),
+        )
+        .await
+        .unwrap();
+        let view = get(&cache).await;
+        assert!(view.snapshot.is_none());
+        assert_eq!(view.last_failure.unwrap().error, PagerDutyError::Timeout);
+        cache.stop(None);
+        h.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn contacts_are_fetched_once_per_person_and_reused_while_fresh() {
+        let pd = Arc::new(FakePagerDuty::demo());
+        let (cache, h) = Actor::spawn(
+            None,
+            ScheduleCacheActor,
+            args(pd.clone(), Arc::new(MemoryStateStore::new())),
+        )
+        .await
+        .unwrap();
+        get(&cache).await;
+        let first = pd.user_lookups();
+        assert_eq!(first, 3, "alice, bob, carol once each");
+        cache.cast(ScheduleCacheMessage::Refresh).unwrap();
+        while pd.on_call_requests() < 2 {
+            tokio::task::yield_now().await;
+        }
+        get(&cache).await;
+        assert_eq!(pd.user_lookups(), first, "fresh contacts reused");
+        cache.stop(None);
+        h.await.unwrap();
+    }
+}

@@ -20,6 +20,7 @@ pub mod command;
 pub mod directory;
 pub mod names;
 pub mod oncall;
+pub mod pager;
 pub mod ports;
 pub mod reply;
 pub mod schedule_cache;

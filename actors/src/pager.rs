@@ -1,0 +1,525 @@
+//! The pager: opens the PagerDuty incident, asks the others to respond, and reports per person.
+//!
+//! Child of the root supervisor, registered as `pager`. Each page runs in its own task, so one slow page never
+//! holds up another, and within the deadline it is given: when the deadline comes first, the outcome says what
+//! was confirmed so far and everyone else is "not confirmed", so the room calls them by hand. Every outcome is
+//! appended to `pages.jsonl` through [`StateStore`] before it is returned.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use serde::Serialize;
+use tokio::time::Instant;
+
+use crate::chat::ChatTarget;
+use crate::oncall::{Person, UserId};
+use crate::ports::{Incident, NewIncident, PagerDutyApi, PagerDutyError, StateStore};
+
+/// The audit log of pages, one JSON object per line.
+pub const AUDIT_FILE: &str = "pages.jsonl";
+
+/// How long before its deadline a page stops waiting on PagerDuty, to leave time to answer.
+const ANSWER_MARGIN: Duration = Duration::from_millis(250);
+
+pub struct PagerActor;
+
+pub struct PagerArgs {
+    pub pagerduty: Arc<dyn PagerDutyApi>,
+    pub store: Arc<dyn StateStore>,
+    /// The bot's PagerDuty login: its user is the requester of responder requests.
+    pub from_email: String,
+}
+
+/// One person to page, and in which role (the schedule they are on call for).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PageTarget {
+    pub person: Person,
+    pub role: Option<String>,
+}
+
+/// A page to send.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PageRequest {
+    /// Chat user who asked.
+    pub requested_by: String,
+    pub reply_to: ChatTarget,
+    /// Whom, in words: "the Incident Commanders", "the responders", "Alice Smith".
+    pub audience: String,
+    /// The first target gets the incident assigned; the rest are asked to respond.
+    pub targets: Vec<PageTarget>,
+    pub message: Option<String>,
+}
+
+impl PageRequest {
+    /// The incident title: the message, or who asked and where.
+    pub fn title(&self) -> String {
+        match &self.message {
+            Some(m) => format!("{m} (paged by {} via icbot)", self.requested_by),
+            None => format!(
+                "{} paged {} from #{} via icbot",
+                self.requested_by, self.audience, self.reply_to.channel
+            ),
+        }
+    }
+}
+
+/// What happened to one person.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum PersonResult {
+    /// The incident is assigned to them: PagerDuty notifies them.
+    Assigned,
+    /// A responder request went out to them.
+    Requested,
+    /// Not confirmed: call them by hand.
+    NotConfirmed,
+}
+
+/// The answer to a page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PageOutcome {
+    pub request: PageRequest,
+    pub incident: Option<Incident>,
+    pub results: Vec<(PageTarget, PersonResult)>,
+    /// What failed, in words for the room; `None` when everyone is confirmed.
+    pub failure: Option<String>,
+    pub at: SystemTime,
+}
+
+impl PageOutcome {
+    /// Everything failed before PagerDuty confirmed anything (or the pager could not be reached at all).
+    pub fn unconfirmed(request: PageRequest, failure: String) -> Self {
+        let results = request
+            .targets
+            .iter()
+            .map(|t| (t.clone(), PersonResult::NotConfirmed))
+            .collect();
+        PageOutcome {
+            request,
+            incident: None,
+            results,
+            failure: Some(failure),
+            at: SystemTime::now(),
+        }
+    }
+
+    pub fn everyone_confirmed(&self) -> bool {
+        self.failure.is_none()
+            && self
+                .results
+                .iter()
+                .all(|(_, r)| *r != PersonResult::NotConfirmed)
+    }
+
+    pub fn not_confirmed(&self) -> impl Iterator<Item = &PageTarget> {
+        self.results
+            .iter()
+            .filter(|(_, r)| *r == PersonResult::NotConfirmed)
+            .map(|(t, _)| t)
+    }
+}
+
+pub enum PagerMessage {
+    /// Page, answering by `deadline` whatever PagerDuty does.
+    Page(PageRequest, Instant, RpcReplyPort<PageOutcome>),
+    /// The last outcome, for operators.
+    LastOutcome(RpcReplyPort<Option<PageOutcome>>),
+    /// A page task finished (bookkeeping).
+    Finished(Box<PageOutcome>),
+    /// Chaos: fail inside the actor, as a bug would.
+    Crash,
+}
+
+pub struct PagerState {
+    pagerduty: Arc<dyn PagerDutyApi>,
+    store: Arc<dyn StateStore>,
+    from_email: String,
+    /// The bot's own user id, looked up once.
+    requester: Arc<tokio::sync::Mutex<Option<UserId>>>,
+    last: Option<PageOutcome>,
+}
+
+impl Actor for PagerActor {
+    type Msg = PagerMessage;
+    type State = PagerState;
+    type Arguments = PagerArgs;
+
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        args: PagerArgs,
+    ) -> Result<PagerState, ActorProcessingErr> {
+        Ok(PagerState {
+            pagerduty: args.pagerduty,
+            store: args.store,
+            from_email: args.from_email,
+            requester: Arc::new(tokio::sync::Mutex::new(None)),
+            last: None,
+        })
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        message: Self::Msg,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        match message {
+            PagerMessage::Page(request, deadline, reply) => {
+                state.page(myself, request, deadline, reply)
+            }
+            PagerMessage::LastOutcome(reply) => {
+                let _ = reply.send(state.last.clone());
+            }
+            PagerMessage::Finished(outcome) => state.last = Some(*outcome),
+            PagerMessage::Crash => return Err("crash requested (chaos)".into()),
+        }
+        Ok(())
+    }
+}
+
+impl PagerState {
+    fn page(
+        &self,
+        myself: ActorRef<PagerMessage>,
+        request: PageRequest,
+        deadline: Instant,
+        reply: RpcReplyPort<PageOutcome>,
+    ) {
+        let api = self.pagerduty.clone();
+        let store = self.store.clone();
+        let from_email = self.from_email.clone();
+        let requester = self.requester.clone();
+        let span = tracing::info_span!("page", audience = %request.audience, targets = request.targets.len());
+        let task = async move {
+            let stop_at = deadline.checked_sub(ANSWER_MARGIN).unwrap_or(deadline);
+            let outcome = page(api, &from_email, &requester, request, stop_at).await;
+            audit(store.as_ref(), &outcome);
+            let _ = myself.cast(PagerMessage::Finished(Box::new(outcome.clone())));
+            if reply.send(outcome).is_err() {
+                // The gateway gave up waiting and answered with its own fallback; the audit log has this one.
+                tracing::warn!("page outcome arrived after the gateway's deadline");
+            }
+        };
+        tokio::spawn(tracing::Instrument::instrument(task, span));
+    }
+}
+
+/// What a page confirmed so far; read when the deadline cuts it short.
+#[derive(Default)]
+struct Progress {
+    incident: Option<Incident>,
+    assigned: bool,
+    requested: bool,
+    error: Option<String>,
+}
+
+async fn page(
+    api: Arc<dyn PagerDutyApi>,
+    from_email: &str,
+    requester: &tokio::sync::Mutex<Option<UserId>>,
+    request: PageRequest,
+    stop_at: Instant,
+) -> PageOutcome {
+    if request.targets.is_empty() {
+        return PageOutcome::unconfirmed(request, "nobody to page".to_string());
+    }
+    let progress = Mutex::new(Progress::default());
+    let work = run_page(api.as_ref(), from_email, requester, &request, &progress);
+    let timed_out = tokio::time::timeout_at(stop_at, work).await.is_err();
+    let p = progress.into_inner().unwrap_or_else(|e| e.into_inner());
+    let failure = match (timed_out, p.error) {
+        (_, Some(e)) => Some(e),
+        (true, None) => Some("PagerDuty did not answer in time (timeout)".to_string()),
+        (false, None) => None,
+    };
+    let results = request
+        .targets
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let confirmed = if i == 0 { p.assigned } else { p.requested };
+            let r = match (i, confirmed) {
+                (0, true) => PersonResult::Assigned,
+                (_, true) => PersonResult::Requested,
+                _ => PersonResult::NotConfirmed,
+            };
+            (t.clone(), r)
+        })
+        .collect();
+    let outcome = PageOutcome {
+        request,
+        incident: p.incident,
+        results,
+        failure,
+        at: SystemTime::now(),
+    };
+    match &outcome.failure {
+        None => {
+            tracing::info!(incident = ?outcome.incident.as_ref().map(|i| &i.id), "page confirmed")
+        }
+        Some(f) => {
+            tracing::warn!(failure = %f, incident = ?outcome.incident.as_ref().map(|i| &i.id), "page not confirmed")
+        }
+    }
+    outcome
+}
+
+/// Creates the incident for the first target and, in parallel, finds the bot's user id; then asks the rest to
+/// respond in one request. Records each step in `progress` as it is confirmed.
+async fn run_page(
+    api: &dyn PagerDutyApi,
+    from_email: &str,
+    requester: &tokio::sync::Mutex<Option<UserId>>,
+    request: &PageRequest,
+    progress: &Mutex<Progress>,
+) {
+    let record =
+        |f: &dyn Fn(&mut Progress)| f(&mut progress.lock().unwrap_or_else(|e| e.into_inner()));
+    let primary = &request.targets[0];
+    let others: Vec<UserId> = request.targets[1..]
+        .iter()
+        .map(|t| t.person.id.clone())
+        .collect();
+    let new = NewIncident {
+        title: request.title(),
+        details: details(request),
+        assignee: primary.person.id.clone(),
+    };
+    let needs_requester = !others.is_empty();
+    let (created, requester_id) = tokio::join!(api.create_incident(&new), async {
+        if needs_requester {
+            Some(requester_id(api, from_email, requester).await)
+        } else {
+            None
+        }
+    });
+    let incident = match created {
+        Ok(incident) => incident,
+        Err(e) => {
+            record(&|p| p.error = Some(format!("could not create the incident: {e}")));
+            return;
+        }
+    };
+    record(&|p| {
+        p.incident = Some(incident.clone());
+        p.assigned = true;
+    });
+    let Some(requester_id) = requester_id else {
+        return;
+    };
+    let requester_id = match requester_id {
+        Ok(id) => id,
+        Err(e) => {
+            record(&|p| {
+                p.error = Some(format!(
+                    "incident created, but adding responders failed: {e}"
+                ))
+            });
+            return;
+        }
+    };
+    let message = request.message.clone().unwrap_or_else(|| request.title());
+    match api
+        .request_responders(&incident.id, &requester_id, &others, &message)
+        .await
+    {
+        Ok(()) => record(&|p| p.requested = true),
+        Err(e) => record(&|p| {
+            p.error = Some(format!(
+                "incident created, but adding responders failed: {e}"
+            ))
+        }),
+    }
+}
+
+/// The bot's own PagerDuty user id, found by its email once and remembered.
+async fn requester_id(
+    api: &dyn PagerDutyApi,
+    from_email: &str,
+    cache: &tokio::sync::Mutex<Option<UserId>>,
+) -> Result<UserId, PagerDutyError> {
+    let mut cached = cache.lock().await;
+    if let Some(id) = cached.as_ref() {
+        return Ok(id.clone());
+    }
+    let found = api.find_users(from_email).await?;
+    let me = found
+        .into_iter()
+        .find(|p| p.email.eq_ignore_ascii_case(from_email))
+        .ok_or_else(|| PagerDutyError::Rejected {
+            status: 404,
+            message: format!("no PagerDuty user with the bot's email {from_email}"),
+        })?;
+    *cached = Some(me.id.clone());
+    Ok(me.id)
+}
+
+fn details(request: &PageRequest) -> String {
+    let mut d = format!(
+        "Paged by {} in #{} via icbot: {}.",
+        request.requested_by, request.reply_to.channel, request.audience
+    );
+    if let Some(m) = &request.message {
+        d.push_str("\n\n");
+        d.push_str(m);
+    }
+    d
+}
+
+/// One line of `pages.jsonl`.
+#[derive(Serialize)]
+struct AuditRecord<'a> {
+    at: SystemTime,
+    requested_by: &'a str,
+    channel: &'a str,
+    audience: &'a str,
+    message: Option<&'a str>,
+    incident: Option<&'a Incident>,
+    results: Vec<(&'a str, &'a str, &'a PersonResult)>,
+    failure: Option<&'a str>,
+    fallback_shown: bool,
+}
+
+fn audit(store: &dyn StateStore, outcome: &PageOutcome) {
+    let record = AuditRecord {
+        at: outcome.at,
+        requested_by: &outcome.request.requested_by,
+        channel: &outcome.request.reply_to.channel,
+        audience: &outcome.request.audience,
+        message: outcome.request.message.as_deref(),
+        incident: outcome.incident.as_ref(),
+        results: outcome
+            .results
+            .iter()
+            .map(|(t, r)| (t.person.id.0.as_str(), t.person.name.as_str(), r))
+            .collect(),
+        failure: outcome.failure.as_deref(),
+        fallback_shown: !outcome.everyone_confirmed(),
+    };
+    let line = match serde_json::to_string(&record) {
+        Ok(line) => line,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot encode page audit record");
+            return;
+        }
+    };
+    if let Err(e) = store.append_line(AUDIT_FILE, &line) {
+        tracing::error!(error = %e, file = AUDIT_FILE, "cannot append to the page audit log");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fakes::{FakeMode, FakePagerDuty};
+    use crate::state_store::MemoryStateStore;
+
+    fn target(id: &str, name: &str) -> PageTarget {
+        PageTarget {
+            person: Person::new(id, name, format!("{id}@example.com")),
+            role: Some("Primary".into()),
+        }
+    }
+
+    fn request(targets: Vec<PageTarget>) -> PageRequest {
+        PageRequest {
+            requested_by: "dana".into(),
+            reply_to: ChatTarget::channel("ops"),
+            audience: "the Incident Commanders".into(),
+            targets,
+            message: Some("checkout down".into()),
+        }
+    }
+
+    async fn spawn(pd: Arc<FakePagerDuty>, store: Arc<MemoryStateStore>) -> ActorRef<PagerMessage> {
+        let args = PagerArgs {
+            pagerduty: pd,
+            store,
+            from_email: "icbot@example.com".into(),
+        };
+        Actor::spawn(None, PagerActor, args).await.unwrap().0
+    }
+
+    async fn page_with(
+        pager: &ActorRef<PagerMessage>,
+        req: PageRequest,
+        within: Duration,
+    ) -> PageOutcome {
+        let deadline = Instant::now() + within;
+        ractor::call!(pager, PagerMessage::Page, req, deadline).unwrap()
+    }
+
+    #[tokio::test]
+    async fn assigns_the_first_and_requests_the_rest() {
+        let pd = Arc::new(FakePagerDuty::demo());
+        let store = Arc::new(MemoryStateStore::new());
+        let pager = spawn(pd.clone(), store.clone()).await;
+        let out = page_with(
+            &pager,
+            request(vec![target("alice", "Alice"), target("bob", "Bob")]),
+            Duration::from_secs(5),
+        )
+        .await;
+        assert!(out.everyone_confirmed(), "{out:?}");
+        assert_eq!(out.results[0].1, PersonResult::Assigned);
+        assert_eq!(out.results[1].1, PersonResult::Requested);
+        assert_eq!(
+            pd.incidents.lock().unwrap()[0].assignee,
+            UserId("alice".into())
+        );
+        let rr = pd.responder_requests.lock().unwrap().clone();
+        assert_eq!(
+            rr,
+            vec![(
+                "Q1".to_string(),
+                UserId("icbot".into()),
+                vec![UserId("bob".into())]
+            )]
+        );
+        let log = String::from_utf8(store.load(AUDIT_FILE).unwrap().unwrap()).unwrap();
+        assert_eq!(log.lines().count(), 1);
+        assert!(log.contains("\"requested_by\":\"dana\""), "{log}");
+    }
+
+    #[tokio::test]
+    async fn a_failure_leaves_everyone_not_confirmed_with_the_reason() {
+        let pd = Arc::new(FakePagerDuty::demo());
+        pd.fail_with(Some(PagerDutyError::RateLimited { retry_after: None }));
+        let pager = spawn(pd, Arc::new(MemoryStateStore::new())).await;
+        let out = page_with(
+            &pager,
+            request(vec![target("alice", "Alice"), target("bob", "Bob")]),
+            Duration::from_secs(5),
+        )
+        .await;
+        assert!(out.incident.is_none());
+        assert_eq!(out.not_confirmed().count(), 2);
+        assert!(out.failure.unwrap().contains("rate limited"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_hung_pagerduty_is_answered_before_the_deadline() {
+        let pd = Arc::new(FakePagerDuty::demo());
+        pd.set_mode(FakeMode::Hangs);
+        let store = Arc::new(MemoryStateStore::new());
+        let pager = spawn(pd, store.clone()).await;
+        let start = Instant::now();
+        let out = page_with(
+            &pager,
+            request(vec![target("alice", "Alice")]),
+            Duration::from_secs(10),
+        )
+        .await;
+        assert!(start.elapsed() <= Duration::from_secs(10));
+        assert!(start.elapsed() >= Duration::from_secs(9));
+        assert_eq!(
+            out.failure.as_deref(),
+            Some("PagerDuty did not answer in time (timeout)")
+        );
+        assert!(
+            store.load(AUDIT_FILE).unwrap().is_some(),
+            "the fallback is audited too"
+        );
+    }
+}

@@ -18,6 +18,7 @@ pub mod backoff;
 pub mod chat;
 pub mod command;
 pub mod directory;
+pub mod format;
 pub mod names;
 pub mod oncall;
 pub mod pager;

@@ -1,0 +1,522 @@
+//! Replies to the `!ic` commands: on-call listings, contact cards, page outcomes and the help.
+
+use std::time::SystemTime;
+
+use crate::command::{truncate, Command, UserQuery};
+use crate::oncall::{OnCallSnapshot, Person, Roster};
+use crate::pager::{PageOutcome, PersonResult};
+use crate::reply::{code, strong, text, Reply, Span};
+use crate::schedule_cache::{failure_text, CacheView};
+
+/// Names and messages echoed back are cut to this many characters.
+const ECHO_MAX: usize = 200;
+/// A candidates list shows at most this many people.
+const CANDIDATES_MAX: usize = 10;
+
+fn roster_title(roster: Roster) -> &'static str {
+    match roster {
+        Roster::IncidentCommanders => "Incident Commanders",
+        Roster::Responders => "Responders",
+    }
+}
+
+/// A person's phones as spans: `+1 555 0101, +44 7700 900123`, or a note when none is known.
+fn phones(person: &Person) -> Vec<Span> {
+    if person.phones.is_empty() {
+        let why = if person.contacts_fetched_at.is_some() {
+            "no phone on file"
+        } else {
+            "phone not known (lookup failed)"
+        };
+        return vec![text(why)];
+    }
+    let mut spans = Vec::new();
+    for (i, p) in person.phones.iter().enumerate() {
+        if i > 0 {
+            spans.push(text(", "));
+        }
+        spans.push(Span::Phone(p.clone()));
+    }
+    spans
+}
+
+fn person_line(label: &str, person: &Person) -> Vec<Span> {
+    let mut line = vec![
+        strong(label),
+        text(": "),
+        text(truncate(&person.name, ECHO_MAX)),
+        text(" — "),
+    ];
+    line.extend(phones(person));
+    line
+}
+
+fn staleness_line(view: &CacheView, now: SystemTime) -> Option<Vec<Span>> {
+    view.staleness_note(now)
+        .map(|note| vec![strong("⚠ "), text(note)])
+}
+
+/// `!ic` and `!ic responders`: every configured schedule in order, everyone on call in it (or "nobody on call"),
+/// their phones, and how to page them. Says so first when the data may be out of date.
+pub fn on_call_listing(view: &CacheView, roster: Roster, now: SystemTime) -> Reply {
+    let Some(snapshot) = &view.snapshot else {
+        return no_on_call_data(view, roster);
+    };
+    let mut reply = Reply::new();
+    if let Some(line) = staleness_line(view, now) {
+        reply.line(line);
+        reply.alert = true;
+    }
+    reply.line(vec![strong(format!(
+        "{} on call now",
+        roster_title(roster)
+    ))]);
+    let schedules = snapshot.roster(roster);
+    if schedules.is_empty() {
+        reply.line(vec![text("No schedules are configured for this list.")]);
+    }
+    for schedule in schedules {
+        let people: Vec<&Person> = schedule
+            .people
+            .iter()
+            .filter_map(|id| snapshot.person(id))
+            .collect();
+        if people.is_empty() {
+            reply.line(vec![
+                strong(&schedule.schedule.label),
+                text(": nobody on call"),
+            ]);
+        }
+        for person in people {
+            reply.line(person_line(&schedule.schedule.label, person));
+        }
+    }
+    let page_all = match roster {
+        Roster::IncidentCommanders => "!ic page [message]",
+        Roster::Responders => "!ic page responders [message]",
+    };
+    reply.line(vec![
+        text("Page them all: "),
+        code(page_all),
+        text(" · one person: "),
+        code("!ic page @<user> [message]"),
+    ]);
+    reply
+}
+
+/// No snapshot at all: PagerDuty failed before the first refresh and no state file existed.
+pub fn no_on_call_data(view: &CacheView, roster: Roster) -> Reply {
+    let why = match &view.last_failure {
+        Some(f) => failure_text(&f.error),
+        None => "on-call data not loaded yet".to_string(),
+    };
+    let schedules = match roster {
+        Roster::IncidentCommanders => &view.incident_commanders,
+        Roster::Responders => &view.responders,
+    };
+    let names: Vec<String> = schedules
+        .iter()
+        .map(|s| format!("{} ({})", s.label, s.id))
+        .collect();
+    let mut reply = Reply::new();
+    reply.line(vec![
+        strong("⚠ Cannot tell who is on call: "),
+        text(why),
+        text(", and nothing is cached yet."),
+    ]);
+    reply.line(vec![text(format!(
+        "Look up {} in PagerDuty directly: {}.",
+        roster_title(roster),
+        names.join(", ")
+    ))]);
+    reply.alerting()
+}
+
+/// The schedule cache could not be asked at all (restarting) and the gateway has no copy.
+pub fn cache_unavailable() -> Reply {
+    Reply::text("⚠ The on-call cache is restarting and no copy is at hand; try again in a few seconds, or look in PagerDuty directly.")
+        .alerting()
+}
+
+/// `!ic who`: name, email, phones, and what they are on call for now.
+pub fn who_card(person: &Person, snapshot: Option<&OnCallSnapshot>) -> Reply {
+    let mut reply = Reply::new();
+    reply.line(vec![
+        strong(truncate(&person.name, ECHO_MAX)),
+        text(format!(" <{}>", truncate(&person.email, ECHO_MAX))),
+    ]);
+    let mut phone_line = vec![text("Phone: ")];
+    phone_line.extend(phones(person));
+    reply.line(phone_line);
+    let on_call = snapshot
+        .map(|s| s.schedules_of(&person.id))
+        .unwrap_or_default();
+    if on_call.is_empty() {
+        reply.line(vec![text("Not on call in the watched schedules now.")]);
+    } else {
+        reply.line(vec![text(format!("On call now: {}", on_call.join(", ")))]);
+    }
+    reply.line(vec![
+        text("Page: "),
+        code(format!("!ic page {} [message]", page_handle(person))),
+    ]);
+    reply
+}
+
+/// How to name this person in `!ic page`.
+fn page_handle(person: &Person) -> String {
+    if !person.email.is_empty() {
+        person.email.clone()
+    } else {
+        format!("@\"{}\"", person.name)
+    }
+}
+
+pub fn ambiguous(query: &UserQuery, candidates: &[Person]) -> Reply {
+    let mut reply = Reply::new();
+    reply.line(vec![text(format!(
+        "“{}” matches {} people; be more precise:",
+        truncate(&query.to_string(), ECHO_MAX),
+        candidates.len()
+    ))]);
+    for p in candidates.iter().take(CANDIDATES_MAX) {
+        reply.line(vec![text(format!(
+            "• {} <{}>",
+            truncate(&p.name, ECHO_MAX),
+            truncate(&p.email, ECHO_MAX)
+        ))]);
+    }
+    if candidates.len() > CANDIDATES_MAX {
+        reply.line(vec![text(format!(
+            "…and {} more",
+            candidates.len() - CANDIDATES_MAX
+        ))]);
+    }
+    reply
+}
+
+pub fn not_found(query: &UserQuery, search_failed: Option<String>) -> Reply {
+    let q = truncate(&query.to_string(), ECHO_MAX);
+    match search_failed {
+        None => Reply::text(format!(
+            "Nobody called “{q}” in PagerDuty. Try an email or a full name."
+        )),
+        Some(why) => Reply::text(format!(
+            "“{q}” is not among the people the bot knows, and searching PagerDuty failed: {why}."
+        ))
+        .alerting(),
+    }
+}
+
+/// The answer to a page: the incident link and per person paged or not; on any failure, what failed, each
+/// person not confirmed with their phones, and to call them by hand.
+pub fn page_outcome(outcome: &PageOutcome, staleness: Option<String>) -> Reply {
+    let mut reply = Reply::new();
+    let audience = truncate(&outcome.request.audience, ECHO_MAX);
+    if outcome.everyone_confirmed() {
+        let mut head = vec![strong(format!("Paged {audience}"))];
+        if let Some(i) = &outcome.incident {
+            head.push(text(format!(": incident #{} ", i.number)));
+            head.push(Span::Link {
+                url: i.html_url.clone(),
+                label: i.html_url.clone(),
+            });
+        }
+        reply.line(head);
+    } else {
+        reply.alert = true;
+        let why = outcome
+            .failure
+            .clone()
+            .unwrap_or_else(|| "not everyone was confirmed".to_string());
+        reply.line(vec![
+            strong(format!("⚠ PAGE NOT CONFIRMED for {audience}: ")),
+            text(why),
+        ]);
+        if let Some(i) = &outcome.incident {
+            reply.line(vec![
+                text(format!("Incident #{} was created: ", i.number)),
+                Span::Link {
+                    url: i.html_url.clone(),
+                    label: i.html_url.clone(),
+                },
+            ]);
+        }
+    }
+    if let Some(note) = staleness {
+        reply.line(vec![
+            strong("⚠ "),
+            text(format!("Paged from cached on-call data: {note}")),
+        ]);
+    }
+    for (target, result) in &outcome.results {
+        let role = target
+            .role
+            .as_deref()
+            .map(|r| format!(" ({r})"))
+            .unwrap_or_default();
+        let status = match result {
+            PersonResult::Assigned => "✓ paged (incident assigned)",
+            PersonResult::Requested => "✓ paged (responder request sent)",
+            PersonResult::NotConfirmed => "✗ NOT confirmed, call now:",
+        };
+        let mut line = vec![text(format!(
+            "{}{role} — {status}",
+            truncate(&target.person.name, ECHO_MAX)
+        ))];
+        if *result == PersonResult::NotConfirmed {
+            line.push(text(" "));
+            line.extend(phones(&target.person));
+        }
+        reply.line(line);
+    }
+    if !outcome.everyone_confirmed() {
+        reply.line(vec![strong("Call the people marked ✗ by hand now.")]);
+    }
+    reply
+}
+
+/// Nobody on call to page in a roster.
+pub fn nobody_to_page(roster: Roster) -> Reply {
+    Reply::text(format!(
+        "⚠ Nobody is on call in the {} schedules: nobody was paged. Page a person with `!ic page @<user>`.",
+        roster_title(roster)
+    ))
+    .alerting()
+}
+
+/// `!ic help`: one line per command, from [`Command::HELP`].
+pub fn help() -> Reply {
+    let mut reply = Reply::new();
+    reply.line(vec![strong("icbot commands")]);
+    for entry in Command::HELP {
+        reply.line(vec![
+            code(entry.syntax),
+            text(format!(" — {}", entry.about)),
+        ]);
+    }
+    reply
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chat::ChatTarget;
+    use crate::oncall::{Phone, ScheduleOnCall, ScheduleRef, UserId};
+    use crate::pager::{PageRequest, PageTarget};
+    use crate::ports::{Incident, PagerDutyError};
+    use crate::schedule_cache::RefreshFailure;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    fn person(id: &str, name: &str, phone: Option<&str>) -> Person {
+        let mut p = Person::new(id, name, format!("{id}@example.com"));
+        p.contacts_fetched_at = Some(SystemTime::UNIX_EPOCH);
+        if let Some(n) = phone {
+            p.phones.push(Phone {
+                country_code: Some(1),
+                number: n.into(),
+            });
+        }
+        p
+    }
+
+    fn sched(label: &str, people: &[&Person]) -> ScheduleOnCall {
+        ScheduleOnCall {
+            schedule: ScheduleRef {
+                id: format!("ID-{label}"),
+                label: label.into(),
+            },
+            people: people.iter().map(|p| p.id.clone()).collect(),
+        }
+    }
+
+    fn view(taken_at: SystemTime, failure: Option<PagerDutyError>) -> CacheView {
+        let alice = person("alice", "Alice Smith", Some("5550101"));
+        let carol = person("carol", "Carol White", None);
+        let dan = person("dan", "Dan Brown", Some("5550104"));
+        let snapshot = OnCallSnapshot {
+            taken_at,
+            incident_commanders: vec![
+                sched("Primary", &[&alice]),
+                sched("Backup", &[]),
+                sched("Shadow", &[&carol, &dan]),
+            ],
+            responders: vec![],
+            people: [alice, carol, dan]
+                .into_iter()
+                .map(|p| (p.id.clone(), p))
+                .collect(),
+        };
+        CacheView {
+            snapshot: Some(Arc::new(snapshot)),
+            last_failure: failure.map(|error| RefreshFailure {
+                error,
+                at: taken_at,
+            }),
+            refresh_interval: Duration::from_secs(60),
+            incident_commanders: vec![],
+            responders: vec![],
+        }
+    }
+
+    #[test]
+    fn listing_shows_each_schedule_in_order_with_phones() {
+        let now = SystemTime::now();
+        let out = on_call_listing(&view(now, None), Roster::IncidentCommanders, now).plain();
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines[0], "Incident Commanders on call now");
+        assert_eq!(lines[1], "Primary: Alice Smith — +1 5550101");
+        assert_eq!(lines[2], "Backup: nobody on call");
+        assert_eq!(lines[3], "Shadow: Carol White — no phone on file");
+        assert_eq!(lines[4], "Shadow: Dan Brown — +1 5550104");
+        assert!(lines[5].contains("!ic page [message]"), "{out}");
+    }
+
+    #[test]
+    fn listing_says_when_pagerduty_failed_and_how_old_the_data_is() {
+        let now = SystemTime::now();
+        let v = view(
+            now - Duration::from_secs(7 * 60),
+            Some(PagerDutyError::Timeout),
+        );
+        let reply = on_call_listing(&v, Roster::IncidentCommanders, now);
+        assert!(reply.alert);
+        assert_eq!(
+            reply.plain().lines().next().unwrap(),
+            "⚠ PagerDuty unreachable (timeout); on-call as of 7 min ago"
+        );
+    }
+
+    #[test]
+    fn listing_of_old_data_says_its_age_even_without_a_failure() {
+        let now = SystemTime::now();
+        let v = view(now - Duration::from_secs(300), None);
+        assert!(on_call_listing(&v, Roster::IncidentCommanders, now)
+            .plain()
+            .contains("as of 5 min ago"));
+    }
+
+    #[test]
+    fn no_data_at_all_names_the_schedules_to_look_up() {
+        let mut v = view(
+            SystemTime::now(),
+            Some(PagerDutyError::Transport("connection refused".into())),
+        );
+        v.snapshot = None;
+        v.incident_commanders = vec![ScheduleRef {
+            id: "P1".into(),
+            label: "Primary".into(),
+        }];
+        let out = on_call_listing(&v, Roster::IncidentCommanders, SystemTime::now());
+        assert!(out.alert);
+        assert!(out
+            .plain()
+            .contains("PagerDuty unreachable (connection refused)"));
+        assert!(out.plain().contains("Primary (P1)"));
+    }
+
+    fn outcome(results: Vec<PersonResult>, failure: Option<&str>, incident: bool) -> PageOutcome {
+        let people = [
+            person("alice", "Alice Smith", Some("5550101")),
+            person("carol", "Carol White", None),
+        ];
+        let targets: Vec<PageTarget> = people
+            .iter()
+            .map(|p| PageTarget {
+                person: p.clone(),
+                role: Some("Primary".into()),
+            })
+            .collect();
+        PageOutcome {
+            request: PageRequest {
+                requested_by: "dana".into(),
+                reply_to: ChatTarget::channel("ops"),
+                audience: "the Incident Commanders".into(),
+                targets: targets.clone(),
+                message: None,
+            },
+            incident: incident.then(|| Incident {
+                id: "Q1".into(),
+                number: 42,
+                html_url: "https://pd/Q1".into(),
+            }),
+            results: targets.into_iter().zip(results).collect(),
+            failure: failure.map(String::from),
+            at: SystemTime::now(),
+        }
+    }
+
+    #[test]
+    fn confirmed_page_links_the_incident() {
+        let out = page_outcome(
+            &outcome(
+                vec![PersonResult::Assigned, PersonResult::Requested],
+                None,
+                true,
+            ),
+            None,
+        );
+        assert!(!out.alert);
+        let text = out.plain();
+        assert!(
+            text.starts_with("Paged the Incident Commanders: incident #42 https://pd/Q1"),
+            "{text}"
+        );
+        assert!(text.contains("Carol White (Primary) — ✓ paged (responder request sent)"));
+    }
+
+    #[test]
+    fn failed_page_lists_phones_and_says_to_call() {
+        let o = outcome(
+            vec![PersonResult::NotConfirmed, PersonResult::NotConfirmed],
+            Some("PagerDuty did not answer in time (timeout)"),
+            false,
+        );
+        let out = page_outcome(&o, None);
+        assert!(out.alert);
+        let text = out.plain();
+        assert!(text.contains("PAGE NOT CONFIRMED"), "{text}");
+        assert!(text.contains("timeout"));
+        assert!(
+            text.contains("Alice Smith (Primary) — ✗ NOT confirmed, call now: +1 5550101"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Carol White (Primary) — ✗ NOT confirmed, call now: no phone on file")
+        );
+        assert!(text.contains("by hand"));
+    }
+
+    #[test]
+    fn partial_page_shows_the_incident_and_who_to_call() {
+        let o = outcome(
+            vec![PersonResult::Assigned, PersonResult::NotConfirmed],
+            Some("adding responders failed"),
+            true,
+        );
+        let text = page_outcome(&o, None).plain();
+        assert!(text.contains("Incident #42 was created"), "{text}");
+        assert!(text.contains("Alice Smith (Primary) — ✓ paged"));
+        assert!(text.contains("Carol White (Primary) — ✗ NOT confirmed"));
+    }
+
+    #[test]
+    fn who_card_lists_contacts_and_schedules() {
+        let v = view(SystemTime::now(), None);
+        let snap = v.snapshot.as_deref().unwrap();
+        let dan = snap.person(&UserId("dan".into())).unwrap();
+        let text = who_card(dan, Some(snap)).plain();
+        assert!(text.contains("Dan Brown <dan@example.com>"));
+        assert!(text.contains("Phone: +1 5550104"));
+        assert!(text.contains("On call now: Shadow"));
+    }
+
+    #[test]
+    fn help_lists_every_command() {
+        let text = help().plain();
+        for entry in Command::HELP {
+            assert!(text.contains(entry.syntax), "{}", entry.syntax);
+        }
+    }
+}

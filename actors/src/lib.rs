@@ -3,29 +3,42 @@
 //! The world comes in through the port traits in [`ports`]; the crate `icbot` implements them over PagerDuty,
 //! Slack, monitoring and the file system, and tests implement them in memory.
 //!
-//! Layout:
+//! Layout, the domain:
 //! - [`command`]: chat text to [`command::Command`], and the help generated from it.
 //! - [`chat`]: an inbound message and where its reply goes.
 //! - [`oncall`]: people, phones, schedules and the [`oncall::OnCallSnapshot`].
+//! - [`directory`]: which person a user means by `<user>`.
 //! - [`system_state`]: what monitoring says (NORMAL, DEGRADED, CRITICAL, or unable to check).
-//! - [`reply`]: a reply as lines of spans, rendered by each chat adapter.
+//! - [`reply`]: a reply as lines of spans, rendered by each chat adapter; [`format`] builds the `!ic` ones.
 //! - [`ports`]: the traits the core talks to the world through, and their error types.
 //! - [`state_store`]: state files written atomically, and an in-memory store for tests.
-//! - [`backoff`]: restart delays and budget for the supervisors.
-//! - [`names`]: the registry names of a tree's actors.
+//!
+//! The supervision tree:
+//! - [`root`]: the root supervisor; restarts any failed child with [`backoff`], counts restarts.
+//! - [`gateway`]: inbound message to command to reply; [`commands`] runs each command within its deadline,
+//!   [`status_commands`] the `!status` ones; [`in_flight`] counts what is still to be answered.
+//! - [`schedule_cache`]: on-call snapshots refreshed from PagerDuty, persisted, served at once.
+//! - [`pager`]: pages, per-person outcomes, the audit log.
+//! - [`ask`]: calling a named actor that may be restarting; [`names`]: the registry names of a tree.
 
+pub mod ask;
 pub mod backoff;
 pub mod chat;
 pub mod command;
+pub mod commands;
 pub mod directory;
 pub mod format;
+pub mod gateway;
+pub mod in_flight;
 pub mod names;
 pub mod oncall;
 pub mod pager;
 pub mod ports;
 pub mod reply;
+pub mod root;
 pub mod schedule_cache;
 pub mod state_store;
+pub mod status_commands;
 pub mod system_state;
 
 #[cfg(test)]

@@ -15,6 +15,8 @@
 mod errors;
 mod wire;
 
+#[cfg(test)]
+mod tests;
 
 use std::fmt;
 use std::sync::Arc;

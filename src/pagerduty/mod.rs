@@ -1,0 +1,377 @@
+//! The real PagerDuty REST API v2 client: implements the core's [`PagerDutyApi`] port over HTTP.
+//!
+//! - `mod.rs`: [`PagerDutyConfig`], [`PagerDutyClient`], the requests and the bounded 429 retries.
+//! - `wire.rs`: PagerDuty's JSON (only the fields we use) and its mapping to the core's types.
+//! - `errors.rs`: reqwest failures, error statuses and rate-limit headers as [`PagerDutyError`].
+//!
+//! Every request carries `Authorization: Token token=<key>` and the v2 `Accept` header; writes also carry
+//! `Content-Type: application/json` and `From: <bot email>`. Each HTTP request is bounded by
+//! `request_timeout`; a 429 is retried at most `max_rate_limit_retries` times, waiting what PagerDuty's
+//! `ratelimit-reset` asks (at most [`MAX_RATE_LIMIT_WAIT`] each time). Callers add their own deadline on top:
+//! dropping a call mid-retry is safe, nothing is left half-done on our side.
+//!
+//! The token is a [`SecretString`]: it is never logged, never in an error, and redacted from `Debug`.
+
+mod errors;
+mod wire;
+
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use async_trait::async_trait;
+use icbot_actors::oncall::{OnCallEntry, Person, UserId};
+use icbot_actors::ports::{Incident, NewIncident, PagerDutyApi, PagerDutyError};
+use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+use reqwest::Method;
+use secrecy::{ExposeSecret, SecretString};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use url::Url;
+
+use wire::{
+    CreateIncident, IncidentEnvelope, OnCallWire, OnCallsPage, ResponderRequest, UserEnvelope,
+    UserWire, UsersPage,
+};
+
+/// The media type that selects REST API v2.
+const ACCEPT_V2: &str = "application/vnd.pagerduty+json;version=2";
+
+/// PagerDuty's largest page.
+const PAGE_LIMIT: usize = 100;
+
+/// A server that answers `more: true` forever is stopped here (100,000 on-call entries).
+const MAX_PAGES: usize = 1_000;
+
+/// The longest a single 429 retry waits, whatever `ratelimit-reset` says.
+pub const MAX_RATE_LIMIT_WAIT: Duration = Duration::from_secs(5);
+
+/// Longest incident title, in characters. The REST reference gives no limit for `title`; 1024 is
+/// PagerDuty's documented limit for an event summary and where it truncates incident titles.
+pub const MAX_TITLE_CHARS: usize = 1024;
+
+/// Where and how to reach PagerDuty.
+#[derive(Clone, Debug)]
+pub struct PagerDutyConfig {
+    /// `https://api.pagerduty.com`, `https://api.eu.pagerduty.com`, or a stub such as
+    /// `http://127.0.0.1:PORT`; a trailing slash is fine.
+    pub base_url: String,
+    /// The REST API key (`PAGERDUTY_TOKEN`).
+    pub token: SecretString,
+    /// The bot user's email, sent as `From` on writes.
+    pub from_email: String,
+    /// The service incidents are opened on.
+    pub service_id: String,
+    pub connect_timeout: Duration,
+    /// Bound on each HTTP request, body included.
+    pub request_timeout: Duration,
+    /// How many times a 429 is retried before giving up with `RateLimited`.
+    pub max_rate_limit_retries: u32,
+}
+
+/// The PagerDuty REST API v2 client. Cheap to clone: clones share one connection pool.
+#[derive(Clone)]
+pub struct PagerDutyClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// Carries the `Authorization` (marked sensitive) and `Accept` headers on every request.
+    http: reqwest::Client,
+    base: Url,
+    from: HeaderValue,
+    service_id: String,
+    max_rate_limit_retries: u32,
+}
+
+impl fmt::Debug for PagerDutyClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PagerDutyClient")
+            .field("base_url", &self.inner.base.as_str())
+            .field("service_id", &self.inner.service_id)
+            .field("token", &"[REDACTED]")
+            .finish_non_exhaustive()
+    }
+}
+
+impl PagerDutyClient {
+    /// Builds the client. Fails (as `Transport`) on a base URL that is not http(s), or a token or email
+    /// that cannot be an HTTP header value; the token itself never appears in the error.
+    pub fn new(config: PagerDutyConfig) -> Result<Self, PagerDutyError> {
+        let base = Url::parse(config.base_url.trim())
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https") && !u.cannot_be_a_base())
+            .ok_or_else(|| {
+                PagerDutyError::Transport(format!(
+                    "the PagerDuty base URL {:?} is not an http(s) URL",
+                    config.base_url
+                ))
+            })?;
+
+        let mut authorization =
+            HeaderValue::from_str(&format!("Token token={}", config.token.expose_secret()))
+                .map_err(|_| {
+                    PagerDutyError::Transport(
+                        "the PagerDuty token has characters not allowed in an HTTP header".into(),
+                    )
+                })?;
+        authorization.set_sensitive(true);
+        let from = HeaderValue::from_str(&config.from_email).map_err(|_| {
+            PagerDutyError::Transport(format!(
+                "the PagerDuty from_email {:?} is not a valid header value",
+                config.from_email
+            ))
+        })?;
+        let mut headers = HeaderMap::new();
+        headers.insert(AUTHORIZATION, authorization);
+        headers.insert(ACCEPT, HeaderValue::from_static(ACCEPT_V2));
+
+        ensure_crypto_provider();
+        let http = reqwest::Client::builder()
+            .default_headers(headers)
+            .user_agent(concat!("icbot/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(config.connect_timeout)
+            .timeout(config.request_timeout)
+            // The API does not redirect; following one could carry the token elsewhere.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| {
+                PagerDutyError::Transport(format!(
+                    "cannot build the HTTP client: {}",
+                    e.without_url()
+                ))
+            })?;
+
+        Ok(PagerDutyClient {
+            inner: Arc::new(Inner {
+                http,
+                base,
+                from,
+                service_id: config.service_id,
+                max_rate_limit_retries: config.max_rate_limit_retries,
+            }),
+        })
+    }
+
+    /// `base` + path segments (each escaped) + query pairs (each encoded).
+    fn endpoint(&self, segments: &[&str], query: &[(&str, &str)]) -> Url {
+        let mut url = self.inner.base.clone();
+        // `new` checked that the base can have path segments.
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty().extend(segments);
+        }
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        url
+    }
+
+    async fn get<T: DeserializeOwned>(&self, url: Url, what: &str) -> Result<T, PagerDutyError> {
+        let body = self.send(Method::GET, url, None).await?;
+        serde_json::from_slice(&body).map_err(|e| errors::malformed(what, &e))
+    }
+
+    /// POSTs `body` as JSON with the `From` header; returns the raw answer.
+    async fn post<B: Serialize>(&self, url: Url, body: &B) -> Result<Vec<u8>, PagerDutyError> {
+        let body =
+            serde_json::to_vec(body).map_err(|e| errors::malformed("encoding the request", &e))?;
+        self.send(Method::POST, url, Some(body)).await
+    }
+
+    /// One call: the request, and its 429 retries. Returns the body of a 2xx answer.
+    async fn send(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<Vec<u8>>,
+    ) -> Result<Vec<u8>, PagerDutyError> {
+        let path = url.path().to_string();
+        let mut retries = 0;
+        loop {
+            let mut request = self.inner.http.request(method.clone(), url.clone());
+            if let Some(body) = &body {
+                request = request
+                    .header(CONTENT_TYPE, "application/json")
+                    .header("From", self.inner.from.clone())
+                    .body(body.clone());
+            }
+            let started = Instant::now();
+            let answer = async {
+                let response = request.send().await?;
+                let status = response.status();
+                let headers = response.headers().clone();
+                let body = response.bytes().await?;
+                Ok::<_, reqwest::Error>((status, headers, body))
+            }
+            .await;
+            let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+
+            let (status, headers, answer) = match answer {
+                Ok(answer) => answer,
+                Err(e) => {
+                    let error = errors::from_reqwest(e);
+                    tracing::warn!(%method, %path, elapsed_ms, error = %error, "PagerDuty request failed");
+                    return Err(error);
+                }
+            };
+            let code = status.as_u16();
+            if status.is_success() {
+                tracing::debug!(%method, %path, status = code, elapsed_ms, "PagerDuty request");
+                return Ok(answer.into());
+            }
+            if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+                if retries < self.inner.max_rate_limit_retries {
+                    let wait = errors::rate_limit_wait(&headers, retries, MAX_RATE_LIMIT_WAIT);
+                    tracing::warn!(
+                        %method, %path, status = code, elapsed_ms,
+                        wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+                        retry = retries + 1,
+                        "PagerDuty rate limited the bot, retrying"
+                    );
+                    tokio::time::sleep(wait).await;
+                    retries += 1;
+                    continue;
+                }
+                let error = PagerDutyError::RateLimited {
+                    retry_after: errors::retry_after(&headers),
+                };
+                tracing::warn!(%method, %path, status = code, elapsed_ms, retries, "PagerDuty rate limited the bot, giving up");
+                return Err(error);
+            }
+            let error = errors::rejected(status, &answer);
+            tracing::warn!(%method, %path, status = code, elapsed_ms, error = %error, "PagerDuty rejected the request");
+            return Err(error);
+        }
+    }
+}
+
+/// reqwest is built without a TLS crypto provider and panics when it finds none; `main` installs ring,
+/// and this makes a client built anywhere else (tests, tools) do the same instead of panicking.
+fn ensure_crypto_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Losing a race to another installer is fine: a provider is installed either way.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+}
+
+/// `text` cut to at most `max` characters, on a character boundary.
+fn truncate_chars(text: &str, max: usize) -> &str {
+    match text.char_indices().nth(max) {
+        Some((cut, _)) => &text[..cut],
+        None => text,
+    }
+}
+
+#[async_trait]
+impl PagerDutyApi for PagerDutyClient {
+    async fn on_calls(&self, schedule_ids: &[String]) -> Result<Vec<OnCallEntry>, PagerDutyError> {
+        // Without a schedule filter PagerDuty would list every on-call in the account.
+        if schedule_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let limit = PAGE_LIMIT.to_string();
+        let mut entries = Vec::new();
+        let mut offset = 0usize;
+        for _ in 0..MAX_PAGES {
+            let offset_text = offset.to_string();
+            let mut query: Vec<(&str, &str)> = schedule_ids
+                .iter()
+                .map(|id| ("schedule_ids[]", id.as_str()))
+                .collect();
+            query.extend([
+                ("include[]", "users"),
+                ("limit", limit.as_str()),
+                ("offset", offset_text.as_str()),
+            ]);
+            let page: OnCallsPage = self
+                .get(self.endpoint(&["oncalls"], &query), "on-calls page")
+                .await?;
+            let count = page.oncalls.len();
+            for raw in page.oncalls {
+                match serde_json::from_value::<OnCallWire>(raw).map(OnCallWire::into_entry) {
+                    Ok(Ok(entry)) => entries.push(entry),
+                    Ok(Err(reason)) => tracing::warn!(reason, offset, "skipping an on-call entry"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, offset, "skipping an unreadable on-call entry")
+                    }
+                }
+            }
+            if !page.more {
+                return Ok(entries);
+            }
+            if count == 0 {
+                return Err(PagerDutyError::Malformed(
+                    "on-calls page is empty but says there is more".into(),
+                ));
+            }
+            offset += count;
+        }
+        Err(PagerDutyError::Malformed(format!(
+            "on-calls still had more after {MAX_PAGES} pages"
+        )))
+    }
+
+    async fn user(&self, id: &UserId) -> Result<Person, PagerDutyError> {
+        let url = self.endpoint(&["users", &id.0], &[("include[]", "contact_methods")]);
+        let envelope: UserEnvelope = self.get(url, "user").await?;
+        Ok(envelope.user.into_person_with_phones(SystemTime::now()))
+    }
+
+    async fn find_users(&self, query: &str) -> Result<Vec<Person>, PagerDutyError> {
+        let limit = PAGE_LIMIT.to_string();
+        let url = self.endpoint(
+            &["users"],
+            &[
+                ("query", query),
+                ("include[]", "contact_methods"),
+                ("limit", limit.as_str()),
+            ],
+        );
+        let page: UsersPage = self.get(url, "user search").await?;
+        let fetched_at = SystemTime::now();
+        Ok(page
+            .users
+            .into_iter()
+            .filter_map(|raw| match serde_json::from_value::<UserWire>(raw) {
+                Ok(user) => Some(user.into_person_with_phones(fetched_at)),
+                Err(e) => {
+                    tracing::warn!(error = %e, "skipping an unreadable user in a search");
+                    None
+                }
+            })
+            .collect())
+    }
+
+    async fn create_incident(&self, incident: &NewIncident) -> Result<Incident, PagerDutyError> {
+        let title = truncate_chars(&incident.title, MAX_TITLE_CHARS);
+        let body = CreateIncident::new(
+            title,
+            &incident.details,
+            &self.inner.service_id,
+            &incident.assignee.0,
+        );
+        let answer = self.post(self.endpoint(&["incidents"], &[]), &body).await?;
+        let envelope: IncidentEnvelope =
+            serde_json::from_slice(&answer).map_err(|e| errors::malformed("incident", &e))?;
+        Ok(envelope.incident.into())
+    }
+
+    async fn request_responders(
+        &self,
+        incident_id: &str,
+        requester: &UserId,
+        targets: &[UserId],
+        message: &str,
+    ) -> Result<(), PagerDutyError> {
+        if targets.is_empty() {
+            return Ok(());
+        }
+        let url = self.endpoint(&["incidents", incident_id, "responder_requests"], &[]);
+        self.post(url, &ResponderRequest::new(requester, targets, message))
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,409 @@
+//! PagerDuty's JSON as serde structs: only the fields the bot uses, every optional field tolerated missing
+//! or null, unknown fields ignored. Also the mapping from these to the core's domain types.
+//!
+//! Lists are read as raw JSON values and then entry by entry, so one odd entry is skipped with a warning
+//! instead of failing the whole answer.
+
+use std::time::SystemTime;
+
+use icbot_actors::oncall::{OnCallEntry, Person, Phone, UserId};
+use icbot_actors::ports::Incident;
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
+
+/// `null` read as the type's default (serde's `default` covers only a missing field).
+fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Answers
+
+/// `GET /oncalls`: one page.
+#[derive(Debug, Deserialize)]
+pub(crate) struct OnCallsPage {
+    pub oncalls: Vec<Value>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub more: bool,
+}
+
+/// One on-call entry.
+#[derive(Debug, Deserialize)]
+pub(crate) struct OnCallWire {
+    #[serde(default)]
+    pub user: Option<UserWire>,
+    #[serde(default)]
+    pub schedule: Option<ReferenceWire>,
+    #[serde(default)]
+    pub escalation_level: Option<u32>,
+    #[serde(default)]
+    pub end: Option<String>,
+}
+
+/// Any `*_reference` object; only its id matters.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ReferenceWire {
+    pub id: String,
+}
+
+/// A user, full (`include[]=users`, `GET /users/{id}`) or a reference (only `id` and `summary`).
+#[derive(Debug, Deserialize)]
+pub(crate) struct UserWire {
+    pub id: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub summary: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    /// Full objects with `include[]=contact_methods`, references otherwise.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub contact_methods: Vec<Value>,
+}
+
+/// `GET /users/{id}`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct UserEnvelope {
+    pub user: UserWire,
+}
+
+/// `GET /users?query=`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct UsersPage {
+    pub users: Vec<Value>,
+}
+
+/// A phone or SMS contact method; other kinds are ignored.
+#[derive(Debug, Deserialize)]
+struct ContactMethodWire {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    address: Option<String>,
+    #[serde(default, deserialize_with = "lenient_country_code")]
+    country_code: Option<u32>,
+}
+
+/// `country_code` is a number in PagerDuty's answers; accept `"44"` or `"+44"` too, and read anything
+/// else as unknown rather than failing the user.
+fn lenient_country_code<'de, D>(deserializer: D) -> Result<Option<u32>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    Ok(match Value::deserialize(deserializer)? {
+        Value::Number(n) => n.as_u64().and_then(|n| u32::try_from(n).ok()),
+        Value::String(s) => s.trim().trim_start_matches('+').parse().ok(),
+        _ => None,
+    })
+}
+
+/// `POST /incidents`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct IncidentEnvelope {
+    pub incident: IncidentWire,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct IncidentWire {
+    pub id: String,
+    pub incident_number: u64,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub html_url: String,
+}
+
+/// PagerDuty's error body: `{"error": {"message", "code", "errors": [..]}}`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ErrorEnvelope {
+    pub error: ErrorBody,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct ErrorBody {
+    #[serde(default)]
+    pub message: Option<String>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub errors: Vec<Value>,
+}
+
+impl ErrorBody {
+    /// `message: error; error`, or whichever part there is; `None` when there is nothing to say.
+    pub fn describe(&self) -> Option<String> {
+        let details: Vec<String> = self
+            .errors
+            .iter()
+            .map(|e| match e {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            })
+            .filter(|s| !s.is_empty())
+            .collect();
+        let message = self.message.as_deref().filter(|m| !m.is_empty());
+        match (message, details.is_empty()) {
+            (Some(m), true) => Some(m.to_string()),
+            (Some(m), false) => Some(format!("{m}: {}", details.join("; "))),
+            (None, false) => Some(details.join("; ")),
+            (None, true) => None,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Requests
+
+/// Any reference we send: `{"id", "type"}`.
+#[derive(Debug, Serialize)]
+pub(crate) struct Reference<'a> {
+    pub id: &'a str,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+}
+
+/// `POST /incidents` body.
+#[derive(Debug, Serialize)]
+pub(crate) struct CreateIncident<'a> {
+    pub incident: NewIncidentWire<'a>,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct NewIncidentWire<'a> {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub title: &'a str,
+    pub service: Reference<'a>,
+    pub urgency: &'static str,
+    pub assignments: [Assignment<'a>; 1],
+    pub body: IncidentBody<'a>,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct Assignment<'a> {
+    pub assignee: Reference<'a>,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct IncidentBody<'a> {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub details: &'a str,
+}
+
+impl<'a> CreateIncident<'a> {
+    pub fn new(title: &'a str, details: &'a str, service_id: &'a str, assignee: &'a str) -> Self {
+        CreateIncident {
+            incident: NewIncidentWire {
+                kind: "incident",
+                title,
+                service: Reference {
+                    id: service_id,
+                    kind: "service_reference",
+                },
+                urgency: "high",
+                assignments: [Assignment {
+                    assignee: Reference {
+                        id: assignee,
+                        kind: "user_reference",
+                    },
+                }],
+                body: IncidentBody {
+                    kind: "incident_body",
+                    details,
+                },
+            },
+        }
+    }
+}
+
+/// `POST /incidents/{id}/responder_requests` body.
+#[derive(Debug, Serialize)]
+pub(crate) struct ResponderRequest<'a> {
+    pub requester_id: &'a str,
+    pub message: &'a str,
+    pub responder_request_targets: Vec<ResponderTarget<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct ResponderTarget<'a> {
+    pub responder_request_target: Reference<'a>,
+}
+
+impl<'a> ResponderRequest<'a> {
+    pub fn new(requester: &'a UserId, targets: &'a [UserId], message: &'a str) -> Self {
+        ResponderRequest {
+            requester_id: &requester.0,
+            message,
+            responder_request_targets: targets
+                .iter()
+                .map(|t| ResponderTarget {
+                    responder_request_target: Reference {
+                        id: &t.0,
+                        kind: "user_reference",
+                    },
+                })
+                .collect(),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Mapping to the core's types
+
+impl UserWire {
+    /// The person, without phones (`contacts_fetched_at` stays `None`).
+    pub fn into_reference_person(self) -> Person {
+        let name = self
+            .name
+            .filter(|n| !n.is_empty())
+            .or(self.summary.filter(|s| !s.is_empty()))
+            .unwrap_or_else(|| self.id.clone());
+        Person::new(self.id, name, self.email.unwrap_or_default())
+    }
+
+    /// The person with the phones from their contact methods, fetched at `fetched_at`.
+    pub fn into_person_with_phones(mut self, fetched_at: SystemTime) -> Person {
+        let methods = std::mem::take(&mut self.contact_methods);
+        let mut person = self.into_reference_person();
+        person.phones = phones(&methods);
+        person.contacts_fetched_at = Some(fetched_at);
+        person
+    }
+}
+
+/// Phone numbers from phone and SMS contact methods, in order, each (country code, digits) once.
+pub(crate) fn phones(methods: &[Value]) -> Vec<Phone> {
+    let mut seen = std::collections::HashSet::new();
+    methods
+        .iter()
+        .filter_map(|m| ContactMethodWire::deserialize(m).ok())
+        .filter(|m| {
+            matches!(
+                m.kind.as_str(),
+                "phone_contact_method" | "sms_contact_method"
+            )
+        })
+        .filter_map(|m| {
+            let number = m.address?.trim().to_string();
+            let digits: String = number.chars().filter(char::is_ascii_digit).collect();
+            if digits.is_empty() {
+                return None;
+            }
+            seen.insert((m.country_code, digits)).then_some(Phone {
+                country_code: m.country_code,
+                number,
+            })
+        })
+        .collect()
+}
+
+impl OnCallWire {
+    /// The core's entry, or why this one is skipped.
+    pub fn into_entry(self) -> Result<OnCallEntry, &'static str> {
+        let schedule = self.schedule.ok_or("no schedule")?;
+        let user = self.user.ok_or("no user")?;
+        Ok(OnCallEntry {
+            schedule_id: schedule.id,
+            user: user.into_reference_person(),
+            // PagerDuty always sends it; levels start at 1.
+            escalation_level: self.escalation_level.unwrap_or(1),
+            end: self.end.filter(|e| !e.is_empty()),
+        })
+    }
+}
+
+impl From<IncidentWire> for Incident {
+    fn from(wire: IncidentWire) -> Self {
+        Incident {
+            id: wire.id,
+            number: wire.incident_number,
+            html_url: wire.html_url,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn phones_keep_order_dedupe_and_skip_other_kinds() {
+        let methods = json!([
+            {"type": "email_contact_method", "address": "a@example.com"},
+            {"type": "phone_contact_method", "address": "5551234567", "country_code": 1},
+            {"type": "sms_contact_method", "address": "5551234567", "country_code": 1},
+            {"type": "sms_contact_method", "address": "7700900123", "country_code": "+44"},
+            {"type": "phone_contact_method", "address": "0612345678"},
+            {"type": "phone_contact_method_reference", "id": "PREF"},
+            {"type": "push_notification_contact_method", "address": "iPhone"},
+            {"type": "phone_contact_method", "address": ""},
+            "not even an object"
+        ]);
+        let Value::Array(methods) = methods else {
+            unreachable!()
+        };
+        assert_eq!(
+            phones(&methods),
+            vec![
+                Phone {
+                    country_code: Some(1),
+                    number: "5551234567".into()
+                },
+                Phone {
+                    country_code: Some(44),
+                    number: "7700900123".into()
+                },
+                Phone {
+                    country_code: None,
+                    number: "0612345678".into()
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn same_number_with_different_country_codes_is_kept_twice() {
+        let Value::Array(methods) = json!([
+            {"type": "phone_contact_method", "address": "5551234567", "country_code": 1},
+            {"type": "phone_contact_method", "address": "5551234567", "country_code": 44},
+        ]) else {
+            unreachable!()
+        };
+        assert_eq!(phones(&methods).len(), 2);
+    }
+
+    #[test]
+    fn reference_user_takes_name_from_summary() {
+        let user: UserWire =
+            serde_json::from_value(json!({"id": "P1", "type": "user_reference", "summary": "Ada"}))
+                .unwrap();
+        assert_eq!(user.into_reference_person(), Person::new("P1", "Ada", ""));
+    }
+
+    #[test]
+    fn on_call_without_schedule_is_skipped() {
+        let entry: OnCallWire = serde_json::from_value(
+            json!({"user": {"id": "P1", "summary": "Ada"}, "schedule": null, "escalation_level": 1}),
+        )
+        .unwrap();
+        assert_eq!(entry.into_entry(), Err("no schedule"));
+    }
+
+    #[test]
+    fn create_incident_body_shape() {
+        let body = CreateIncident::new("Down", "details", "PSVC", "PUSER");
+        assert_eq!(
+            serde_json::to_value(&body).unwrap(),
+            json!({"incident": {
+                "type": "incident",
+                "title": "Down",
+                "service": {"id": "PSVC", "type": "service_reference"},
+                "urgency": "high",
+                "assignments": [{"assignee": {"id": "PUSER", "type": "user_reference"}}],
+                "body": {"type": "incident_body", "details": "details"}
+            }})
+        );
+    }
+}

@@ -148,3 +148,148 @@ async fn set_statuspage(State(state): State<Arc<StubState>>, body: Bytes) -> Res
     state.lock().statuspage = statuspage;
     Json(json!({ "ok": true })).into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{client, demo_stub};
+    use super::super::{Fault, StubHandle};
+    use super::*;
+
+    async fn alerts(stub: &StubHandle, query: &str) -> Vec<Value> {
+        let url = format!("{}/api/v2/alerts{query}", stub.url());
+        client()
+            .get(url)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    fn names(alerts: &[Value]) -> Vec<&str> {
+        alerts
+            .iter()
+            .map(|a| a["labels"]["alertname"].as_str().unwrap())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn the_demo_serves_only_the_watchdog() {
+        let stub = demo_stub().await;
+        let firing = alerts(&stub, "?active=true&silenced=false&inhibited=false").await;
+        assert_eq!(names(&firing), [WATCHDOG]);
+        let watchdog = &firing[0];
+        assert_eq!(watchdog["labels"]["severity"], "none");
+        assert_eq!(watchdog["status"]["state"], "active");
+        assert_eq!(watchdog["status"]["silencedBy"], json!([]));
+        assert_eq!(watchdog["receivers"][0]["name"], "default");
+        assert!(watchdog["startsAt"].as_str().unwrap().ends_with('Z'));
+        assert_eq!(watchdog["fingerprint"].as_str().unwrap().len(), 16);
+        assert!(alerts(&stub, "?active=false").await.is_empty());
+    }
+
+    #[tokio::test]
+    async fn posted_alerts_replace_the_set_and_the_watchdog_stays() {
+        let stub = demo_stub().await;
+        let posted = json!([
+            {"alertname": "DiskFull", "severity": "critical", "labels": {"team": "database"}},
+            {"alertname": "HighLatency", "severity": "warning"},
+        ]);
+        let set = client()
+            .post(format!("{}/_alerts", stub.url()))
+            .json(&posted)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(set.status().as_u16(), 200);
+        let firing = alerts(&stub, "").await;
+        assert_eq!(names(&firing), [WATCHDOG, "DiskFull", "HighLatency"]);
+        assert_eq!(firing[1]["labels"]["team"], "database");
+        assert_eq!(firing[1]["labels"]["severity"], "critical");
+
+        let watchdog_started = firing[0]["startsAt"].clone();
+        stub.set_alerts(Vec::new());
+        let firing = alerts(&stub, "").await;
+        assert_eq!(names(&firing), [WATCHDOG]);
+        assert_eq!(firing[0]["startsAt"], watchdog_started);
+    }
+
+    #[tokio::test]
+    async fn malformed_alerts_are_rejected() {
+        let stub = demo_stub().await;
+        let url = format!("{}/_alerts", stub.url());
+        let answer = client()
+            .post(url)
+            .json(&json!([{"severity": "critical"}]))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status().as_u16(), 400);
+    }
+
+    #[tokio::test]
+    async fn statuspage_reports_what_was_set() {
+        let stub = demo_stub().await;
+        let url = format!("{}/api/v2/status.json", stub.url());
+        let status: Value = client()
+            .get(&url)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            status["status"],
+            json!({"indicator": "none", "description": "All Systems Operational"})
+        );
+        assert!(status["page"]["name"].is_string());
+
+        let set = json!({"indicator": "major", "description": "Partial outage"});
+        client()
+            .post(format!("{}/_statuspage", stub.url()))
+            .json(&set)
+            .send()
+            .await
+            .unwrap();
+        let status: Value = client()
+            .get(&url)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(status["status"], set);
+
+        stub.set_statuspage("minor", "Degraded performance");
+        let status: Value = client()
+            .get(&url)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(status["status"]["indicator"], "minor");
+    }
+
+    #[tokio::test]
+    async fn faults_apply_to_monitoring_too() {
+        let stub = demo_stub().await;
+        stub.set_fault(Fault::Unavailable, Some("/api/v2/alerts".into()));
+        let alerts = client()
+            .get(format!("{}/api/v2/alerts", stub.url()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(alerts.status().as_u16(), 503);
+        let status = client()
+            .get(format!("{}/api/v2/status.json", stub.url()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(status.status().as_u16(), 200);
+    }
+}

@@ -691,3 +691,411 @@ async fn create_responder_request(
     }}))
     .into_response())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{client, demo_stub, get, post};
+    use super::super::{Fault, StubHandle, StubOnCall, StubSchedule, StubServer, StubUser};
+    use super::*;
+
+    async fn json_of(request: reqwest::RequestBuilder) -> (u16, Value) {
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap())
+    }
+
+    /// 250 people on call in `PBIG`, 3 in `PSMALL`.
+    async fn crowded_stub() -> StubHandle {
+        let users: Vec<StubUser> = (0..253)
+            .map(|n| StubUser {
+                id: format!("PU{n:05}"),
+                name: format!("Person {n}"),
+                email: format!("person{n}@example.com"),
+                contact_methods: Vec::new(),
+            })
+            .collect();
+        let on_call = |range: std::ops::Range<usize>| -> Vec<StubOnCall> {
+            range
+                .map(|n| StubOnCall {
+                    user_id: format!("PU{n:05}"),
+                    escalation_level: 1,
+                    start: None,
+                    end: None,
+                })
+                .collect()
+        };
+        let schedule = |id: &str, on_call| StubSchedule {
+            id: id.into(),
+            name: id.into(),
+            escalation_policy: None,
+            on_call,
+        };
+        let data = StubData {
+            users,
+            schedules: vec![
+                schedule("PBIG", on_call(0..250)),
+                schedule("PSMALL", on_call(250..253)),
+            ],
+            ..StubData::default()
+        };
+        StubServer::start("127.0.0.1:0", data, Fault::None)
+            .await
+            .unwrap()
+    }
+
+    fn user_ids(oncalls: &Value) -> Vec<&str> {
+        oncalls["oncalls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["user"]["id"].as_str().unwrap())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn requests_without_a_token_get_401() {
+        let stub = demo_stub().await;
+        let (status, body) = json_of(client().get(format!("{}/oncalls", stub.url()))).await;
+        assert_eq!(status, 401);
+        assert_eq!(body["error"]["code"], 2006);
+        let empty = client()
+            .get(format!("{}/users", stub.url()))
+            .header("Authorization", "Token token=");
+        assert_eq!(json_of(empty).await.0, 401);
+    }
+
+    #[tokio::test]
+    async fn oncalls_clamp_the_limit_and_paginate() {
+        let stub = crowded_stub().await;
+        // Encoded as a client building the URL with `url` sends it: `schedule_ids%5B%5D=PBIG`.
+        let mut url = url::Url::parse(&format!("{}/oncalls", stub.url())).unwrap();
+        url.query_pairs_mut()
+            .append_pair("schedule_ids[]", "PBIG")
+            .append_pair("limit", "500");
+        assert!(url.as_str().contains("schedule_ids%5B%5D=PBIG"), "{url}");
+        let first = get(&stub, &format!("/oncalls?{}", url.query().unwrap()));
+        let (status, first) = json_of(first).await;
+        assert_eq!(status, 200);
+        assert_eq!(first["limit"], 100);
+        assert_eq!(first["offset"], 0);
+        assert_eq!(first["more"], true);
+        assert_eq!(first["total"], Value::Null);
+        assert_eq!(user_ids(&first).len(), 100);
+        assert_eq!(user_ids(&first)[0], "PU00000");
+
+        let (_, last) = json_of(get(
+            &stub,
+            "/oncalls?schedule_ids[]=PBIG&limit=100&offset=200&total=true",
+        ))
+        .await;
+        assert_eq!(last["more"], false);
+        assert_eq!(last["total"], 250);
+        assert_eq!(user_ids(&last).len(), 50);
+        assert_eq!(user_ids(&last)[49], "PU00249");
+    }
+
+    #[tokio::test]
+    async fn oncalls_default_to_25_and_reject_a_bad_limit() {
+        let stub = crowded_stub().await;
+        let (_, page) = json_of(get(&stub, "/oncalls")).await;
+        assert_eq!(user_ids(&page).len(), 25);
+        assert_eq!(page["more"], true);
+        let (status, body) = json_of(get(&stub, "/oncalls?limit=lots")).await;
+        assert_eq!(status, 400);
+        assert_eq!(body["error"]["code"], 2001);
+    }
+
+    #[tokio::test]
+    async fn oncalls_filter_by_schedule() {
+        let stub = demo_stub().await;
+        let (_, both) = json_of(get(
+            &stub,
+            "/oncalls?schedule_ids%5B%5D=PIC0001&schedule_ids%5B%5D=PIC0003&limit=100",
+        ))
+        .await;
+        assert_eq!(user_ids(&both), ["PUSR001", "PUSR003", "PUSR004"]);
+        let shadow = &both["oncalls"][1];
+        assert_eq!(shadow["schedule"]["id"], "PIC0003");
+        assert_eq!(shadow["schedule"]["type"], "schedule_reference");
+        assert_eq!(
+            shadow["escalation_policy"]["type"],
+            "escalation_policy_reference"
+        );
+        assert_eq!(shadow["escalation_level"], 1);
+        assert!(shadow["start"].as_str().unwrap().ends_with('Z'));
+        assert!(shadow["end"].as_str().unwrap().ends_with('Z'));
+
+        let (_, nobody) = json_of(get(&stub, "/oncalls?schedule_ids[]=PTEAM04")).await;
+        assert_eq!(nobody["oncalls"], json!([]));
+        assert_eq!(nobody["more"], false);
+
+        let (_, open_ended) = json_of(get(&stub, "/oncalls?schedule_ids[]=PTEAM02")).await;
+        assert_eq!(open_ended["oncalls"][0]["end"], Value::Null);
+    }
+
+    #[tokio::test]
+    async fn oncalls_include_full_users_only_when_asked() {
+        let stub = demo_stub().await;
+        let (_, refs) = json_of(get(&stub, "/oncalls?schedule_ids[]=PIC0001")).await;
+        let user = &refs["oncalls"][0]["user"];
+        assert_eq!(user["type"], "user_reference");
+        assert_eq!(user["summary"], "Alice Moreau");
+        assert!(user.get("email").is_none());
+
+        let (_, full) = json_of(get(
+            &stub,
+            "/oncalls?schedule_ids[]=PIC0001&include[]=users",
+        ))
+        .await;
+        let user = &full["oncalls"][0]["user"];
+        assert_eq!(user["type"], "user");
+        assert_eq!(user["email"], "alice.moreau@example.com");
+        assert_eq!(
+            user["contact_methods"][1]["type"],
+            "phone_contact_method_reference"
+        );
+    }
+
+    #[tokio::test]
+    async fn users_search_is_fuzzy_and_includes_contact_methods_when_asked() {
+        let stub = demo_stub().await;
+        let (_, bot) = json_of(get(&stub, "/users?query=icbot%40example.com")).await;
+        assert_eq!(bot["users"].as_array().unwrap().len(), 1);
+        assert_eq!(bot["users"][0]["id"], "PBOT001");
+
+        let (_, chen) = json_of(get(&stub, "/users?query=CHEN&include[]=contact_methods")).await;
+        let methods = chen["users"][0]["contact_methods"].as_array().unwrap();
+        let phone = methods
+            .iter()
+            .find(|m| m["type"] == "phone_contact_method")
+            .unwrap();
+        assert_eq!(phone["country_code"], 44);
+        assert_eq!(phone["address"], "7700900123");
+        let email = methods
+            .iter()
+            .find(|m| m["type"] == "email_contact_method")
+            .unwrap();
+        assert!(email.get("country_code").is_none());
+
+        let (_, many) = json_of(get(&stub, "/users?query=example.com&limit=5")).await;
+        assert_eq!(many["users"].as_array().unwrap().len(), 5);
+        assert_eq!(many["more"], true);
+    }
+
+    #[tokio::test]
+    async fn a_user_and_their_contact_methods() {
+        let stub = demo_stub().await;
+        let (_, bongani) = json_of(get(&stub, "/users/PUSR002?include[]=contact_methods")).await;
+        assert_eq!(bongani["user"]["name"], "Bongani Dlamini");
+        let methods = bongani["user"]["contact_methods"].as_array().unwrap();
+        assert!(
+            methods.iter().all(|m| m["type"] == "email_contact_method"),
+            "{methods:?}"
+        );
+
+        let (_, methods) = json_of(get(&stub, "/users/PUSR003/contact_methods")).await;
+        let types: Vec<&str> = methods["contact_methods"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["type"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            types,
+            [
+                "email_contact_method",
+                "phone_contact_method",
+                "sms_contact_method"
+            ]
+        );
+
+        let (status, body) = json_of(get(&stub, "/users/PNOBODY")).await;
+        assert_eq!(status, 404);
+        assert_eq!(body["error"]["code"], 2100);
+        assert_eq!(
+            json_of(get(&stub, "/users/PNOBODY/contact_methods"))
+                .await
+                .0,
+            404
+        );
+    }
+
+    #[tokio::test]
+    async fn schedules_are_listed() {
+        let stub = demo_stub().await;
+        let (_, all) = json_of(get(&stub, "/schedules?limit=100")).await;
+        let names: Vec<&str> = all["schedules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "IC Primary",
+                "IC Backup",
+                "IC Shadow",
+                "Payments",
+                "Database",
+                "Edge",
+                "Search"
+            ]
+        );
+        let (_, ic) = json_of(get(&stub, "/schedules?query=ic%20")).await;
+        assert_eq!(ic["schedules"].as_array().unwrap().len(), 3);
+    }
+
+    fn incident(title: &str, assignees: &[&str]) -> Value {
+        let assignments: Vec<Value> = assignees
+            .iter()
+            .map(|id| json!({"assignee": {"id": id, "type": "user_reference"}}))
+            .collect();
+        json!({"incident": {
+            "type": "incident", "title": title, "urgency": "high",
+            "service": {"id": "PSVC001", "type": "service_reference"},
+            "assignments": assignments,
+            "body": {"type": "incident_body", "details": "Paged from #incident-42"},
+        }})
+    }
+
+    #[tokio::test]
+    async fn writes_without_from_get_400() {
+        let stub = demo_stub().await;
+        let request = client()
+            .post(format!("{}/incidents", stub.url()))
+            .header("Authorization", "Token token=test-key")
+            .json(&incident("Checkout is down", &["PUSR001"]));
+        let (status, body) = json_of(request).await;
+        assert_eq!(status, 400);
+        assert_eq!(body["error"]["code"], 2001);
+        assert!(stub.pages().incidents.is_empty());
+    }
+
+    #[tokio::test]
+    async fn invalid_incidents_get_400() {
+        let stub = demo_stub().await;
+        let two = incident("Checkout is down", &["PUSR001", "PUSR002"]);
+        let untitled = incident("  ", &["PUSR001"]);
+        let stranger = incident("Checkout is down", &["PNOBODY"]);
+        let mut unknown_service = incident("Checkout is down", &["PUSR001"]);
+        unknown_service["incident"]["service"]["id"] = json!("PNOSVC");
+        for body in [
+            two,
+            untitled,
+            stranger,
+            unknown_service,
+            json!({"title": "no wrapper"}),
+            json!([1]),
+        ] {
+            let (status, answer) = json_of(post(&stub, "/incidents", body.clone())).await;
+            assert_eq!(status, 400, "{body}");
+            assert_eq!(answer["error"]["code"], 2001);
+        }
+        let not_json = post(&stub, "/incidents", json!(null)).body("{not json");
+        assert_eq!(json_of(not_json).await.0, 400);
+        assert!(stub.pages().incidents.is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_incident_and_a_responder_request_are_recorded() {
+        let stub = demo_stub().await;
+        let (status, created) = json_of(post(
+            &stub,
+            "/incidents",
+            incident("Checkout is down", &["PUSR001"]),
+        ))
+        .await;
+        assert_eq!(status, 201);
+        let created = &created["incident"];
+        let id = created["id"].as_str().unwrap();
+        assert_eq!(created["incident_number"], 1);
+        assert_eq!(created["status"], "triggered");
+        assert_eq!(
+            created["html_url"],
+            format!("{}/incidents/{id}", stub.url())
+        );
+        assert_eq!(created["assignments"][0]["assignee"]["id"], "PUSR001");
+
+        let request = json!({
+            "requester_id": "PBOT001", "message": "Please join #incident-42",
+            "responder_request_targets": [
+                {"responder_request_target": {"id": "PUSR003", "type": "user_reference"}},
+                {"responder_request_target": {"id": "PUSR004", "type": "user_reference"}},
+            ],
+        });
+        let path = format!("/incidents/{id}/responder_requests");
+        let (status, answer) = json_of(post(&stub, &path, request)).await;
+        assert_eq!(status, 200);
+        let answer = &answer["responder_request"];
+        assert_eq!(answer["requester"]["id"], "PBOT001");
+        assert_eq!(answer["incident"]["id"], id);
+        assert_eq!(
+            answer["responder_request_targets"]
+                .as_array()
+                .unwrap()
+                .len(),
+            2
+        );
+        assert_eq!(
+            answer["responder_request_targets"][1]["responder_request_target"]["id"],
+            "PUSR004"
+        );
+
+        let pages = stub.pages();
+        assert_eq!(pages.incidents.len(), 1);
+        assert_eq!(pages.incidents[0]["id"], id);
+        assert_eq!(pages.incidents[0]["title"], "Checkout is down");
+        assert_eq!(pages.incidents[0]["from"], "icbot@example.com");
+        assert_eq!(pages.responder_requests.len(), 1);
+        assert_eq!(pages.responder_requests[0]["incident_id"], id);
+        assert_eq!(
+            pages.responder_requests[0]["message"],
+            "Please join #incident-42"
+        );
+
+        let over_http: super::super::PagesLog = client()
+            .get(format!("{}/_pages", stub.url()))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(over_http, pages);
+    }
+
+    #[tokio::test]
+    async fn invalid_responder_requests_are_rejected() {
+        let stub = demo_stub().await;
+        let (_, created) =
+            json_of(post(&stub, "/incidents", incident("Checkout is down", &[]))).await;
+        let path = format!(
+            "/incidents/{}/responder_requests",
+            created["incident"]["id"].as_str().unwrap()
+        );
+        let target =
+            json!([{"responder_request_target": {"id": "PUSR003", "type": "user_reference"}}]);
+
+        let unknown_incident =
+            json!({"requester_id": "PBOT001", "responder_request_targets": target});
+        let (status, body) = json_of(post(
+            &stub,
+            "/incidents/QNOPE/responder_requests",
+            unknown_incident,
+        ))
+        .await;
+        assert_eq!(status, 404);
+        assert_eq!(body["error"]["code"], 2100);
+
+        let unknown_requester =
+            json!({"requester_id": "PNOBODY", "responder_request_targets": target});
+        assert_eq!(json_of(post(&stub, &path, unknown_requester)).await.0, 400);
+        let no_targets = json!({"requester_id": "PBOT001", "responder_request_targets": []});
+        assert_eq!(json_of(post(&stub, &path, no_targets)).await.0, 400);
+        let stranger = json!({"requester_id": "PBOT001", "responder_request_targets":
+            [{"responder_request_target": {"id": "PNOBODY", "type": "user_reference"}}]});
+        assert_eq!(json_of(post(&stub, &path, stranger)).await.0, 400);
+        assert!(stub.pages().responder_requests.is_empty());
+    }
+}

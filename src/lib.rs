@@ -1,8 +1,19 @@
-//! icbot: the edges of the incident-response ChatOps bot (CLI, config, HTTP clients, chat, stub).
+//! icbot: the edges of the incident-response ChatOps bot. The core (commands, actors, port traits) is the
+//! crate `icbot-actors`; this crate implements its ports over the world and wires the bot together.
 //!
 //! Layout:
+//! - `cli`: the command line (`run`, `check-config`, `stub`); `main.rs` only calls it.
+//! - `config`: the TOML file, `ICBOT_<SECTION>__<KEY>` overrides, secrets from the environment, checks.
+//! - `app`: builds the ports from the config and starts the supervision tree.
+//! - `console`: console chat (stdin in, stdout out).
 //! - `pagerduty`: the PagerDuty REST API v2 client, the core's `PagerDutyApi` over HTTP.
 //! - `stub`: the bundled PagerDuty and monitoring stub server, for demos, chaos drills and tests.
+//! - `telemetry`: logging to stderr.
 
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod console;
 pub mod pagerduty;
 pub mod stub;
+pub mod telemetry;

@@ -1,0 +1,191 @@
+//! Wiring: builds the ports from the configuration and starts the supervision tree.
+//!
+//! `start` is what `main` runs and what the integration tests run, with their own chat and actor names.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use icbot_actors::backoff::RestartPolicy;
+use icbot_actors::commands::{CommandContext, Deadlines};
+use icbot_actors::gateway::{GatewayArgs, GatewayHandle};
+use icbot_actors::in_flight::InFlight;
+use icbot_actors::names::ActorNames;
+use icbot_actors::pager::PagerArgs;
+use icbot_actors::ports::{ChatOut, PagerDutyApi, StateStore};
+use icbot_actors::root::{ChildHealth, RootActor, RootArgs, RootMessage};
+use icbot_actors::schedule_cache::ScheduleCacheArgs;
+use icbot_actors::state_store::{FileStateStore, MemoryStateStore};
+use ractor::{Actor, ActorRef};
+use secrecy::SecretString;
+use tokio::task::JoinHandle;
+
+use crate::config::{secs, Config, Secrets};
+use crate::pagerduty::{PagerDutyClient, PagerDutyConfig};
+use crate::stub::{Fault, StubData, StubHandle, StubServer};
+
+/// The token the embedded stub is called with (it checks only that there is one).
+const EMBEDDED_TOKEN: &str = "embedded-demo";
+/// Contact methods older than this are fetched again.
+const CONTACTS_TTL: Duration = Duration::from_secs(3600);
+/// Contact lookups in flight at once during a refresh.
+const CONTACT_CONCURRENCY: usize = 8;
+
+/// Installs rustls' ring provider for the process; harmless when already installed.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// A running bot.
+pub struct Bot {
+    names: ActorNames,
+    root: ActorRef<RootMessage>,
+    root_task: JoinHandle<()>,
+    gateway: GatewayHandle,
+    deadlines: Deadlines,
+    stub: Option<StubHandle>,
+}
+
+/// Starts the bot: the embedded stub when configured, the PagerDuty client, the state store, the tree.
+pub async fn start(
+    config: &Config,
+    secrets: &Secrets,
+    chat: Arc<dyn ChatOut>,
+    names: ActorNames,
+) -> anyhow::Result<Bot> {
+    install_crypto_provider();
+    let pd = &config.pagerduty;
+    let (stub, base_url, token) = if pd.is_embedded() {
+        let stub = StubServer::start("127.0.0.1:0", StubData::demo(), Fault::None)
+            .await
+            .context("cannot start the embedded PagerDuty stub")?;
+        tracing::info!(url = %stub.url(), "embedded PagerDuty stub started with demo data");
+        let url = stub.url();
+        (Some(stub), url, SecretString::from(EMBEDDED_TOKEN))
+    } else {
+        let token = secrets
+            .pagerduty_token
+            .clone()
+            .context("PAGERDUTY_TOKEN is not set")?;
+        (None, pd.api_url.clone(), token)
+    };
+    let client = PagerDutyClient::new(PagerDutyConfig {
+        base_url,
+        token,
+        from_email: pd.from_email.clone(),
+        service_id: pd.service_id.clone(),
+        connect_timeout: secs(pd.connect_timeout_secs),
+        request_timeout: secs(pd.request_timeout_secs),
+        max_rate_limit_retries: pd.max_rate_limit_retries,
+    })
+    .map_err(|e| anyhow::anyhow!("cannot build the PagerDuty client: {e}"))?;
+    let pagerduty: Arc<dyn PagerDutyApi> = Arc::new(client);
+    let store = open_state(config);
+
+    let deadlines = Deadlines {
+        lookup: secs(pd.lookup_deadline_secs),
+        page: secs(pd.page_deadline_secs),
+        status: Duration::from_secs(6),
+    };
+    let context = Arc::new(CommandContext::new(
+        names.clone(),
+        chat,
+        pagerduty.clone(),
+        deadlines,
+    ));
+    let refresh_interval = secs(pd.refresh_interval_secs);
+    let cache_args = {
+        let (pagerduty, store) = (pagerduty.clone(), store.clone());
+        let (ics, responders) = (pd.ic_schedule_refs(), pd.responder_schedule_refs());
+        move || ScheduleCacheArgs {
+            pagerduty: pagerduty.clone(),
+            store: store.clone(),
+            incident_commanders: ics.clone(),
+            responders: responders.clone(),
+            refresh_interval,
+            refresh_timeout: refresh_interval
+                .clamp(Duration::from_secs(5), Duration::from_secs(120)),
+            contacts_ttl: CONTACTS_TTL,
+            contact_concurrency: CONTACT_CONCURRENCY,
+        }
+    };
+    let pager_args = {
+        let (pagerduty, store, from_email) =
+            (pagerduty.clone(), store.clone(), pd.from_email.clone());
+        move || PagerArgs {
+            pagerduty: pagerduty.clone(),
+            store: store.clone(),
+            from_email: from_email.clone(),
+        }
+    };
+    let args = RootArgs {
+        names: names.clone(),
+        policy: RestartPolicy::default(),
+        schedule_cache: Arc::new(cache_args),
+        pager: Arc::new(pager_args),
+        gateway: Arc::new(move || GatewayArgs {
+            context: context.clone(),
+        }),
+    };
+    let (root, root_task) = Actor::spawn(Some(names.root()), RootActor, args)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot start the supervision tree: {e}"))?;
+    let gateway = GatewayHandle::new(&names, InFlight::new());
+    tracing::info!("icbot started");
+    Ok(Bot {
+        names,
+        root,
+        root_task,
+        gateway,
+        deadlines,
+        stub,
+    })
+}
+
+/// The state directory, or memory (logged loudly) when it cannot be used: the bot still answers.
+fn open_state(config: &Config) -> Arc<dyn StateStore> {
+    match FileStateStore::open(&config.state.dir) {
+        Ok(store) => Arc::new(store),
+        Err(e) => {
+            tracing::error!(error = %e, dir = %config.state.dir.display(), "cannot use the state dir; state will not survive a restart");
+            Arc::new(MemoryStateStore::new())
+        }
+    }
+}
+
+impl Bot {
+    /// Where chat adapters hand inbound messages.
+    pub fn gateway(&self) -> &GatewayHandle {
+        &self.gateway
+    }
+
+    pub fn names(&self) -> &ActorNames {
+        &self.names
+    }
+
+    /// The embedded stub, when `api_url = "embedded"`.
+    pub fn stub(&self) -> Option<&StubHandle> {
+        self.stub.as_ref()
+    }
+
+    /// The root's children: running, restarts, last failure.
+    pub async fn health(&self) -> anyhow::Result<Vec<ChildHealth>> {
+        ractor::call_t!(self.root, RootMessage::Health, 2_000)
+            .map_err(|e| anyhow::anyhow!("root did not answer: {e}"))
+    }
+
+    /// Waits for the replies in flight (at most the longest command deadline and a second), then stops the tree
+    /// and the embedded stub.
+    pub async fn shutdown(self) {
+        let drain = self.deadlines.longest() + Duration::from_secs(1);
+        if !self.gateway.drain(drain).await {
+            tracing::warn!("shutting down with replies still in flight");
+        }
+        self.root.stop(Some("shutdown".into()));
+        let _ = self.root_task.await;
+        if let Some(stub) = self.stub {
+            stub.shutdown().await;
+        }
+        tracing::info!("icbot stopped");
+    }
+}

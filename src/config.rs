@@ -1,0 +1,391 @@
+//! Configuration: a TOML file, then `ICBOT_<SECTION>__<KEY>` environment overrides, then checks.
+//!
+//! Secrets never live in the file: they come only from the environment (see [`Secrets`]) and are
+//! [`SecretString`]s, redacted from `Debug` and never logged.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use icbot_actors::oncall::ScheduleRef;
+use secrecy::SecretString;
+use serde::Deserialize;
+
+/// `api_url` value that starts the bundled stub in-process with its demo data.
+pub const EMBEDDED: &str = "embedded";
+
+/// The whole file. Unknown keys are errors that name the key.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub chat: ChatConfig,
+    pub pagerduty: PagerDutySettings,
+    #[serde(default)]
+    pub state: StateConfig,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ChatAdapter {
+    /// stdin lines in, replies on stdout.
+    #[default]
+    Console,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChatConfig {
+    #[serde(default)]
+    pub adapter: ChatAdapter,
+}
+
+/// One schedule in `[[pagerduty.ic_schedules]]` or `[[pagerduty.responder_schedules]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleSetting {
+    pub id: String,
+    pub label: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PagerDutySettings {
+    /// `https://api.pagerduty.com`, `https://api.eu.pagerduty.com`, a stub's URL, or `embedded`.
+    pub api_url: String,
+    /// The bot's PagerDuty login email: `From` on writes, and how the bot finds its own user.
+    pub from_email: String,
+    /// The service incidents are opened on.
+    pub service_id: String,
+    #[serde(default = "defaults::request_timeout")]
+    pub request_timeout_secs: f64,
+    #[serde(default = "defaults::connect_timeout")]
+    pub connect_timeout_secs: f64,
+    #[serde(default = "defaults::refresh_interval")]
+    pub refresh_interval_secs: f64,
+    #[serde(default = "defaults::page_deadline")]
+    pub page_deadline_secs: f64,
+    /// Deadline of `!ic`, `!ic responders`, `!ic who`.
+    #[serde(default = "defaults::lookup_deadline")]
+    pub lookup_deadline_secs: f64,
+    #[serde(default = "defaults::max_rate_limit_retries")]
+    pub max_rate_limit_retries: u32,
+    #[serde(default)]
+    pub ic_schedules: Vec<ScheduleSetting>,
+    #[serde(default)]
+    pub responder_schedules: Vec<ScheduleSetting>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateConfig {
+    /// Where state files live (created if missing). Relative paths are relative to the working directory.
+    #[serde(default = "defaults::state_dir")]
+    pub dir: PathBuf,
+}
+
+impl Default for StateConfig {
+    fn default() -> Self {
+        StateConfig {
+            dir: defaults::state_dir(),
+        }
+    }
+}
+
+mod defaults {
+    use std::path::PathBuf;
+
+    pub fn request_timeout() -> f64 {
+        5.0
+    }
+    pub fn connect_timeout() -> f64 {
+        3.0
+    }
+    pub fn refresh_interval() -> f64 {
+        60.0
+    }
+    pub fn page_deadline() -> f64 {
+        10.0
+    }
+    pub fn lookup_deadline() -> f64 {
+        5.0
+    }
+    pub fn max_rate_limit_retries() -> u32 {
+        2
+    }
+    pub fn state_dir() -> PathBuf {
+        PathBuf::from("state")
+    }
+}
+
+/// Seconds from the file as a `Duration`; the checks reject non-positive values first.
+pub fn secs(s: f64) -> Duration {
+    Duration::try_from_secs_f64(s).unwrap_or(Duration::ZERO)
+}
+
+impl PagerDutySettings {
+    pub fn is_embedded(&self) -> bool {
+        self.api_url.trim() == EMBEDDED
+    }
+
+    pub fn ic_schedule_refs(&self) -> Vec<ScheduleRef> {
+        self.ic_schedules
+            .iter()
+            .map(|s| ScheduleRef {
+                id: s.id.clone(),
+                label: s.label.clone(),
+            })
+            .collect()
+    }
+
+    pub fn responder_schedule_refs(&self) -> Vec<ScheduleRef> {
+        self.responder_schedules
+            .iter()
+            .map(|s| ScheduleRef {
+                id: s.id.clone(),
+                label: s.label.clone(),
+            })
+            .collect()
+    }
+}
+
+/// Secrets, from the environment only.
+#[derive(Clone, Default)]
+pub struct Secrets {
+    /// `PAGERDUTY_TOKEN`.
+    pub pagerduty_token: Option<SecretString>,
+}
+
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown = |s: &Option<SecretString>| if s.is_some() { "[REDACTED]" } else { "unset" };
+        f.debug_struct("Secrets")
+            .field("pagerduty_token", &shown(&self.pagerduty_token))
+            .finish()
+    }
+}
+
+impl Secrets {
+    /// Reads the secrets from the process environment; empty values count as unset.
+    pub fn from_env() -> Self {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Self {
+        let secret = |k: &str| {
+            get(k)
+                .filter(|v| !v.trim().is_empty())
+                .map(SecretString::from)
+        };
+        Secrets {
+            pagerduty_token: secret("PAGERDUTY_TOKEN"),
+        }
+    }
+}
+
+impl Config {
+    /// Reads `path`, applies `ICBOT_<SECTION>__<KEY>` overrides from the process environment, and parses.
+    pub fn load(path: &Path) -> anyhow::Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        Self::parse(&text, std::env::vars()).with_context(|| format!("in {}", path.display()))
+    }
+
+    /// Parses TOML text with the given environment's overrides.
+    pub fn parse(
+        text: &str,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> anyhow::Result<Config> {
+        let mut table: toml::Table = toml::from_str(text).context("not valid TOML")?;
+        for (key, value) in env {
+            apply_override(&mut table, &key, &value)?;
+        }
+        let config: Config = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| anyhow::anyhow!("{}", e.message().trim()))?;
+        Ok(config)
+    }
+
+    /// Everything wrong with this configuration for running, each naming its key; empty when it can run.
+    pub fn problems(&self, secrets: &Secrets) -> Vec<String> {
+        let mut problems = Vec::new();
+        let pd = &self.pagerduty;
+        if !pd.is_embedded() {
+            if !(pd.api_url.starts_with("https://") || pd.api_url.starts_with("http://")) {
+                problems.push(format!(
+                    "pagerduty.api_url: {:?} is neither an http(s) URL nor \"{EMBEDDED}\"",
+                    pd.api_url
+                ));
+            }
+            if secrets.pagerduty_token.is_none() {
+                problems.push(format!(
+                    "PAGERDUTY_TOKEN is not set: needed for pagerduty.api_url = {:?} (only \"{EMBEDDED}\" runs without it)",
+                    pd.api_url
+                ));
+            }
+        }
+        if !pd.from_email.contains('@') {
+            problems.push(format!(
+                "pagerduty.from_email: {:?} is not an email address",
+                pd.from_email
+            ));
+        }
+        if pd.service_id.trim().is_empty() {
+            problems.push("pagerduty.service_id: empty".to_string());
+        }
+        if pd.ic_schedules.is_empty() {
+            problems.push("pagerduty.ic_schedules: empty; list at least one [[pagerduty.ic_schedules]] with id and label".into());
+        }
+        for (key, list) in [
+            ("pagerduty.ic_schedules", &pd.ic_schedules),
+            ("pagerduty.responder_schedules", &pd.responder_schedules),
+        ] {
+            for (i, s) in list.iter().enumerate() {
+                if s.id.trim().is_empty() || s.label.trim().is_empty() {
+                    problems.push(format!("{key}[{i}]: id and label must not be empty"));
+                }
+            }
+        }
+        for (key, value) in [
+            ("pagerduty.request_timeout_secs", pd.request_timeout_secs),
+            ("pagerduty.connect_timeout_secs", pd.connect_timeout_secs),
+            ("pagerduty.refresh_interval_secs", pd.refresh_interval_secs),
+            ("pagerduty.page_deadline_secs", pd.page_deadline_secs),
+            ("pagerduty.lookup_deadline_secs", pd.lookup_deadline_secs),
+        ] {
+            if !(value.is_finite() && value > 0.0 && value < 86_400.0) {
+                problems.push(format!(
+                    "{key}: {value} must be a number of seconds above 0"
+                ));
+            }
+        }
+        if pd.page_deadline_secs <= 1.0 {
+            problems.push(
+                "pagerduty.page_deadline_secs: must leave time to answer; use more than 1".into(),
+            );
+        }
+        problems
+    }
+}
+
+/// `ICBOT_PAGERDUTY__PAGE_DEADLINE_SECS=5` sets `[pagerduty] page_deadline_secs = 5`. Values parse as TOML
+/// (numbers, booleans, arrays) and fall back to a string.
+fn apply_override(table: &mut toml::Table, key: &str, value: &str) -> anyhow::Result<()> {
+    let Some(path) = key.strip_prefix("ICBOT_") else {
+        return Ok(());
+    };
+    let Some((section, field)) = path.split_once("__") else {
+        return Ok(());
+    };
+    let (section, field) = (section.to_lowercase(), field.to_lowercase());
+    if section.is_empty() || field.is_empty() {
+        return Ok(());
+    }
+    let parsed = toml::from_str::<toml::Table>(&format!("v = {value}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(value.to_string()));
+    let entry = table
+        .entry(section.clone())
+        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    let toml::Value::Table(section_table) = entry else {
+        anyhow::bail!("{key}: [{section}] is not a section");
+    };
+    section_table.insert(field, parsed);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+        [pagerduty]
+        api_url = "embedded"
+        from_email = "icbot@example.com"
+        service_id = "PSVC001"
+        [[pagerduty.ic_schedules]]
+        id = "PIC0001"
+        label = "IC Primary"
+    "#;
+
+    fn no_env() -> Vec<(String, String)> {
+        vec![]
+    }
+
+    #[test]
+    fn minimal_config_takes_defaults() {
+        let c = Config::parse(MINIMAL, no_env()).unwrap();
+        assert_eq!(c.chat.adapter, ChatAdapter::Console);
+        assert_eq!(c.pagerduty.page_deadline_secs, 10.0);
+        assert_eq!(c.pagerduty.refresh_interval_secs, 60.0);
+        assert_eq!(c.state.dir, PathBuf::from("state"));
+        assert!(c.problems(&Secrets::default()).is_empty());
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let text = MINIMAL.replace("service_id", "colour = 1\nservice_id");
+        let err = format!("{:#}", Config::parse(&text, no_env()).unwrap_err());
+        assert!(err.contains("colour"), "{err}");
+    }
+
+    #[test]
+    fn env_overrides_keys() {
+        let env = vec![
+            (
+                "ICBOT_PAGERDUTY__PAGE_DEADLINE_SECS".to_string(),
+                "3".to_string(),
+            ),
+            ("ICBOT_STATE__DIR".to_string(), "/var/lib/icbot".to_string()),
+            ("UNRELATED".to_string(), "x".to_string()),
+        ];
+        let c = Config::parse(MINIMAL, env).unwrap();
+        assert_eq!(c.pagerduty.page_deadline_secs, 3.0);
+        assert_eq!(c.state.dir, PathBuf::from("/var/lib/icbot"));
+    }
+
+    #[test]
+    fn real_pagerduty_needs_a_token() {
+        let text = MINIMAL.replace("\"embedded\"", "\"https://api.pagerduty.com\"");
+        let c = Config::parse(&text, no_env()).unwrap();
+        let problems = c.problems(&Secrets::default());
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.starts_with("PAGERDUTY_TOKEN is not set")),
+            "{problems:?}"
+        );
+        let secrets = Secrets::from_lookup(|k| (k == "PAGERDUTY_TOKEN").then(|| "tok".to_string()));
+        assert!(c.problems(&secrets).is_empty());
+    }
+
+    #[test]
+    fn empty_schedule_list_is_a_problem() {
+        let text = MINIMAL.split("[[pagerduty.ic_schedules]]").next().unwrap();
+        let c = Config::parse(text, no_env()).unwrap();
+        assert!(c
+            .problems(&Secrets::default())
+            .iter()
+            .any(|p| p.starts_with("pagerduty.ic_schedules")));
+    }
+
+    #[test]
+    fn secrets_debug_is_redacted() {
+        let s = Secrets::from_lookup(|_| Some("hunter2".to_string()));
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("hunter2"));
+        assert!(shown.contains("REDACTED"));
+    }
+
+    #[test]
+    fn shipped_config_is_valid() {
+        let text = include_str!("../config.toml");
+        let c = Config::parse(text, no_env()).unwrap();
+        assert!(
+            c.problems(&Secrets::default()).is_empty(),
+            "{:?}",
+            c.problems(&Secrets::default())
+        );
+    }
+}

@@ -13,13 +13,23 @@
 //! - [`state_store`]: state files written atomically, and an in-memory store for tests.
 //! - [`backoff`]: restart delays and budget for the supervisors.
 //! - [`names`]: the registry names of a tree's actors.
+//! - [`status`]: the status actor, the one prober of monitoring; publishes each poll to the stalks.
+//! - [`stalks`]: the set of stalking channels (saved across restarts) and the supervisor of their stalk actors.
+//! - [`stalk`]: one channel's stalk actor, posting each change of the system state.
+//! - [`status_format`]: system states as replies (`!status`, stalk posts, stalk answers).
 
 pub mod backoff;
 pub mod chat;
 pub mod command;
+#[cfg(test)]
+mod fakes;
 pub mod names;
 pub mod oncall;
 pub mod ports;
 pub mod reply;
+pub mod stalk;
+pub mod stalks;
 pub mod state_store;
+pub mod status;
+pub mod status_format;
 pub mod system_state;

@@ -17,6 +17,7 @@
 //! - [`stalks`]: the set of stalking channels (saved across restarts) and the supervisor of their stalk actors.
 //! - [`stalk`]: one channel's stalk actor, posting each change of the system state.
 //! - [`status_format`]: system states as replies (`!status`, stalk posts, stalk answers).
+//! - `fakes` (tests only): a settable probe and a recording chat for the actors' unit tests.
 
 pub mod backoff;
 pub mod chat;

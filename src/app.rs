@@ -12,15 +12,19 @@ use icbot_actors::gateway::{GatewayArgs, GatewayHandle};
 use icbot_actors::in_flight::InFlight;
 use icbot_actors::names::ActorNames;
 use icbot_actors::pager::PagerArgs;
-use icbot_actors::ports::{ChatOut, PagerDutyApi, StateStore};
+use icbot_actors::ports::{ChatOut, PagerDutyApi, StateStore, StatusProbe};
 use icbot_actors::root::{ChildHealth, RootActor, RootArgs, RootMessage};
 use icbot_actors::schedule_cache::ScheduleCacheArgs;
+use icbot_actors::stalks::StalksArgs;
 use icbot_actors::state_store::{FileStateStore, MemoryStateStore};
+use icbot_actors::status::{self, StatusArgs};
 use ractor::{Actor, ActorRef};
 use secrecy::SecretString;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::config::{secs, Config, Secrets};
+use crate::config::{secs, Config, Secrets, StatusSource};
+use crate::monitoring::{self, MonitoringSettings};
 use crate::pagerduty::{PagerDutyClient, PagerDutyConfig};
 use crate::stub::{Fault, StubData, StubHandle, StubServer};
 
@@ -30,6 +34,8 @@ const EMBEDDED_TOKEN: &str = "embedded-demo";
 const CONTACTS_TTL: Duration = Duration::from_secs(3600);
 /// Contact lookups in flight at once during a refresh.
 const CONTACT_CONCURRENCY: usize = 8;
+/// A `!status` within this long of the last check reuses it instead of probing again.
+const STATUS_FRESH_FOR: Duration = Duration::from_secs(3);
 
 /// Installs rustls' ring provider for the process; harmless when already installed.
 pub fn install_crypto_provider() {
@@ -44,6 +50,7 @@ pub struct Bot {
     gateway: GatewayHandle,
     deadlines: Deadlines,
     stub: Option<StubHandle>,
+    health: watch::Receiver<Vec<ChildHealth>>,
 }
 
 /// Starts the bot: the embedded stub when configured, the PagerDuty client, the state store, the tree.
@@ -55,19 +62,24 @@ pub async fn start(
 ) -> anyhow::Result<Bot> {
     install_crypto_provider();
     let pd = &config.pagerduty;
-    let (stub, base_url, token) = if pd.is_embedded() {
-        let stub = StubServer::start("127.0.0.1:0", StubData::demo(), Fault::None)
+    let stub = if config.needs_stub() {
+        let stub = StubServer::start(&config.stub.listen, StubData::demo(), Fault::None)
             .await
-            .context("cannot start the embedded PagerDuty stub")?;
-        tracing::info!(url = %stub.url(), "embedded PagerDuty stub started with demo data");
-        let url = stub.url();
-        (Some(stub), url, SecretString::from(EMBEDDED_TOKEN))
+            .with_context(|| format!("cannot start the embedded stub on {}", config.stub.listen))?;
+        tracing::info!(url = %stub.url(), "embedded PagerDuty and monitoring stub started with demo data");
+        Some(stub)
     } else {
-        let token = secrets
-            .pagerduty_token
-            .clone()
-            .context("PAGERDUTY_TOKEN is not set")?;
-        (None, pd.api_url.clone(), token)
+        None
+    };
+    let (base_url, token) = match (&stub, pd.is_embedded()) {
+        (Some(stub), true) => (stub.url(), SecretString::from(EMBEDDED_TOKEN)),
+        _ => {
+            let token = secrets
+                .pagerduty_token
+                .clone()
+                .context("PAGERDUTY_TOKEN is not set")?;
+            (pd.api_url.clone(), token)
+        }
     };
     let client = PagerDutyClient::new(PagerDutyConfig {
         base_url,
@@ -81,15 +93,17 @@ pub async fn start(
     .map_err(|e| anyhow::anyhow!("cannot build the PagerDuty client: {e}"))?;
     let pagerduty: Arc<dyn PagerDutyApi> = Arc::new(client);
     let store = open_state(config);
+    let probe = status_probe(config, stub.as_ref())?;
 
+    let check_timeout = secs(config.status.check_timeout_secs);
     let deadlines = Deadlines {
         lookup: secs(pd.lookup_deadline_secs),
         page: secs(pd.page_deadline_secs),
-        status: Duration::from_secs(6),
+        status: check_timeout + status::ANSWER_MARGIN,
     };
     let context = Arc::new(CommandContext::new(
         names.clone(),
-        chat,
+        chat.clone(),
         pagerduty.clone(),
         deadlines,
     ));
@@ -118,14 +132,37 @@ pub async fn start(
             from_email: from_email.clone(),
         }
     };
+    let status_args = {
+        let (names, poll_interval) = (names.clone(), secs(config.status.poll_interval_secs));
+        move || StatusArgs {
+            probe: probe.clone(),
+            poll_interval,
+            check_timeout,
+            fresh_for: STATUS_FRESH_FOR,
+            names: names.clone(),
+        }
+    };
+    let stalks_args = {
+        let (names, chat, store) = (names.clone(), chat.clone(), store.clone());
+        move || StalksArgs {
+            names: names.clone(),
+            chat: chat.clone(),
+            store: store.clone(),
+            policy: RestartPolicy::default(),
+        }
+    };
+    let (health_tx, health) = watch::channel(Vec::new());
     let args = RootArgs {
         names: names.clone(),
         policy: RestartPolicy::default(),
         schedule_cache: Arc::new(cache_args),
         pager: Arc::new(pager_args),
+        status: Arc::new(status_args),
+        stalks: Arc::new(stalks_args),
         gateway: Arc::new(move || GatewayArgs {
             context: context.clone(),
         }),
+        health: health_tx,
     };
     let (root, root_task) = Actor::spawn(Some(names.root()), RootActor, args)
         .await
@@ -139,7 +176,32 @@ pub async fn start(
         gateway,
         deadlines,
         stub,
+        health,
     })
+}
+
+/// The `!status` probe: the embedded stub's Alertmanager API, or the configured Alertmanager or Statuspage.
+fn status_probe(
+    config: &Config,
+    stub: Option<&StubHandle>,
+) -> anyhow::Result<Arc<dyn StatusProbe>> {
+    let st = &config.status;
+    let mut settings = match st.source {
+        StatusSource::Embedded => {
+            let stub = stub.context("status.source = \"embedded\" needs the embedded stub")?;
+            MonitoringSettings::alertmanager(stub.url())
+        }
+        StatusSource::Alertmanager => MonitoringSettings::alertmanager(st.url.clone()),
+        StatusSource::Statuspage => MonitoringSettings::statuspage(st.url.clone()),
+    };
+    settings.timeout = secs(st.check_timeout_secs);
+    settings.critical_severities = st.critical_severities.clone();
+    settings.ignore_alerts = st.ignore_alerts.clone();
+    let client = reqwest::Client::builder()
+        .connect_timeout(settings.timeout)
+        .build()
+        .context("cannot build the monitoring HTTP client")?;
+    Ok(monitoring::probe_from(&settings, client))
 }
 
 /// The state directory, or memory (logged loudly) when it cannot be used: the bot still answers.
@@ -168,10 +230,9 @@ impl Bot {
         self.stub.as_ref()
     }
 
-    /// The root's children: running, restarts, last failure.
-    pub async fn health(&self) -> anyhow::Result<Vec<ChildHealth>> {
-        ractor::call_t!(self.root, RootMessage::Health, 2_000)
-            .map_err(|e| anyhow::anyhow!("root did not answer: {e}"))
+    /// The root's children (running, restarts, last failure), as last published: never blocks.
+    pub fn health(&self) -> watch::Receiver<Vec<ChildHealth>> {
+        self.health.clone()
     }
 
     /// Waits for the replies in flight (at most the longest command deadline and a second), then stops the tree

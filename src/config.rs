@@ -22,7 +22,70 @@ pub struct Config {
     pub chat: ChatConfig,
     pub pagerduty: PagerDutySettings,
     #[serde(default)]
+    pub status: StatusSettings,
+    #[serde(default)]
+    pub stub: StubSettings,
+    #[serde(default)]
     pub state: StateConfig,
+}
+
+/// Where `!status` asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum StatusSource {
+    /// The embedded stub's Alertmanager-compatible `/api/v2/alerts` (alerts set with `POST /_alerts`).
+    #[default]
+    Embedded,
+    Alertmanager,
+    Statuspage,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusSettings {
+    #[serde(default)]
+    pub source: StatusSource,
+    /// Base URL of Alertmanager or the Statuspage page (without `/api/v2/...`); unused for `embedded`.
+    #[serde(default)]
+    pub url: String,
+    #[serde(default = "defaults::poll_interval")]
+    pub poll_interval_secs: f64,
+    #[serde(default = "defaults::check_timeout")]
+    pub check_timeout_secs: f64,
+    #[serde(default = "defaults::critical_severities")]
+    pub critical_severities: Vec<String>,
+    #[serde(default = "defaults::ignore_alerts")]
+    pub ignore_alerts: Vec<String>,
+}
+
+impl Default for StatusSettings {
+    fn default() -> Self {
+        StatusSettings {
+            source: StatusSource::default(),
+            url: String::new(),
+            poll_interval_secs: defaults::poll_interval(),
+            check_timeout_secs: defaults::check_timeout(),
+            critical_severities: defaults::critical_severities(),
+            ignore_alerts: defaults::ignore_alerts(),
+        }
+    }
+}
+
+/// The embedded stub, started when `pagerduty.api_url = "embedded"` or `status.source = "embedded"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StubSettings {
+    /// Where it listens; port 0 picks a free one (logged at start). Set a port to drive drills with curl.
+    #[serde(default = "defaults::stub_listen")]
+    pub listen: String,
+}
+
+impl Default for StubSettings {
+    fn default() -> Self {
+        StubSettings {
+            listen: defaults::stub_listen(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
@@ -112,6 +175,21 @@ mod defaults {
     }
     pub fn max_rate_limit_retries() -> u32 {
         2
+    }
+    pub fn poll_interval() -> f64 {
+        30.0
+    }
+    pub fn check_timeout() -> f64 {
+        5.0
+    }
+    pub fn critical_severities() -> Vec<String> {
+        vec!["critical".into(), "page".into()]
+    }
+    pub fn ignore_alerts() -> Vec<String> {
+        vec!["Watchdog".into()]
+    }
+    pub fn stub_listen() -> String {
+        "127.0.0.1:0".into()
     }
     pub fn state_dir() -> PathBuf {
         PathBuf::from("state")
@@ -206,6 +284,11 @@ impl Config {
         Ok(config)
     }
 
+    /// Whether the embedded stub must run (for PagerDuty, monitoring, or both).
+    pub fn needs_stub(&self) -> bool {
+        self.pagerduty.is_embedded() || self.status.source == StatusSource::Embedded
+    }
+
     /// Everything wrong with this configuration for running, each naming its key; empty when it can run.
     pub fn problems(&self, secrets: &Secrets) -> Vec<String> {
         let mut problems = Vec::new();
@@ -258,6 +341,31 @@ impl Config {
                     "{key}: {value} must be a number of seconds above 0"
                 ));
             }
+        }
+        let st = &self.status;
+        if st.source != StatusSource::Embedded
+            && !(st.url.starts_with("https://") || st.url.starts_with("http://"))
+        {
+            problems.push(format!(
+                "status.url: {:?} is not an http(s) URL (needed for status.source = {:?})",
+                st.url, st.source
+            ));
+        }
+        for (key, value) in [
+            ("status.poll_interval_secs", st.poll_interval_secs),
+            ("status.check_timeout_secs", st.check_timeout_secs),
+        ] {
+            if !(value.is_finite() && value > 0.0 && value < 86_400.0) {
+                problems.push(format!(
+                    "{key}: {value} must be a number of seconds above 0"
+                ));
+            }
+        }
+        if self.needs_stub() && self.stub.listen.parse::<std::net::SocketAddr>().is_err() {
+            problems.push(format!(
+                "stub.listen: {:?} is not an address such as 127.0.0.1:0",
+                self.stub.listen
+            ));
         }
         if pd.page_deadline_secs <= 1.0 {
             problems.push(
@@ -320,6 +428,9 @@ mod tests {
         assert_eq!(c.pagerduty.page_deadline_secs, 10.0);
         assert_eq!(c.pagerduty.refresh_interval_secs, 60.0);
         assert_eq!(c.state.dir, PathBuf::from("state"));
+        assert_eq!(c.status.source, StatusSource::Embedded);
+        assert_eq!(c.status.poll_interval_secs, 30.0);
+        assert_eq!(c.status.ignore_alerts, ["Watchdog"]);
         assert!(c.problems(&Secrets::default()).is_empty());
     }
 
@@ -368,6 +479,22 @@ mod tests {
             .problems(&Secrets::default())
             .iter()
             .any(|p| p.starts_with("pagerduty.ic_schedules")));
+    }
+
+    #[test]
+    fn alertmanager_needs_a_url() {
+        let text = format!("{MINIMAL}\n[status]\nsource = \"alertmanager\"\n");
+        let c = Config::parse(&text, no_env()).unwrap();
+        assert!(c
+            .problems(&Secrets::default())
+            .iter()
+            .any(|p| p.starts_with("status.url")));
+        let ok =
+            format!("{MINIMAL}\n[status]\nsource = \"alertmanager\"\nurl = \"http://am:9093\"\n");
+        assert!(Config::parse(&ok, no_env())
+            .unwrap()
+            .problems(&Secrets::default())
+            .is_empty());
     }
 
     #[test]

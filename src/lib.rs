@@ -6,6 +6,7 @@
 //! - `config`: the TOML file, `ICBOT_<SECTION>__<KEY>` overrides, secrets from the environment, checks.
 //! - `app`: builds the ports from the config and starts the supervision tree.
 //! - `console`: console chat (stdin in, stdout out).
+//! - `monitoring`: the `!status` probes (Alertmanager, Statuspage), the core's `StatusProbe` over HTTP.
 //! - `pagerduty`: the PagerDuty REST API v2 client, the core's `PagerDutyApi` over HTTP.
 //! - `stub`: the bundled PagerDuty and monitoring stub server, for demos, chaos drills and tests.
 //! - `telemetry`: logging to stderr.
@@ -14,6 +15,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod console;
+pub mod monitoring;
 pub mod pagerduty;
 pub mod stub;
 pub mod telemetry;

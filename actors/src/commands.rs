@@ -102,8 +102,14 @@ impl CommandContext {
     }
 }
 
-/// Runs `command` for `msg` and returns the reply, always within the command's deadline.
-pub async fn run_command(ctx: &CommandContext, msg: &InboundMessage, command: Command) -> Reply {
+/// Runs `command` for `msg` and returns the reply, always within the command's deadline. `sent` is the answer
+/// of a command the gateway already sent in order (see [`status_commands::send_in_order`]).
+pub async fn run_command(
+    ctx: &CommandContext,
+    msg: &InboundMessage,
+    command: Command,
+    sent: Option<status_commands::SentCommand>,
+) -> Reply {
     let deadline = Instant::now() + ctx.deadlines.of(&command);
     let name = command.name();
     let work = async {
@@ -120,7 +126,7 @@ pub async fn run_command(ctx: &CommandContext, msg: &InboundMessage, command: Co
             Command::PageUser(query, opts) => page_user(ctx, msg, query, opts, deadline).await,
             Command::Help => format::help(),
             Command::Status | Command::Stalk | Command::Unstalk => {
-                status_commands::run(&ctx.names, msg, &command, deadline).await
+                status_commands::run(&ctx.names, msg, &command, sent, deadline).await
             }
         }
     };

@@ -20,6 +20,7 @@ use crate::in_flight::{InFlight, InFlightGuard};
 use crate::names::ActorNames;
 use crate::ports::ChatOut;
 use crate::reply::Reply;
+use crate::status_commands;
 
 /// How long a reply may take to post before the gateway gives up on it (the chat adapter retries inside).
 const POST_TIMEOUT: Duration = Duration::from_secs(60);
@@ -82,6 +83,10 @@ impl GatewayState {
                 Err(Reply::text(hint.0))
             }
         };
+        let sent = command
+            .as_ref()
+            .ok()
+            .and_then(|c| status_commands::send_in_order(&self.context.names, &msg, c));
         let context = self.context.clone();
         let span = tracing::info_span!(
             "command",
@@ -92,7 +97,7 @@ impl GatewayState {
         let task = async move {
             let started = Instant::now();
             let reply = match command {
-                Ok(command) => run_command(&context, &msg, command).await,
+                Ok(command) => run_command(&context, &msg, command, sent).await,
                 Err(hint) => hint,
             };
             tracing::info!(

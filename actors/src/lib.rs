@@ -9,7 +9,8 @@
 //! - [`oncall`]: people, phones, schedules and the [`oncall::OnCallSnapshot`].
 //! - [`directory`]: which person a user means by `<user>`.
 //! - [`system_state`]: what monitoring says (NORMAL, DEGRADED, CRITICAL, or unable to check).
-//! - [`reply`]: a reply as lines of spans, rendered by each chat adapter; [`format`] builds the `!ic` ones.
+//! - [`reply`]: a reply as lines of spans, rendered by each chat adapter; [`format`] builds the `!ic` ones,
+//!   [`status_format`] the `!status` ones.
 //! - [`ports`]: the traits the core talks to the world through, and their error types.
 //! - [`state_store`]: state files written atomically, and an in-memory store for tests.
 //!
@@ -19,7 +20,10 @@
 //!   [`status_commands`] the `!status` ones; [`in_flight`] counts what is still to be answered.
 //! - [`schedule_cache`]: on-call snapshots refreshed from PagerDuty, persisted, served at once.
 //! - [`pager`]: pages, per-person outcomes, the audit log.
+//! - [`status`]: the one prober of monitoring; publishes each poll to the stalks.
+//! - [`stalks`]: the stalking channels (saved across restarts), supervisor of one [`stalk`] actor per channel.
 //! - [`ask`]: calling a named actor that may be restarting; [`names`]: the registry names of a tree.
+//! - `fakes` (tests only): in-memory PagerDuty, probe and chat.
 
 pub mod ask;
 pub mod backoff;
@@ -37,8 +41,12 @@ pub mod ports;
 pub mod reply;
 pub mod root;
 pub mod schedule_cache;
+pub mod stalk;
+pub mod stalks;
 pub mod state_store;
+pub mod status;
 pub mod status_commands;
+pub mod status_format;
 pub mod system_state;
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ use std::time::SystemTime;
 
 use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 use serde::Serialize;
+use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::backoff::{RestartBackoff, RestartPolicy};
@@ -19,6 +20,8 @@ use crate::gateway::{GatewayActor, GatewayArgs};
 use crate::names::ActorNames;
 use crate::pager::{PagerActor, PagerArgs};
 use crate::schedule_cache::{ScheduleCacheActor, ScheduleCacheArgs};
+use crate::stalks::{StalksActor, StalksArgs};
+use crate::status::{StatusActor, StatusArgs};
 
 /// The children, in start order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -26,16 +29,26 @@ use crate::schedule_cache::{ScheduleCacheActor, ScheduleCacheArgs};
 pub enum Child {
     ScheduleCache,
     Pager,
+    Status,
+    Stalks,
     Gateway,
 }
 
 impl Child {
-    pub const ALL: [Child; 3] = [Child::ScheduleCache, Child::Pager, Child::Gateway];
+    pub const ALL: [Child; 5] = [
+        Child::ScheduleCache,
+        Child::Pager,
+        Child::Status,
+        Child::Stalks,
+        Child::Gateway,
+    ];
 
     pub fn name(self, names: &ActorNames) -> String {
         match self {
             Child::ScheduleCache => names.schedule_cache(),
             Child::Pager => names.pager(),
+            Child::Status => names.status(),
+            Child::Stalks => names.stalks(),
             Child::Gateway => names.gateway(),
         }
     }
@@ -49,7 +62,11 @@ pub struct RootArgs {
     pub policy: RestartPolicy,
     pub schedule_cache: Arc<dyn Fn() -> ScheduleCacheArgs + Send + Sync>,
     pub pager: Arc<dyn Fn() -> PagerArgs + Send + Sync>,
+    pub status: Arc<dyn Fn() -> StatusArgs + Send + Sync>,
+    pub stalks: Arc<dyn Fn() -> StalksArgs + Send + Sync>,
     pub gateway: Arc<dyn Fn() -> GatewayArgs + Send + Sync>,
+    /// Where the root publishes its children's health after every change, for cheap reads.
+    pub health: watch::Sender<Vec<ChildHealth>>,
 }
 
 /// What operators see of one child.
@@ -117,6 +134,7 @@ impl Actor for RootActor {
             let cell = state.spawn(child, myself.get_cell()).await?;
             state.record(child).cell = Some(cell);
         }
+        state.publish();
         Ok(state)
     }
 
@@ -169,21 +187,37 @@ impl RootState {
     ) -> Result<ActorCell, ractor::SpawnErr> {
         let name = Some(child.name(&self.args.names));
         let cell = match child {
-            Child::ScheduleCache => Actor::spawn_linked(
-                name,
-                ScheduleCacheActor,
-                (self.args.schedule_cache)(),
-                supervisor,
-            )
-            .await?
-            .0
-            .get_cell(),
-            Child::Pager => Actor::spawn_linked(name, PagerActor, (self.args.pager)(), supervisor)
-                .await?
-                .0
-                .get_cell(),
+            Child::ScheduleCache => {
+                let args = (self.args.schedule_cache)();
+                Actor::spawn_linked(name, ScheduleCacheActor, args, supervisor)
+                    .await?
+                    .0
+                    .get_cell()
+            }
+            Child::Pager => {
+                let args = (self.args.pager)();
+                Actor::spawn_linked(name, PagerActor, args, supervisor)
+                    .await?
+                    .0
+                    .get_cell()
+            }
+            Child::Status => {
+                let args = (self.args.status)();
+                Actor::spawn_linked(name, StatusActor, args, supervisor)
+                    .await?
+                    .0
+                    .get_cell()
+            }
+            Child::Stalks => {
+                let args = (self.args.stalks)();
+                Actor::spawn_linked(name, StalksActor, args, supervisor)
+                    .await?
+                    .0
+                    .get_cell()
+            }
             Child::Gateway => {
-                Actor::spawn_linked(name, GatewayActor, (self.args.gateway)(), supervisor)
+                let args = (self.args.gateway)();
+                Actor::spawn_linked(name, GatewayActor, args, supervisor)
                     .await?
                     .0
                     .get_cell()
@@ -223,6 +257,7 @@ impl RootState {
             "child down; restarting after backoff"
         );
         myself.send_after(delay, move || RootMessage::Restart(child));
+        self.publish();
     }
 
     async fn restart(&mut self, myself: ActorRef<RootMessage>, child: Child) {
@@ -243,6 +278,11 @@ impl RootState {
                 myself.send_after(delay, move || RootMessage::Restart(child));
             }
         }
+        self.publish();
+    }
+
+    fn publish(&self) {
+        self.args.health.send_replace(self.health());
     }
 
     fn health(&self) -> Vec<ChildHealth> {
@@ -269,28 +309,32 @@ mod tests {
     use super::*;
     use crate::chat::{ChatTarget, InboundMessage};
     use crate::commands::{CommandContext, Deadlines};
-    use crate::fakes::{FakePagerDuty, RecordingChat};
+    use crate::fakes::{healthy, FakePagerDuty, FakeProbe, RecordingChat};
     use crate::gateway::{GatewayHandle, GatewayMessage};
     use crate::in_flight::InFlight;
     use crate::oncall::ScheduleRef;
     use crate::pager::PagerMessage;
     use crate::ports::StateStore;
-    use crate::reply::Reply;
+    use crate::schedule_cache::ScheduleCacheMessage;
+    use crate::stalks::StalksMessage;
     use crate::state_store::MemoryStateStore;
-    use tokio::sync::mpsc::UnboundedReceiver;
+    use crate::status::StatusMessage;
 
     struct Tree {
         root: ActorRef<RootMessage>,
         handle: GatewayHandle,
-        replies: UnboundedReceiver<(ChatTarget, Reply)>,
+        chat: Arc<RecordingChat>,
+        said: usize,
         names: ActorNames,
+        health: watch::Receiver<Vec<ChildHealth>>,
     }
 
     async fn tree(prefix: &str) -> Tree {
         let names = ActorNames::with_prefix(prefix);
         let pd = Arc::new(FakePagerDuty::demo());
+        let probe = FakeProbe::new(healthy());
         let store: Arc<dyn StateStore> = Arc::new(MemoryStateStore::new());
-        let (chat, replies) = RecordingChat::new();
+        let chat = RecordingChat::new();
         let deadlines = Deadlines {
             lookup: Duration::from_secs(5),
             page: Duration::from_secs(10),
@@ -298,11 +342,18 @@ mod tests {
         };
         let context = Arc::new(CommandContext::new(
             names.clone(),
-            Arc::new(chat),
+            chat.clone(),
             pd.clone(),
             deadlines,
         ));
-        let (pd1, pd2, store1, store2) = (pd.clone(), pd.clone(), store.clone(), store.clone());
+        let (pd1, pd2, store1, store2, store3) = (
+            pd.clone(),
+            pd.clone(),
+            store.clone(),
+            store.clone(),
+            store.clone(),
+        );
+        let (names1, names2, chat1) = (names.clone(), names.clone(), chat.clone());
         let args = RootArgs {
             names: names.clone(),
             policy: RestartPolicy::default(),
@@ -327,10 +378,25 @@ mod tests {
                 store: store2.clone(),
                 from_email: "icbot@example.com".into(),
             }),
+            status: Arc::new(move || StatusArgs {
+                probe: probe.clone(),
+                poll_interval: Duration::from_secs(30),
+                check_timeout: Duration::from_secs(3),
+                fresh_for: Duration::from_secs(2),
+                names: names1.clone(),
+            }),
+            stalks: Arc::new(move || StalksArgs {
+                names: names2.clone(),
+                chat: chat1.clone(),
+                store: store3.clone(),
+                policy: RestartPolicy::default(),
+            }),
             gateway: Arc::new(move || GatewayArgs {
                 context: context.clone(),
             }),
+            health: watch::channel(Vec::new()).0,
         };
+        let health = args.health.subscribe();
         let (root, _) = Actor::spawn(Some(names.root()), RootActor, args)
             .await
             .unwrap();
@@ -338,12 +404,15 @@ mod tests {
         Tree {
             root,
             handle,
-            replies,
+            chat,
+            said: 0,
             names,
+            health,
         }
     }
 
     impl Tree {
+        /// Says `text` in #ops and returns the reply (the next post to #ops).
         async fn say(&mut self, text: &str) -> String {
             self.handle.deliver(InboundMessage {
                 reply_to: ChatTarget::channel("ops"),
@@ -351,7 +420,8 @@ mod tests {
                 text: text.into(),
                 direct: false,
             });
-            self.replies.recv().await.unwrap().1.plain()
+            self.said += 1;
+            self.chat.wait_for("ops", self.said).await[self.said - 1].clone()
         }
 
         async fn health(&self, child: Child) -> ChildHealth {
@@ -375,6 +445,10 @@ mod tests {
         assert!(out.contains("On call now: Shadow"), "{out}");
         let out = t.say("!ic bogus").await;
         assert!(out.contains("!ic help"), "{out}");
+        let out = t.say("!status").await;
+        assert!(out.starts_with("NORMAL"), "{out}");
+        let out = t.say("!status unstalk").await;
+        assert!(out.contains("Not stalking"), "{out}");
         t.root.stop(None);
     }
 
@@ -382,32 +456,47 @@ mod tests {
     async fn a_failed_child_is_restarted_and_the_next_command_answered() {
         let mut t = tree("restart/").await;
         t.say("!ic").await;
-        for child in [Child::Pager, Child::Gateway, Child::ScheduleCache] {
+        for child in Child::ALL {
             let name = child.name(&t.names);
             let before = t.health(child).await;
             let cell = ractor::registry::where_is(name.clone()).unwrap();
             match child {
                 Child::Pager => cell.send_message(PagerMessage::Crash).unwrap(),
                 Child::Gateway => cell.send_message(GatewayMessage::Crash).unwrap(),
-                Child::ScheduleCache => cell
-                    .send_message(crate::schedule_cache::ScheduleCacheMessage::Crash)
-                    .unwrap(),
+                Child::ScheduleCache => cell.send_message(ScheduleCacheMessage::Crash).unwrap(),
+                Child::Status => cell.send_message(StatusMessage::Crash).unwrap(),
+                Child::Stalks => cell.send_message(StalksMessage::Crash).unwrap(),
             }
-            let out = t.say("!ic page").await;
-            assert!(out.contains("Alice Smith"), "{child:?}: {out}");
+            let command = match child {
+                Child::Status | Child::Stalks => "!status",
+                _ => "!ic page",
+            };
+            let out = t.say(command).await;
+            assert!(
+                out.contains("Alice Smith") || out.starts_with("NORMAL"),
+                "{child:?}: {out}"
+            );
+            // The restart may land just after the answer (the gateway's copy or a retry answered): wait for it.
+            let published = t.health.wait_for(|all| {
+                all.iter()
+                    .any(|h| h.child == child && h.running && h.restarts > before.restarts)
+            });
+            tokio::time::timeout(Duration::from_secs(10), published)
+                .await
+                .unwrap()
+                .unwrap();
             let after = t.health(child).await;
             assert_eq!(after.restarts, before.restarts + 1, "{child:?}");
-            assert!(after
-                .last_failure
-                .unwrap()
-                .reason
-                .contains("crash requested"));
+            assert!(
+                after.last_failure.unwrap().reason.contains("crash"),
+                "{child:?}"
+            );
             assert!(
                 ractor::registry::where_is(name).is_some(),
                 "{child:?} is back"
             );
         }
-        assert!(t.root.get_status() == ractor::ActorStatus::Running);
+        assert_eq!(t.root.get_status(), ractor::ActorStatus::Running);
         t.root.stop(None);
     }
 }

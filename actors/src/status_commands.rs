@@ -1,17 +1,102 @@
-//! `!status`, `!status stalk`, `!status unstalk`: asked of the `status` and `stalks` actors.
+//! `!status`, `!status stalk`, `!status unstalk`: asked of the `status` and `stalks` actors by name, answered
+//! within the status deadline even while those actors restart.
+//!
+//! Stalk and unstalk change state, so the gateway sends them from its own handler, in arrival order
+//! ([`send_in_order`]); only the wait for the answer runs in the command's task. `!status stalk` then
+//! `!status unstalk` thus always apply in that order.
 
+use ractor::ActorRef;
+use tokio::sync::oneshot;
 use tokio::time::Instant;
 
+use crate::ask::ask;
 use crate::chat::InboundMessage;
 use crate::command::Command;
 use crate::names::ActorNames;
 use crate::reply::Reply;
+use crate::stalks::StalksMessage;
+use crate::status::StatusMessage;
+use crate::status_format::{self, UNABLE};
 
+/// The answer to a command already sent to its actor.
+pub type SentCommand = oneshot::Receiver<Reply>;
+
+/// Sends stalk or unstalk to the `stalks` actor now, returning where its answer will come; `None` for other
+/// commands, or when the actor is not running (the task then asks, waiting for it to come back).
+pub fn send_in_order(
+    names: &ActorNames,
+    msg: &InboundMessage,
+    command: &Command,
+) -> Option<SentCommand> {
+    let (tx, rx) = oneshot::channel();
+    let message = match command {
+        Command::Stalk => StalksMessage::Stalk(msg.reply_to.clone(), tx.into()),
+        Command::Unstalk => StalksMessage::Unstalk(msg.reply_to.channel.clone(), tx.into()),
+        _ => return None,
+    };
+    let stalks = ActorRef::<StalksMessage>::where_is(names.stalks())?;
+    stalks.cast(message).ok()?;
+    Some(rx)
+}
+
+/// Runs one of the `!status` commands by `deadline`, using the answer of an already `sent` one.
 pub async fn run(
-    _names: &ActorNames,
-    _msg: &InboundMessage,
-    _command: &Command,
-    _deadline: Instant,
+    names: &ActorNames,
+    msg: &InboundMessage,
+    command: &Command,
+    sent: Option<SentCommand>,
+    deadline: Instant,
 ) -> Reply {
-    Reply::text("!status is not wired yet")
+    if let Some(answer) = sent {
+        match tokio::time::timeout_at(deadline, answer).await {
+            Ok(Ok(reply)) => return reply,
+            // The actor died before answering: ask again below, waiting for its restart.
+            Ok(Err(_)) => tracing::warn!("stalks actor dropped a command; asking again"),
+            Err(_) => {
+                return Reply::text("⚠ The stalk supervisor did not answer in time. Try again.")
+                    .alerting()
+            }
+        }
+    }
+    let within = deadline.saturating_duration_since(Instant::now());
+    match command {
+        Command::Status => match ask(
+            &names.status(),
+            "the status checker",
+            within,
+            StatusMessage::Check,
+        )
+        .await
+        {
+            Ok(check) => status_format::status_reply(&check),
+            Err(e) => {
+                tracing::error!(error = %e, "no answer from the status actor");
+                Reply::text(format!("⚠ {UNABLE}: {e}")).alerting()
+            }
+        },
+        Command::Stalk => {
+            let target = msg.reply_to.clone();
+            ask(&names.stalks(), "the stalk supervisor", within, |reply| {
+                StalksMessage::Stalk(target.clone(), reply)
+            })
+            .await
+            .unwrap_or_else(|e| {
+                Reply::text(format!("⚠ Could not start stalking: {e}. Try again.")).alerting()
+            })
+        }
+        Command::Unstalk => {
+            let channel = msg.reply_to.channel.clone();
+            ask(&names.stalks(), "the stalk supervisor", within, |reply| {
+                StalksMessage::Unstalk(channel.clone(), reply)
+            })
+            .await
+            .unwrap_or_else(|e| {
+                Reply::text(format!("⚠ Could not stop stalking: {e}. Try again.")).alerting()
+            })
+        }
+        other => {
+            tracing::error!(command = other.name(), "not a status command");
+            Reply::text("That is not a `!status` command.")
+        }
+    }
 }

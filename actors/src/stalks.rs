@@ -1,0 +1,683 @@
+//! The stalks actor: the set of stalking channels and the supervisor of their stalk actors.
+//!
+//! It owns the set (channel, where to post, since when), saved to `stalks.json` through the [`StateStore`] on
+//! every change and restored at start, so a bot restarted mid-incident keeps stalking the same channels (a
+//! corrupt file is logged and ignored). It spawns one [`StalkActor`] per channel, linked to itself and named
+//! [`ActorNames::stalk`]; a stalk that fails is restarted under the same name after a [`RestartBackoff`] delay,
+//! with the [`LastPosted`] the supervisor keeps for it, so the channel is not told the same thing twice. A stalk
+//! ended by `!status unstalk` just ends.
+//!
+//! Supervised by the root; registered as [`ActorNames::stalks`]. Talks to: its stalk actors, the state store.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
+use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
+
+use crate::backoff::{RestartBackoff, RestartPolicy};
+use crate::chat::ChatTarget;
+use crate::names::ActorNames;
+use crate::ports::{ChatOut, StateStore};
+use crate::reply::Reply;
+use crate::stalk::{LastPosted, StalkActor, StalkArgs, StalkMessage};
+use crate::status_format::{
+    already_stalking_reply, not_stalking_reply, now_stalking_reply, unstalked_reply,
+};
+use crate::system_state::SystemState;
+
+/// The state file holding the set of stalking channels.
+pub const STALKS_FILE: &str = "stalks.json";
+
+pub struct StalksActor;
+
+pub struct StalksArgs {
+    pub names: ActorNames,
+    pub chat: Arc<dyn ChatOut>,
+    pub store: Arc<dyn StateStore>,
+    pub policy: RestartPolicy,
+}
+
+pub enum StalksMessage {
+    /// `!status stalk` in this target's channel: "now stalking" (the stalk posts the current state itself) or
+    /// "already stalking since ...".
+    Stalk(ChatTarget, RpcReplyPort<Reply>),
+    /// `!status unstalk` in this channel: stops its stalk, or says there is none.
+    Unstalk(String, RpcReplyPort<Reply>),
+    /// Every stalking channel, by channel name.
+    List(RpcReplyPort<Vec<StalkInfo>>),
+    /// Chaos: fail the actor (and with it every stalk actor), for supervision tests and drills.
+    Crash,
+    /// Internal: restart the stalk actor of this channel after its backoff delay.
+    Restart(String),
+}
+
+/// One stalking channel, for the admin endpoint.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StalkInfo {
+    pub target: ChatTarget,
+    pub since: SystemTime,
+    /// Times its stalk actor failed and was restarted.
+    pub restarts: u64,
+    pub last_posted: Option<SystemState>,
+}
+
+/// `stalks.json`.
+#[derive(Debug, Serialize, Deserialize)]
+struct SavedStalks {
+    stalks: Vec<SavedStalk>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct SavedStalk {
+    target: ChatTarget,
+    since: SystemTime,
+}
+
+/// One stalking channel and its stalk actor (`None` while a restart is pending).
+struct ChannelStalk {
+    target: ChatTarget,
+    since: SystemTime,
+    actor: Option<ActorRef<StalkMessage>>,
+    backoff: RestartBackoff,
+    last_posted: LastPosted,
+}
+
+pub struct StalksState {
+    names: ActorNames,
+    chat: Arc<dyn ChatOut>,
+    store: Arc<dyn StateStore>,
+    policy: RestartPolicy,
+    channels: BTreeMap<String, ChannelStalk>,
+}
+
+impl Actor for StalksActor {
+    type Msg = StalksMessage;
+    type State = StalksState;
+    type Arguments = StalksArgs;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<StalksMessage>,
+        args: StalksArgs,
+    ) -> Result<StalksState, ActorProcessingErr> {
+        let mut state = StalksState {
+            names: args.names,
+            chat: args.chat,
+            store: args.store,
+            policy: args.policy,
+            channels: BTreeMap::new(),
+        };
+        for saved in state.load() {
+            if state.channels.contains_key(&saved.target.channel) {
+                continue;
+            }
+            let channel = saved.target.channel.clone();
+            state.add(saved.target, saved.since);
+            state.start(&myself, &channel).await;
+        }
+        if !state.channels.is_empty() {
+            tracing::info!(channels = state.channels.len(), "resumed stalking");
+        }
+        Ok(state)
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<StalksMessage>,
+        message: StalksMessage,
+        state: &mut StalksState,
+    ) -> Result<(), ActorProcessingErr> {
+        match message {
+            StalksMessage::Stalk(target, reply) => {
+                let answer = state.stalk(&myself, target).await;
+                let _ = reply.send(answer);
+            }
+            StalksMessage::Unstalk(channel, reply) => {
+                let _ = reply.send(state.unstalk(&channel));
+            }
+            StalksMessage::List(reply) => {
+                let _ = reply.send(state.list());
+            }
+            StalksMessage::Restart(channel) => state.restart(&myself, &channel).await,
+            StalksMessage::Crash => return Err("stalks actor crash requested (chaos)".into()),
+        }
+        Ok(())
+    }
+
+    async fn handle_supervisor_evt(
+        &self,
+        myself: ActorRef<StalksMessage>,
+        event: SupervisionEvent,
+        state: &mut StalksState,
+    ) -> Result<(), ActorProcessingErr> {
+        match event {
+            SupervisionEvent::ActorFailed(child, error) => {
+                state.child_ended(&myself, child.get_id(), &error.to_string());
+            }
+            SupervisionEvent::ActorTerminated(child, _, reason) => {
+                let reason = reason.unwrap_or_else(|| "stopped".to_string());
+                state.child_ended(&myself, child.get_id(), &reason);
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+impl StalksState {
+    async fn stalk(&mut self, myself: &ActorRef<StalksMessage>, target: ChatTarget) -> Reply {
+        if let Some(existing) = self.channels.get(&target.channel) {
+            return already_stalking_reply(existing.since);
+        }
+        let channel = target.channel.clone();
+        self.add(target, SystemTime::now());
+        self.save();
+        self.start(myself, &channel).await;
+        tracing::info!(channel = %channel, "stalking");
+        now_stalking_reply()
+    }
+
+    fn unstalk(&mut self, channel: &str) -> Reply {
+        let Some(stalk) = self.channels.remove(channel) else {
+            return not_stalking_reply();
+        };
+        if let Some(actor) = &stalk.actor {
+            actor.stop(Some("unstalked".to_string()));
+        }
+        self.save();
+        tracing::info!(channel = %channel, "unstalked");
+        unstalked_reply(stalk.since)
+    }
+
+    fn list(&self) -> Vec<StalkInfo> {
+        self.channels
+            .values()
+            .map(|stalk| StalkInfo {
+                target: stalk.target.clone(),
+                since: stalk.since,
+                restarts: stalk.backoff.restarts(),
+                last_posted: stalk
+                    .last_posted
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .as_ref()
+                    .map(|posted| posted.state.clone()),
+            })
+            .collect()
+    }
+
+    async fn restart(&mut self, myself: &ActorRef<StalksMessage>, channel: &str) {
+        match self.channels.get(channel) {
+            Some(stalk) if stalk.actor.is_none() => {
+                tracing::info!(channel = %channel, "restarting stalk");
+                self.start(myself, channel).await;
+            }
+            // Unstalked meanwhile, or already running again.
+            _ => {}
+        }
+    }
+
+    /// A stalk actor ended without `!status unstalk` (those were removed from `channels` first): restart it
+    /// after its backoff delay.
+    fn child_ended(&mut self, myself: &ActorRef<StalksMessage>, id: ActorId, reason: &str) {
+        let found = self.channels.iter().find_map(|(channel, stalk)| {
+            stalk
+                .actor
+                .as_ref()
+                .filter(|actor| actor.get_id() == id)
+                .map(|_| channel.clone())
+        });
+        let Some(channel) = found else {
+            return;
+        };
+        tracing::warn!(error = %reason, channel = %channel, "stalk actor ended");
+        if let Some(stalk) = self.channels.get_mut(&channel) {
+            stalk.actor = None;
+        }
+        self.schedule_restart(myself, &channel);
+    }
+
+    fn schedule_restart(&mut self, myself: &ActorRef<StalksMessage>, channel: &str) {
+        let Some(stalk) = self.channels.get_mut(channel) else {
+            return;
+        };
+        let now = Instant::now();
+        let delay = stalk.backoff.on_failure(now);
+        if stalk.backoff.over_budget(now) {
+            tracing::error!(channel = %channel, restarts = stalk.backoff.restarts(), "stalk keeps failing");
+        }
+        let channel = channel.to_string();
+        myself.send_after(delay, move || StalksMessage::Restart(channel));
+    }
+
+    fn add(&mut self, target: ChatTarget, since: SystemTime) {
+        self.channels.insert(
+            target.channel.clone(),
+            ChannelStalk {
+                target,
+                since,
+                actor: None,
+                backoff: RestartBackoff::new(self.policy),
+                last_posted: LastPosted::default(),
+            },
+        );
+    }
+
+    /// Spawns the stalk actor of a channel in `channels`. If that fails (its name still held by a stalk that
+    /// is stopping), tries again after the backoff delay.
+    async fn start(&mut self, myself: &ActorRef<StalksMessage>, channel: &str) {
+        let Some(stalk) = self.channels.get(channel) else {
+            return;
+        };
+        let args = StalkArgs {
+            target: stalk.target.clone(),
+            since: stalk.since,
+            names: self.names.clone(),
+            chat: self.chat.clone(),
+            last_posted: stalk.last_posted.clone(),
+        };
+        let spawned = Actor::spawn_linked(
+            Some(self.names.stalk(channel)),
+            StalkActor,
+            args,
+            myself.get_cell(),
+        )
+        .await;
+        match spawned {
+            Ok((actor, _)) => {
+                if let Some(stalk) = self.channels.get_mut(channel) {
+                    stalk.actor = Some(actor);
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, channel = %channel, "cannot start stalk actor");
+                self.schedule_restart(myself, channel);
+            }
+        }
+    }
+
+    fn load(&self) -> Vec<SavedStalk> {
+        match self.store.load(STALKS_FILE) {
+            Ok(None) => vec![],
+            Ok(Some(bytes)) => match serde_json::from_slice::<SavedStalks>(&bytes) {
+                Ok(saved) => saved.stalks,
+                Err(e) => {
+                    tracing::warn!(error = %e, file = STALKS_FILE, "corrupt stalks file ignored");
+                    vec![]
+                }
+            },
+            Err(e) => {
+                tracing::warn!(error = %e, file = STALKS_FILE, "cannot read stalks file");
+                vec![]
+            }
+        }
+    }
+
+    fn save(&self) {
+        let saved = SavedStalks {
+            stalks: self
+                .channels
+                .values()
+                .map(|stalk| SavedStalk {
+                    target: stalk.target.clone(),
+                    since: stalk.since,
+                })
+                .collect(),
+        };
+        let written = serde_json::to_vec_pretty(&saved)
+            .map_err(std::io::Error::other)
+            .and_then(|bytes| self.store.save(STALKS_FILE, &bytes));
+        if let Err(e) = written {
+            tracing::warn!(error = %e, file = STALKS_FILE, "cannot save stalks file");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::fakes::{healthy, report, FakeProbe, RecordingChat};
+    use crate::state_store::MemoryStateStore;
+    use crate::status::{StatusActor, StatusArgs, StatusMessage};
+    use crate::system_state::{Level, ProbeError};
+
+    const POLL: Duration = Duration::from_secs(30);
+
+    /// A status actor and a stalks actor under one name prefix.
+    struct Tree {
+        names: ActorNames,
+        probe: Arc<FakeProbe>,
+        chat: Arc<RecordingChat>,
+        store: Arc<MemoryStateStore>,
+        status: ActorRef<StatusMessage>,
+        stalks: ActorRef<StalksMessage>,
+    }
+
+    impl Tree {
+        async fn start(prefix: &str) -> Tree {
+            Tree::start_with(prefix, Arc::new(MemoryStateStore::new())).await
+        }
+
+        async fn start_with(prefix: &str, store: Arc<MemoryStateStore>) -> Tree {
+            let names = ActorNames::with_prefix(prefix);
+            let probe = FakeProbe::new(healthy());
+            let (status, _) = Actor::spawn(
+                Some(names.status()),
+                StatusActor,
+                StatusArgs {
+                    probe: probe.clone(),
+                    poll_interval: POLL,
+                    check_timeout: Duration::from_secs(5),
+                    fresh_for: Duration::from_secs(5),
+                    names: names.clone(),
+                },
+            )
+            .await
+            .expect("status starts");
+            let chat = RecordingChat::new();
+            let stalks = spawn_stalks(&names, chat.clone(), store.clone()).await;
+            Tree {
+                names,
+                probe,
+                chat,
+                store,
+                status,
+                stalks,
+            }
+        }
+
+        async fn stalk(&self, channel: &str) -> String {
+            ractor::call_t!(
+                self.stalks,
+                StalksMessage::Stalk,
+                1_000,
+                ChatTarget::channel(channel)
+            )
+            .expect("stalks answers")
+            .plain()
+        }
+
+        async fn unstalk(&self, channel: &str) -> String {
+            ractor::call_t!(
+                self.stalks,
+                StalksMessage::Unstalk,
+                1_000,
+                channel.to_string()
+            )
+            .expect("stalks answers")
+            .plain()
+        }
+
+        async fn list(&self) -> Vec<StalkInfo> {
+            ractor::call_t!(self.stalks, StalksMessage::List, 1_000).expect("stalks answers")
+        }
+
+        fn stop(&self) {
+            self.stalks.stop(None);
+            self.status.stop(None);
+        }
+    }
+
+    async fn spawn_stalks(
+        names: &ActorNames,
+        chat: Arc<RecordingChat>,
+        store: Arc<MemoryStateStore>,
+    ) -> ActorRef<StalksMessage> {
+        let (stalks, _) = Actor::spawn(
+            Some(names.stalks()),
+            StalksActor,
+            StalksArgs {
+                names: names.clone(),
+                chat,
+                store,
+                policy: RestartPolicy::default(),
+            },
+        )
+        .await
+        .expect("stalks starts");
+        stalks
+    }
+
+    // Sleeps across poll ticks end half an interval off them: a tick and a sleep ending at the same tokio
+    // instant wake in no set order.
+
+    /// Lets every actor work through its queue (paused time only moves when all are idle).
+    async fn settle() {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn stalk_posts_at_once_then_only_on_changes() {
+        let tree = Tree::start("stalks-changes/").await;
+        assert!(tree.stalk("ops").await.starts_with("Now stalking"));
+        let posts = tree.chat.wait_for("ops", 1).await;
+        assert!(posts[0].starts_with("System state: NORMAL"), "{posts:?}");
+
+        tokio::time::sleep(POLL * 10 + POLL / 2).await;
+        assert_eq!(tree.chat.posts_to("ops").len(), 1, "silent while unchanged");
+        assert_eq!(
+            tree.probe.calls(),
+            11,
+            "one probe at start, one per interval"
+        );
+
+        tree.probe.set(report(Level::Critical));
+        let posts = tree.chat.wait_for("ops", 2).await;
+        assert!(
+            posts[1].starts_with("System state changed from NORMAL to CRITICAL"),
+            "{posts:?}"
+        );
+
+        tree.probe.set(Err(ProbeError::Status(503)));
+        let posts = tree.chat.wait_for("ops", 3).await;
+        assert!(
+            posts[2].starts_with("System state changed from CRITICAL to UNABLE TO CHECK STATUS"),
+            "{posts:?}"
+        );
+
+        tree.probe.set(Err(ProbeError::Timeout));
+        tokio::time::sleep(POLL * 3).await;
+        assert_eq!(
+            tree.chat.posts_to("ops").len(),
+            3,
+            "unknown to unknown is no change"
+        );
+
+        tree.probe.set(report(Level::Degraded));
+        let posts = tree.chat.wait_for("ops", 4).await;
+        assert!(
+            posts[3].starts_with("System state changed from UNABLE TO CHECK STATUS to DEGRADED"),
+            "{posts:?}"
+        );
+        tree.stop();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn second_stalk_in_a_channel_says_already_stalking() {
+        let tree = Tree::start("stalks-twice/").await;
+        tree.stalk("ops").await;
+        let again = tree.stalk("ops").await;
+        assert!(
+            again.starts_with("Already stalking in this channel since "),
+            "{again}"
+        );
+        tree.chat.wait_for("ops", 1).await;
+        settle().await;
+        assert_eq!(tree.chat.posts_to("ops").len(), 1);
+        assert_eq!(tree.list().await.len(), 1);
+        tree.stop();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn unstalk_stops_one_channel_and_leaves_the_other() {
+        let tree = Tree::start("stalks-two/").await;
+        tree.stalk("a").await;
+        tree.stalk("b").await;
+        tree.chat.wait_for("a", 1).await;
+        tree.chat.wait_for("b", 1).await;
+
+        let answer = tree.unstalk("a").await;
+        assert!(
+            answer.starts_with("Stopped stalking in this channel"),
+            "{answer}"
+        );
+        settle().await;
+        assert!(ractor::registry::where_is(tree.names.stalk("a")).is_none());
+
+        tree.probe.set(report(Level::Degraded));
+        tree.chat.wait_for("b", 2).await;
+        assert_eq!(tree.chat.posts_to("a").len(), 1);
+        let listed: Vec<_> = tree
+            .list()
+            .await
+            .into_iter()
+            .map(|s| s.target.channel)
+            .collect();
+        assert_eq!(listed, vec!["b".to_string()]);
+        tree.stop();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn unstalk_without_a_stalk_says_so() {
+        let tree = Tree::start("stalks-none/").await;
+        assert_eq!(
+            tree.unstalk("ops").await,
+            "Not stalking in this channel. Start with !status stalk."
+        );
+        tree.stop();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_thousand_channels_cost_one_probe_per_interval() {
+        let tree = Tree::start("stalks-many/").await;
+        for i in 0..1000 {
+            tree.stalk(&format!("c{i}")).await;
+        }
+        tree.chat.wait_for_total(1000).await;
+        let at_start = tree.probe.calls();
+        assert!(at_start <= 2, "start-up checks share probes: {at_start}");
+
+        tree.probe.set(report(Level::Critical));
+        tokio::time::sleep(POLL * 3 + POLL / 2).await;
+        assert_eq!(tree.probe.calls(), at_start + 3);
+        tree.chat.wait_for_total(2000).await;
+        assert!(tree.chat.posts_to("c999")[1].contains("NORMAL to CRITICAL"));
+        tree.stop();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_crashed_stalk_is_restarted_without_repeating_its_post() {
+        let tree = Tree::start("stalks-crash/").await;
+        tree.stalk("ops").await;
+        tree.chat.wait_for("ops", 1).await;
+        let first = ractor::registry::where_is(tree.names.stalk("ops")).expect("stalk runs");
+
+        first.send_message(StalkMessage::Crash).expect("send crash");
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let second = ractor::registry::where_is(tree.names.stalk("ops")).expect("restarted");
+        assert_ne!(first.get_id(), second.get_id());
+        tokio::time::sleep(POLL * 2).await;
+        assert_eq!(tree.chat.posts_to("ops").len(), 1, "no duplicate post");
+        let info = tree.list().await;
+        assert_eq!(info[0].restarts, 1);
+        assert!(matches!(info[0].last_posted, Some(SystemState::Known(_))));
+
+        tree.probe.set(report(Level::Degraded));
+        let posts = tree.chat.wait_for("ops", 2).await;
+        assert!(posts[1].contains("NORMAL to DEGRADED"), "{posts:?}");
+        tree.stop();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_panicking_post_restarts_the_stalk_which_then_posts() {
+        let tree = Tree::start("stalks-panic/").await;
+        tree.stalk("ops").await;
+        tree.chat.wait_for("ops", 1).await;
+        let first = ractor::registry::where_is(tree.names.stalk("ops")).expect("stalk runs");
+
+        tree.chat.panic_next();
+        tree.probe.set(report(Level::Critical));
+        tokio::time::sleep(POLL + Duration::from_secs(1)).await;
+        let second = ractor::registry::where_is(tree.names.stalk("ops")).expect("restarted");
+        assert_ne!(first.get_id(), second.get_id());
+        // The panicked post never went out, so the restarted stalk makes it, once.
+        let posts = tree.chat.wait_for("ops", 2).await;
+        assert!(posts[1].contains("NORMAL to CRITICAL"), "{posts:?}");
+        tokio::time::sleep(POLL * 2).await;
+        assert_eq!(tree.chat.posts_to("ops").len(), 2);
+        tree.stop();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_restarted_stalks_actor_resumes_the_saved_channels() {
+        let store = Arc::new(MemoryStateStore::new());
+        let tree = Tree::start_with("stalks-resume/", store.clone()).await;
+        tree.stalk("a").await;
+        tree.stalk("b").await;
+        tree.stalk("gone").await;
+        tree.unstalk("gone").await;
+        let before = tree.list().await;
+
+        tree.stalks
+            .stop_and_wait(None, Some(Duration::from_secs(1)))
+            .await
+            .expect("stalks stops");
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert!(ractor::registry::where_is(tree.names.stalk("a")).is_none());
+
+        let chat = RecordingChat::new();
+        let stalks = spawn_stalks(&tree.names, chat.clone(), tree.store.clone()).await;
+        let after: Vec<StalkInfo> =
+            ractor::call_t!(stalks, StalksMessage::List, 1_000).expect("stalks answers");
+        let channels = |v: &[StalkInfo]| {
+            v.iter()
+                .map(|s| (s.target.clone(), s.since))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(channels(&after), channels(&before));
+        assert_eq!(after.len(), 2);
+        chat.wait_for("a", 1).await;
+        chat.wait_for("b", 1).await;
+        assert!(ractor::registry::where_is(tree.names.stalk("a")).is_some());
+        stalks.stop(None);
+        tree.status.stop(None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_corrupt_stalks_file_is_ignored() {
+        let store = Arc::new(MemoryStateStore::new());
+        store.save(STALKS_FILE, b"{not json").expect("save");
+        let tree = Tree::start_with("stalks-corrupt/", store).await;
+        assert!(tree.list().await.is_empty());
+        tree.stalk("ops").await;
+        assert_eq!(tree.list().await.len(), 1);
+        let saved = tree.store.load(STALKS_FILE).expect("load").expect("saved");
+        assert!(serde_json::from_slice::<SavedStalks>(&saved).is_ok());
+        tree.stop();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn with_the_status_actor_down_a_new_stalk_says_unable_to_check() {
+        let names = ActorNames::with_prefix("stalks-nostatus/");
+        let chat = RecordingChat::new();
+        let stalks = spawn_stalks(&names, chat.clone(), Arc::new(MemoryStateStore::new())).await;
+        ractor::call_t!(
+            stalks,
+            StalksMessage::Stalk,
+            1_000,
+            ChatTarget::channel("ops")
+        )
+        .expect("stalks answers");
+        let posts = chat.wait_for("ops", 1).await;
+        assert_eq!(
+            posts[0],
+            "UNABLE TO CHECK STATUS (status checker restarting)"
+        );
+        stalks.stop(None);
+    }
+}

@@ -26,6 +26,11 @@ mod render;
 mod settings;
 mod socket_mode;
 
+#[cfg(test)]
+mod fake_slack;
+#[cfg(test)]
+mod tests;
+
 use std::sync::Arc;
 
 use anyhow::Context;

@@ -13,6 +13,7 @@ use tokio::io::BufReader;
 use crate::app;
 use crate::config::{ChatAdapter, Config, Secrets};
 use crate::console::{self, ConsoleChat};
+use crate::slack::{self, SlackChat, SlackMode};
 use crate::stub::{Fault, StubData, StubServer};
 
 #[derive(Debug, Parser)]
@@ -101,7 +102,49 @@ async fn run(path: &Path) -> anyhow::Result<()> {
     let (config, secrets) = load_checked(path)?;
     match config.chat.adapter {
         ChatAdapter::Console => run_console(&config, &secrets).await,
+        ChatAdapter::Slack => run_slack(&config, &secrets).await,
     }
+}
+
+/// Slack: the outbound half first (the tree needs it), then the tree, then the inbound half (it needs the
+/// gateway). Runs until SIGTERM or Ctrl-C; then inbound stops first and replies in flight still go out.
+async fn run_slack(config: &Config, secrets: &Secrets) -> anyhow::Result<()> {
+    let slack_secrets = secrets
+        .slack(config.slack.mode)
+        .map_err(anyhow::Error::msg)?;
+    let chat = Arc::new(SlackChat::new(&config.slack, &slack_secrets)?);
+    let bot = app::start(config, secrets, chat.clone(), ActorNames::default()).await?;
+    let listener = match config.slack.mode {
+        SlackMode::Events => Some(
+            tokio::net::TcpListener::bind(&config.slack.listen)
+                .await
+                .with_context(|| {
+                    format!("cannot listen on slack.listen = {}", config.slack.listen)
+                })?,
+        ),
+        SlackMode::Socket => None,
+    };
+    let slack = match slack::start_inbound(
+        &config.slack,
+        &slack_secrets,
+        chat,
+        bot.gateway().clone(),
+        listener,
+    )
+    .await
+    {
+        Ok(slack) => slack,
+        Err(e) => {
+            bot.shutdown().await;
+            return Err(e.context("cannot connect to Slack"));
+        }
+    };
+    tracing::info!(mode = %config.slack.mode, "connected to Slack");
+    shutdown_signal().await;
+    tracing::info!("shutdown signal; finishing replies in flight");
+    slack.shutdown().await;
+    bot.shutdown().await;
+    Ok(())
 }
 
 async fn run_console(config: &Config, secrets: &Secrets) -> anyhow::Result<()> {

@@ -8,7 +8,11 @@ use std::time::Duration;
 
 use anyhow::Context;
 use icbot_actors::oncall::ScheduleRef;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::slack::{
+    SlackMode, SlackSecrets, SlackSettings, APP_TOKEN_VAR, BOT_TOKEN_VAR, SIGNING_SECRET_VAR,
+};
 use serde::Deserialize;
 
 /// `api_url` value that starts the bundled stub in-process with its demo data.
@@ -25,6 +29,8 @@ pub struct Config {
     pub status: StatusSettings,
     #[serde(default)]
     pub stub: StubSettings,
+    #[serde(default)]
+    pub slack: SlackSettings,
     #[serde(default)]
     pub state: StateConfig,
 }
@@ -94,6 +100,8 @@ pub enum ChatAdapter {
     /// stdin lines in, replies on stdout.
     #[default]
     Console,
+    /// Slack, in `[slack] mode` (Socket Mode or the Events API).
+    Slack,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -232,14 +240,21 @@ impl PagerDutySettings {
 pub struct Secrets {
     /// `PAGERDUTY_TOKEN`.
     pub pagerduty_token: Option<SecretString>,
+    /// `SLACK_BOT_TOKEN`, `SLACK_APP_TOKEN`, `SLACK_SIGNING_SECRET`, by variable name.
+    slack: Vec<(&'static str, SecretString)>,
 }
+
+const SLACK_VARS: [&str; 3] = [BOT_TOKEN_VAR, APP_TOKEN_VAR, SIGNING_SECRET_VAR];
 
 impl std::fmt::Debug for Secrets {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let shown = |s: &Option<SecretString>| if s.is_some() { "[REDACTED]" } else { "unset" };
-        f.debug_struct("Secrets")
-            .field("pagerduty_token", &shown(&self.pagerduty_token))
-            .finish()
+        let shown = |set: bool| if set { "[REDACTED]" } else { "unset" };
+        let mut d = f.debug_struct("Secrets");
+        d.field("pagerduty_token", &shown(self.pagerduty_token.is_some()));
+        for var in SLACK_VARS {
+            d.field(var, &shown(self.slack.iter().any(|(k, _)| *k == var)));
+        }
+        d.finish()
     }
 }
 
@@ -255,9 +270,24 @@ impl Secrets {
                 .filter(|v| !v.trim().is_empty())
                 .map(SecretString::from)
         };
+        let slack = SLACK_VARS
+            .into_iter()
+            .filter_map(|k| secret(k).map(|v| (k, v)))
+            .collect();
         Secrets {
             pagerduty_token: secret("PAGERDUTY_TOKEN"),
+            slack,
         }
+    }
+
+    /// The Slack secrets `mode` needs; the error names the missing variable.
+    pub fn slack(&self, mode: SlackMode) -> Result<SlackSecrets, String> {
+        SlackSecrets::from_lookup(mode, |name| {
+            self.slack
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.expose_secret().to_string())
+        })
     }
 }
 
@@ -366,6 +396,19 @@ impl Config {
                 "stub.listen: {:?} is not an address such as 127.0.0.1:0",
                 self.stub.listen
             ));
+        }
+        if self.chat.adapter == ChatAdapter::Slack {
+            if let Err(missing) = secrets.slack(self.slack.mode) {
+                problems.push(missing);
+            }
+            if self.slack.mode == SlackMode::Events
+                && self.slack.listen.parse::<std::net::SocketAddr>().is_err()
+            {
+                problems.push(format!(
+                    "slack.listen: {:?} is not an address such as 0.0.0.0:3000",
+                    self.slack.listen
+                ));
+            }
         }
         if pd.page_deadline_secs <= 1.0 {
             problems.push(
@@ -495,6 +538,33 @@ mod tests {
             .unwrap()
             .problems(&Secrets::default())
             .is_empty());
+    }
+
+    #[test]
+    fn slack_needs_its_tokens_by_name() {
+        let text = MINIMAL.replace(
+            "[pagerduty]",
+            "[chat]\nadapter = \"slack\"\n[slack]\nmode = \"socket\"\n[pagerduty]",
+        );
+        let c = Config::parse(&text, no_env()).unwrap();
+        let problems = c.problems(&Secrets::default());
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.starts_with("SLACK_BOT_TOKEN is not set")),
+            "{problems:?}"
+        );
+        let only_bot =
+            Secrets::from_lookup(|k| (k == "SLACK_BOT_TOKEN").then(|| "xoxb-1".to_string()));
+        let problems = c.problems(&only_bot);
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.starts_with("SLACK_APP_TOKEN is not set")),
+            "{problems:?}"
+        );
+        let both = Secrets::from_lookup(|k| k.starts_with("SLACK_").then(|| "x".to_string()));
+        assert!(c.problems(&both).is_empty());
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use icbot_actors::access::AccessPolicy;
 use icbot_actors::backoff::RestartPolicy;
 use icbot_actors::commands::{CommandContext, Deadlines};
 use icbot_actors::gateway::{GatewayArgs, GatewayHandle};
@@ -101,12 +102,14 @@ pub async fn start(
         page: secs(pd.page_deadline_secs),
         status: check_timeout + status::ANSWER_MARGIN,
     };
-    let context = Arc::new(CommandContext::new(
-        names.clone(),
-        chat.clone(),
-        pagerduty.clone(),
-        deadlines,
-    ));
+    let access = AccessPolicy {
+        page_channels: config.access.page_channels.clone(),
+        allow_dm: config.access.allow_dm,
+    };
+    let context = Arc::new(
+        CommandContext::new(names.clone(), chat.clone(), pagerduty.clone(), deadlines)
+            .with_access(access),
+    );
     let refresh_interval = secs(pd.refresh_interval_secs);
     let cache_args = {
         let (pagerduty, store) = (pagerduty.clone(), store.clone());
@@ -123,6 +126,7 @@ pub async fn start(
             contact_concurrency: CONTACT_CONCURRENCY,
         }
     };
+    let dedup_window = secs(config.pager.dedup_window_secs);
     let pager_args = {
         let (pagerduty, store, from_email) =
             (pagerduty.clone(), store.clone(), pd.from_email.clone());
@@ -130,6 +134,7 @@ pub async fn start(
             pagerduty: pagerduty.clone(),
             store: store.clone(),
             from_email: from_email.clone(),
+            dedup_window,
         }
     };
     let status_args = {

@@ -32,7 +32,49 @@ pub struct Config {
     #[serde(default)]
     pub slack: SlackSettings,
     #[serde(default)]
+    pub pager: PagerSettings,
+    #[serde(default)]
+    pub access: AccessSettings,
+    #[serde(default)]
     pub state: StateConfig,
+}
+
+/// `[pager]`: how pages behave.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PagerSettings {
+    /// A second page of the same people within this window answers with the first page (`--again` pages anyway).
+    #[serde(default = "defaults::dedup_window")]
+    pub dedup_window_secs: f64,
+}
+
+impl Default for PagerSettings {
+    fn default() -> Self {
+        PagerSettings {
+            dedup_window_secs: defaults::dedup_window(),
+        }
+    }
+}
+
+/// `[access]`: where paging is allowed, whether DMs are answered.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessSettings {
+    /// Channels where paging commands work (Slack channel ids such as `C0123ABC`; `console` on the console).
+    /// Empty: any channel.
+    #[serde(default)]
+    pub page_channels: Vec<String>,
+    #[serde(default = "defaults::allow_dm")]
+    pub allow_dm: bool,
+}
+
+impl Default for AccessSettings {
+    fn default() -> Self {
+        AccessSettings {
+            page_channels: Vec::new(),
+            allow_dm: true,
+        }
+    }
 }
 
 /// Where `!status` asks.
@@ -195,6 +237,12 @@ mod defaults {
     }
     pub fn ignore_alerts() -> Vec<String> {
         vec!["Watchdog".into()]
+    }
+    pub fn dedup_window() -> f64 {
+        120.0
+    }
+    pub fn allow_dm() -> bool {
+        true
     }
     pub fn stub_listen() -> String {
         "127.0.0.1:0".into()
@@ -409,6 +457,12 @@ impl Config {
                     self.slack.listen
                 ));
             }
+        }
+        let dedup = self.pager.dedup_window_secs;
+        if !(dedup.is_finite() && (0.0..86_400.0).contains(&dedup)) {
+            problems.push(format!(
+                "pager.dedup_window_secs: {dedup} must be 0 (off) or more seconds"
+            ));
         }
         if pd.page_deadline_secs <= 1.0 {
             problems.push(

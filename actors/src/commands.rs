@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 
+use crate::access::AccessPolicy;
 use crate::ask::ask;
 use crate::chat::InboundMessage;
 use crate::command::{Command, PageOptions, UserQuery};
@@ -57,6 +58,8 @@ pub struct CommandContext {
     pub chat: Arc<dyn ChatOut>,
     pub pagerduty: Arc<dyn PagerDutyApi>,
     pub deadlines: Deadlines,
+    /// Where paging is allowed, and whether DMs are answered.
+    pub access: AccessPolicy,
     /// The last view the cache gave, used while the cache restarts.
     last_view: Mutex<Option<CacheView>>,
 }
@@ -73,8 +76,15 @@ impl CommandContext {
             chat,
             pagerduty,
             deadlines,
+            access: AccessPolicy::default(),
             last_view: Mutex::new(None),
         }
+    }
+
+    /// The same context with these access rules.
+    pub fn with_access(mut self, access: AccessPolicy) -> Self {
+        self.access = access;
+        self
     }
 
     /// The cache's view, asked within `within`; the last copy when the cache cannot answer.
@@ -226,6 +236,7 @@ fn page_request(
         audience,
         targets,
         message: opts.message,
+        again: opts.again,
     }
 }
 

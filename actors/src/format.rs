@@ -3,7 +3,8 @@
 use std::time::SystemTime;
 
 use crate::command::{truncate, Command, UserQuery};
-use crate::oncall::{OnCallSnapshot, Person, Roster};
+use crate::oncall::{human_age, OnCallSnapshot, Person, Roster};
+use crate::page_dedup::PriorPage;
 use crate::pager::{PageOutcome, PersonResult};
 use crate::reply::{code, strong, text, Reply, Span};
 use crate::schedule_cache::{failure_text, CacheView};
@@ -213,6 +214,9 @@ pub fn not_found(query: &UserQuery, search_failed: Option<String>) -> Reply {
 pub fn page_outcome(outcome: &PageOutcome, staleness: Option<String>) -> Reply {
     let mut reply = Reply::new();
     let audience = truncate(&outcome.request.audience, ECHO_MAX);
+    if let Some(prior) = &outcome.duplicate_of {
+        return already_paged(&audience, prior, outcome.at);
+    }
     if outcome.everyone_confirmed() {
         let mut head = vec![strong(format!("Paged {audience}"))];
         if let Some(i) = &outcome.incident {
@@ -259,6 +263,7 @@ pub fn page_outcome(outcome: &PageOutcome, staleness: Option<String>) -> Reply {
             PersonResult::Assigned => "✓ paged (incident assigned)",
             PersonResult::Requested => "✓ paged (responder request sent)",
             PersonResult::NotConfirmed => "✗ NOT confirmed, call now:",
+            PersonResult::AlreadyPaged => "paged moments ago",
         };
         let mut line = vec![text(format!(
             "{}{role} — {status}",
@@ -273,6 +278,36 @@ pub fn page_outcome(outcome: &PageOutcome, staleness: Option<String>) -> Reply {
     if !outcome.everyone_confirmed() {
         reply.line(vec![strong("Call the people marked ✗ by hand now.")]);
     }
+    reply
+}
+
+/// A repeat of a recent page: the first one stands.
+fn already_paged(audience: &str, prior: &PriorPage, now: SystemTime) -> Reply {
+    let age = human_age(now.duration_since(prior.at).unwrap_or_default());
+    let mut reply = Reply::new();
+    let mut head = vec![
+        strong(format!("Not paging again: {audience} were paged {age} ago")),
+        text(format!(
+            " by {} in #{}",
+            truncate(&prior.requested_by, ECHO_MAX),
+            truncate(&prior.channel, ECHO_MAX)
+        )),
+    ];
+    match &prior.incident {
+        Some(i) => {
+            head.push(text(format!(": incident #{} ", i.number)));
+            head.push(Span::Link {
+                url: i.html_url.clone(),
+                label: i.html_url.clone(),
+            });
+        }
+        None => head.push(text(" (that page is still going out)")),
+    }
+    reply.line(head);
+    reply.line(vec![
+        text("To page them anyway: "),
+        code("!ic page --again [message]"),
+    ]);
     reply
 }
 
@@ -436,6 +471,7 @@ mod tests {
                 audience: "the Incident Commanders".into(),
                 targets: targets.clone(),
                 message: None,
+                again: false,
             },
             incident: incident.then(|| Incident {
                 id: "Q1".into(),
@@ -445,7 +481,26 @@ mod tests {
             results: targets.into_iter().zip(results).collect(),
             failure: failure.map(String::from),
             at: SystemTime::now(),
+            duplicate_of: None,
         }
+    }
+
+    #[test]
+    fn a_repeat_names_the_first_page_and_how_to_page_anyway() {
+        let mut o = outcome(
+            vec![PersonResult::AlreadyPaged, PersonResult::AlreadyPaged],
+            None,
+            true,
+        );
+        o.duplicate_of = Some(PriorPage {
+            requested_by: "erik".into(),
+            channel: "war-room".into(),
+            at: o.at - Duration::from_secs(45),
+            incident: o.incident.clone(),
+        });
+        let text = page_outcome(&o, None).plain();
+        assert!(text.starts_with("Not paging again: the Incident Commanders were paged 45 s ago by erik in #war-room: incident #42"), "{text}");
+        assert!(text.contains("!ic page --again"), "{text}");
     }
 
     #[test]

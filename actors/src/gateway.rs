@@ -77,7 +77,13 @@ impl GatewayState {
     fn inbound(&self, msg: InboundMessage, guard: InFlightGuard) {
         let command = match Command::parse(&msg.text) {
             Ok(None) => return,
-            Ok(Some(command)) => Ok(command),
+            Ok(Some(command)) => match self.context.access.check(&msg, &command) {
+                Ok(()) => Ok(command),
+                Err(refusal) => {
+                    tracing::info!(user = %msg.user, channel = %msg.reply_to.channel, command = command.name(), "refused by [access]");
+                    Err(refusal)
+                }
+            },
             Err(hint) => {
                 tracing::info!(user = %msg.user, channel = %msg.reply_to.channel, hint = %hint, "bad command");
                 Err(Reply::text(hint.0))

@@ -19,12 +19,14 @@
 //! - [`gateway`]: inbound message to command to reply; [`commands`] runs each command within its deadline,
 //!   [`status_commands`] the `!status` ones; [`in_flight`] counts what is still to be answered.
 //! - [`schedule_cache`]: on-call snapshots refreshed from PagerDuty, persisted, served at once.
-//! - [`pager`]: pages, per-person outcomes, the audit log.
+//! - [`pager`]: pages and per-person outcomes; [`page_audit`] the audit log, [`page_dedup`] repeats.
 //! - [`status`]: the one prober of monitoring; publishes each poll to the stalks.
 //! - [`stalks`]: the stalking channels (saved across restarts), supervisor of one [`stalk`] actor per channel.
+//! - [`access`]: where paging is allowed, whether DMs are answered.
 //! - [`ask`]: calling a named actor that may be restarting; [`names`]: the registry names of a tree.
 //! - `fakes` (tests only): in-memory PagerDuty, probe and chat.
 
+pub mod access;
 pub mod ask;
 pub mod backoff;
 pub mod chat;
@@ -36,6 +38,8 @@ pub mod gateway;
 pub mod in_flight;
 pub mod names;
 pub mod oncall;
+pub mod page_audit;
+pub mod page_dedup;
 pub mod pager;
 pub mod ports;
 pub mod reply;

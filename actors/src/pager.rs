@@ -3,21 +3,23 @@
 //! Child of the root supervisor, registered as `pager`. Each page runs in its own task, so one slow page never
 //! holds up another, and within the deadline it is given: when the deadline comes first, the outcome says what
 //! was confirmed so far and everyone else is "not confirmed", so the room calls them by hand. Every outcome is
-//! appended to `pages.jsonl` through [`StateStore`] before it is returned.
+//! appended to the audit log ([`page_audit`]) before it is returned. A repeat of a recent page of the same
+//! people is answered with the first page instead of a second incident ([`page_dedup`]), unless `again`.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
 use crate::chat::ChatTarget;
 use crate::oncall::{Person, UserId};
+use crate::page_audit;
+use crate::page_dedup::{self, PriorPage, RecentPages};
 use crate::ports::{Incident, NewIncident, PagerDutyApi, PagerDutyError, StateStore};
 
-/// The audit log of pages, one JSON object per line.
-pub const AUDIT_FILE: &str = "pages.jsonl";
+pub use crate::page_audit::AUDIT_FILE;
 
 /// How long before its deadline a page stops waiting on PagerDuty, to leave time to answer.
 const ANSWER_MARGIN: Duration = Duration::from_millis(250);
@@ -29,6 +31,8 @@ pub struct PagerArgs {
     pub store: Arc<dyn StateStore>,
     /// The bot's PagerDuty login: its user is the requester of responder requests.
     pub from_email: String,
+    /// A page of the same people within this window answers with the first one.
+    pub dedup_window: Duration,
 }
 
 /// One person to page, and in which role (the schedule they are on call for).
@@ -49,6 +53,8 @@ pub struct PageRequest {
     /// The first target gets the incident assigned; the rest are asked to respond.
     pub targets: Vec<PageTarget>,
     pub message: Option<String>,
+    /// Page even if the same people were paged within the dedup window.
+    pub again: bool,
 }
 
 impl PageRequest {
@@ -65,7 +71,7 @@ impl PageRequest {
 }
 
 /// What happened to one person.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum PersonResult {
     /// The incident is assigned to them: PagerDuty notifies them.
     Assigned,
@@ -73,6 +79,8 @@ pub enum PersonResult {
     Requested,
     /// Not confirmed: call them by hand.
     NotConfirmed,
+    /// Not paged again: a page of the same people is recent (see `duplicate_of`).
+    AlreadyPaged,
 }
 
 /// The answer to a page.
@@ -84,6 +92,8 @@ pub struct PageOutcome {
     /// What failed, in words for the room; `None` when everyone is confirmed.
     pub failure: Option<String>,
     pub at: SystemTime,
+    /// Not sent: this earlier page of the same people stands.
+    pub duplicate_of: Option<PriorPage>,
 }
 
 impl PageOutcome {
@@ -100,6 +110,24 @@ impl PageOutcome {
             results,
             failure: Some(failure),
             at: SystemTime::now(),
+            duplicate_of: None,
+        }
+    }
+
+    /// Not sent, because `prior` paged the same people moments ago.
+    pub fn duplicate(request: PageRequest, prior: PriorPage) -> Self {
+        let results = request
+            .targets
+            .iter()
+            .map(|t| (t.clone(), PersonResult::AlreadyPaged))
+            .collect();
+        PageOutcome {
+            incident: prior.incident.clone(),
+            request,
+            results,
+            failure: None,
+            at: SystemTime::now(),
+            duplicate_of: Some(prior),
         }
     }
 
@@ -137,6 +165,7 @@ pub struct PagerState {
     /// The bot's own user id, looked up once.
     requester: Arc<tokio::sync::Mutex<Option<UserId>>>,
     last: Option<PageOutcome>,
+    recent: RecentPages,
 }
 
 impl Actor for PagerActor {
@@ -149,12 +178,18 @@ impl Actor for PagerActor {
         _myself: ActorRef<Self::Msg>,
         args: PagerArgs,
     ) -> Result<PagerState, ActorProcessingErr> {
+        let mut recent = RecentPages::new(args.dedup_window);
+        let since = SystemTime::now()
+            .checked_sub(args.dedup_window)
+            .unwrap_or(SystemTime::UNIX_EPOCH);
+        recent.restore(page_audit::sent_since(args.store.as_ref(), since));
         Ok(PagerState {
             pagerduty: args.pagerduty,
             store: args.store,
             from_email: args.from_email,
             requester: Arc::new(tokio::sync::Mutex::new(None)),
             last: None,
+            recent,
         })
     }
 
@@ -171,7 +206,7 @@ impl Actor for PagerActor {
             PagerMessage::LastOutcome(reply) => {
                 let _ = reply.send(state.last.clone());
             }
-            PagerMessage::Finished(outcome) => state.last = Some(*outcome),
+            PagerMessage::Finished(outcome) => state.finished(*outcome),
             PagerMessage::Crash => return Err("crash requested (chaos)".into()),
         }
         Ok(())
@@ -180,12 +215,27 @@ impl Actor for PagerActor {
 
 impl PagerState {
     fn page(
-        &self,
+        &mut self,
         myself: ActorRef<PagerMessage>,
         request: PageRequest,
         deadline: Instant,
         reply: RpcReplyPort<PageOutcome>,
     ) {
+        let key = page_dedup::key(request.targets.iter().map(|t| &t.person.id));
+        let now = SystemTime::now();
+        if !request.again {
+            if let Some(prior) = self.recent.prior(&key, now).cloned() {
+                tracing::info!(first_by = %prior.requested_by, "same people paged moments ago; not paging again");
+                let outcome = PageOutcome::duplicate(request, prior);
+                page_audit::append(self.store.as_ref(), &outcome);
+                let _ = reply.send(outcome);
+                return;
+            }
+        }
+        if !request.targets.is_empty() {
+            self.recent
+                .started(key, &request.requested_by, &request.reply_to.channel, now);
+        }
         let api = self.pagerduty.clone();
         let store = self.store.clone();
         let from_email = self.from_email.clone();
@@ -194,7 +244,7 @@ impl PagerState {
         let task = async move {
             let stop_at = deadline.checked_sub(ANSWER_MARGIN).unwrap_or(deadline);
             let outcome = page(api, &from_email, &requester, request, stop_at).await;
-            audit(store.as_ref(), &outcome);
+            page_audit::append(store.as_ref(), &outcome);
             let _ = myself.cast(PagerMessage::Finished(Box::new(outcome.clone())));
             if reply.send(outcome).is_err() {
                 // The gateway gave up waiting and answered with its own fallback; the audit log has this one.
@@ -202,6 +252,16 @@ impl PagerState {
             }
         };
         tokio::spawn(tracing::Instrument::instrument(task, span));
+    }
+}
+
+impl PagerState {
+    fn finished(&mut self, outcome: PageOutcome) {
+        if outcome.duplicate_of.is_none() {
+            let key = page_dedup::key(outcome.request.targets.iter().map(|t| &t.person.id));
+            self.recent.finished(&key, outcome.incident.clone());
+        }
+        self.last = Some(outcome);
     }
 }
 
@@ -253,6 +313,7 @@ async fn page(
         results,
         failure,
         at: SystemTime::now(),
+        duplicate_of: None,
     };
     match &outcome.failure {
         None => {
@@ -367,48 +428,6 @@ fn details(request: &PageRequest) -> String {
     d
 }
 
-/// One line of `pages.jsonl`.
-#[derive(Serialize)]
-struct AuditRecord<'a> {
-    at: SystemTime,
-    requested_by: &'a str,
-    channel: &'a str,
-    audience: &'a str,
-    message: Option<&'a str>,
-    incident: Option<&'a Incident>,
-    results: Vec<(&'a str, &'a str, &'a PersonResult)>,
-    failure: Option<&'a str>,
-    fallback_shown: bool,
-}
-
-fn audit(store: &dyn StateStore, outcome: &PageOutcome) {
-    let record = AuditRecord {
-        at: outcome.at,
-        requested_by: &outcome.request.requested_by,
-        channel: &outcome.request.reply_to.channel,
-        audience: &outcome.request.audience,
-        message: outcome.request.message.as_deref(),
-        incident: outcome.incident.as_ref(),
-        results: outcome
-            .results
-            .iter()
-            .map(|(t, r)| (t.person.id.0.as_str(), t.person.name.as_str(), r))
-            .collect(),
-        failure: outcome.failure.as_deref(),
-        fallback_shown: !outcome.everyone_confirmed(),
-    };
-    let line = match serde_json::to_string(&record) {
-        Ok(line) => line,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot encode page audit record");
-            return;
-        }
-    };
-    if let Err(e) = store.append_line(AUDIT_FILE, &line) {
-        tracing::error!(error = %e, file = AUDIT_FILE, "cannot append to the page audit log");
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -429,6 +448,7 @@ mod tests {
             audience: "the Incident Commanders".into(),
             targets,
             message: Some("checkout down".into()),
+            again: false,
         }
     }
 
@@ -437,8 +457,77 @@ mod tests {
             pagerduty: pd,
             store,
             from_email: "icbot@example.com".into(),
+            dedup_window: Duration::from_secs(120),
         };
         Actor::spawn(None, PagerActor, args).await.unwrap().0
+    }
+
+    #[tokio::test]
+    async fn a_repeat_answers_with_the_first_page_and_again_pages_anyway() {
+        let pd = Arc::new(FakePagerDuty::demo());
+        let store = Arc::new(MemoryStateStore::new());
+        let pager = spawn(pd.clone(), store.clone()).await;
+        let people = || vec![target("alice", "Alice"), target("bob", "Bob")];
+        let first = page_with(&pager, request(people()), Duration::from_secs(5)).await;
+        let mut second_req = request(people());
+        second_req.requested_by = "erik".into();
+        let second = page_with(&pager, second_req, Duration::from_secs(5)).await;
+        let prior = second.duplicate_of.clone().expect("deduplicated");
+        assert_eq!(prior.requested_by, "dana");
+        assert_eq!(second.incident, first.incident);
+        assert_eq!(pd.incidents.lock().unwrap().len(), 1, "no second incident");
+
+        // The dedup memory survives a restart of the pager (read back from the audit log).
+        pager.stop(None);
+        let pager = spawn(pd.clone(), store.clone()).await;
+        let third = page_with(&pager, request(people()), Duration::from_secs(5)).await;
+        assert!(
+            third.duplicate_of.is_some(),
+            "still deduplicated after a restart"
+        );
+
+        let mut again = request(people());
+        again.again = true;
+        let forced = page_with(&pager, again, Duration::from_secs(5)).await;
+        assert!(forced.duplicate_of.is_none());
+        assert_eq!(
+            pd.incidents.lock().unwrap().len(),
+            2,
+            "--again pages anyway"
+        );
+        let log = String::from_utf8(store.load(AUDIT_FILE).unwrap().unwrap()).unwrap();
+        assert_eq!(
+            log.lines().count(),
+            4,
+            "every request is audited, duplicates too"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failed_page_does_not_block_the_next() {
+        let pd = Arc::new(FakePagerDuty::demo());
+        let pager = spawn(pd.clone(), Arc::new(MemoryStateStore::new())).await;
+        pd.fail_with(Some(PagerDutyError::Timeout));
+        let failed = page_with(
+            &pager,
+            request(vec![target("alice", "Alice")]),
+            Duration::from_secs(5),
+        )
+        .await;
+        assert!(failed.failure.is_some());
+        pd.fail_with(None);
+        // Let the pager take in the first page's end before the retry.
+        let _ = ractor::call!(pager, PagerMessage::LastOutcome);
+        let retry = page_with(
+            &pager,
+            request(vec![target("alice", "Alice")]),
+            Duration::from_secs(5),
+        )
+        .await;
+        assert!(
+            retry.duplicate_of.is_none() && retry.everyone_confirmed(),
+            "{retry:?}"
+        );
     }
 
     async fn page_with(

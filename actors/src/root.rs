@@ -377,6 +377,7 @@ mod tests {
                 pagerduty: pd2.clone(),
                 store: store2.clone(),
                 from_email: "icbot@example.com".into(),
+                dedup_window: Duration::from_secs(120),
             }),
             status: Arc::new(move || StatusArgs {
                 probe: probe.clone(),
@@ -469,7 +470,7 @@ mod tests {
             }
             let command = match child {
                 Child::Status | Child::Stalks => "!status",
-                _ => "!ic page",
+                _ => "!ic page --again",
             };
             let out = t.say(command).await;
             assert!(

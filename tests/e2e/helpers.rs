@@ -102,6 +102,8 @@ pub struct Options {
     pub request_timeout_secs: f64,
     pub poll_interval_secs: f64,
     pub check_timeout_secs: f64,
+    /// More TOML sections, appended to the config.
+    pub extra: String,
 }
 
 impl Default for Options {
@@ -113,6 +115,7 @@ impl Default for Options {
             request_timeout_secs: 1.0,
             poll_interval_secs: 30.0,
             check_timeout_secs: 1.0,
+            extra: String::new(),
         }
     }
 }
@@ -154,7 +157,10 @@ check_timeout_secs = {check}
 
 [state]
 dir = "{state}"
+
+{extra}
 "#,
+        extra = o.extra,
         req = o.request_timeout_secs,
         refresh = o.refresh_interval_secs,
         page = o.page_deadline_secs,

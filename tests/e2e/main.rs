@@ -5,5 +5,6 @@ mod console;
 mod faults;
 mod helpers;
 mod ic_commands;
+mod pages;
 mod restarts;
 mod status;

@@ -1,0 +1,101 @@
+//! Who may do what where: paging only in the configured channels, and direct messages on or off.
+
+use crate::chat::InboundMessage;
+use crate::command::Command;
+use crate::reply::Reply;
+
+/// The `[access]` rules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessPolicy {
+    /// Channels (as the chat platform names them: Slack channel ids) where paging commands work; empty = any.
+    pub page_channels: Vec<String>,
+    /// Whether commands in direct messages are answered (paging from a DM also needs `page_channels` empty).
+    pub allow_dm: bool,
+}
+
+impl Default for AccessPolicy {
+    fn default() -> Self {
+        AccessPolicy {
+            page_channels: Vec::new(),
+            allow_dm: true,
+        }
+    }
+}
+
+impl AccessPolicy {
+    /// `Err` is the refusal to reply with.
+    pub fn check(&self, msg: &InboundMessage, command: &Command) -> Result<(), Reply> {
+        if msg.direct && !self.allow_dm {
+            return Err(Reply::text(
+                "This bot does not take commands in direct messages; use a channel.",
+            ));
+        }
+        let channel = &msg.reply_to.channel;
+        if command.is_page()
+            && !self.page_channels.is_empty()
+            && !self.page_channels.contains(channel)
+        {
+            let allowed: Vec<String> = self.page_channels.iter().map(|c| format!("#{c}")).collect();
+            return Err(Reply::text(format!(
+                "Paging is allowed only in {}.",
+                allowed.join(", ")
+            )));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chat::ChatTarget;
+    use crate::command::PageOptions;
+
+    fn msg(channel: &str, direct: bool) -> InboundMessage {
+        InboundMessage {
+            reply_to: ChatTarget::channel(channel),
+            user: "u".into(),
+            text: String::new(),
+            direct,
+        }
+    }
+
+    fn page() -> Command {
+        Command::PageIncidentCommanders(PageOptions::default())
+    }
+
+    #[test]
+    fn anything_goes_by_default() {
+        let p = AccessPolicy::default();
+        assert!(p.check(&msg("any", false), &page()).is_ok());
+        assert!(p.check(&msg("D1", true), &page()).is_ok());
+    }
+
+    #[test]
+    fn paging_only_in_page_channels_but_listing_anywhere() {
+        let p = AccessPolicy {
+            page_channels: vec!["incidents".into()],
+            allow_dm: true,
+        };
+        assert!(p.check(&msg("incidents", false), &page()).is_ok());
+        let refused = p.check(&msg("random", false), &page()).unwrap_err().plain();
+        assert_eq!(refused, "Paging is allowed only in #incidents.");
+        assert!(p
+            .check(&msg("random", false), &Command::IncidentCommanders)
+            .is_ok());
+    }
+
+    #[test]
+    fn direct_messages_can_be_turned_off() {
+        let p = AccessPolicy {
+            page_channels: vec![],
+            allow_dm: false,
+        };
+        assert!(p
+            .check(&msg("D1", true), &Command::IncidentCommanders)
+            .is_err());
+        assert!(p
+            .check(&msg("ops", false), &Command::IncidentCommanders)
+            .is_ok());
+    }
+}

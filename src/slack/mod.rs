@@ -30,6 +30,8 @@ mod socket_mode;
 mod fake_slack;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tree_tests;
 
 use std::sync::Arc;
 

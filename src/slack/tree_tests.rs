@@ -304,7 +304,10 @@ async fn socket_page_mention_pages_that_pagerduty_user() {
     let socket = bot.connected_socket().await;
     socket.send_event(
         "e1",
-        message_event(json!({"text": format!("!ic page <@{ALICE}> checkout is down")})),
+        // Typed as "checkout & <eu> is down": Slack sends `&`, `<` and `>` as entities.
+        message_event(
+            json!({"text": format!("!ic page <@{ALICE}> checkout &amp; &lt;eu&gt; is down")}),
+        ),
     );
 
     let post = bot.fake.next_post().await;
@@ -320,7 +323,7 @@ async fn socket_page_mention_pages_that_pagerduty_user() {
     assert!(
         incident["title"]
             .as_str()
-            .is_some_and(|t| t.contains("checkout is down")),
+            .is_some_and(|t| t.contains("checkout & <eu> is down")),
         "{incident}"
     );
     assert!(pages.responder_requests.is_empty());

@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, post};
 use axum::{Json, Router};
 use futures_util::{SinkExt, StreamExt};
+use hmac::{KeyInit, Mac};
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
@@ -22,6 +23,10 @@ pub const BOT_TOKEN: &str = "xoxb-test-bot-token";
 pub const APP_TOKEN: &str = "xapp-test-app-token";
 pub const BOT_USER: &str = "UBOT";
 pub const BOT_ID: &str = "BBOT";
+/// The Events API signing secret the tests' requests are signed with.
+pub const SIGNING_SECRET: &str = "test-signing-secret";
+/// The longest a test waits for anything the fake records.
+const WAIT: Duration = Duration::from_secs(10);
 
 /// A `chat.postMessage` Slack accepted.
 #[derive(Debug, Clone)]
@@ -46,7 +51,7 @@ struct FakeState {
 pub struct FakeSocket {
     commands: mpsc::UnboundedSender<SocketCommand>,
     /// `envelope_id`s the bot acknowledged on this connection.
-    pub acks: mpsc::UnboundedReceiver<String>,
+    acks: mpsc::UnboundedReceiver<String>,
 }
 
 enum SocketCommand {
@@ -72,6 +77,61 @@ impl FakeSocket {
     pub fn drop_connection(&self) {
         let _ = self.commands.send(SocketCommand::Drop);
     }
+
+    /// The next `envelope_id` the bot acknowledged, failing the test after 10 s. slack-morphism acks after
+    /// the push-event callback returned, so by then the event was delivered to the gateway or ignored.
+    pub async fn next_ack(&mut self) -> String {
+        tokio::time::timeout(WAIT, self.acks.recv())
+            .await
+            .expect("an ack within 10 s")
+            .expect("socket open")
+    }
+}
+
+/// A channel message event as Slack sends it (`U1` says `!ic oncall` in `C1`), with `extra` fields merged in.
+pub fn message_event(extra: Value) -> Value {
+    let mut event = json!({
+        "type": "message", "channel": "C1", "channel_type": "channel", "user": "U1",
+        "text": "!ic oncall", "ts": "1700000000.000100", "event_ts": "1700000000.000100"
+    });
+    if let (Some(event), Some(extra)) = (event.as_object_mut(), extra.as_object()) {
+        for (k, v) in extra {
+            event.insert(k.clone(), v.clone());
+        }
+    }
+    event
+}
+
+/// Unix seconds now, for `X-Slack-Request-Timestamp`.
+pub fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default()
+}
+
+/// POSTs `body` to an Events API endpoint as Slack would, signed with `secret` at `timestamp`; returns the
+/// status and the body of the answer.
+pub async fn push_event(url: &str, body: &Value, secret: &str, timestamp: i64) -> (u16, String) {
+    let body = body.to_string();
+    let response = reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/json")
+        .header("x-slack-request-timestamp", timestamp.to_string())
+        .header("x-slack-signature", sign(secret, timestamp, &body))
+        .body(body)
+        .send()
+        .await
+        .expect("events request");
+    let status = response.status().as_u16();
+    (status, response.text().await.unwrap_or_default())
+}
+
+/// `X-Slack-Signature` for `body` sent at `timestamp`, signed with `secret`.
+pub fn sign(secret: &str, timestamp: i64, body: &str) -> String {
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("hmac key");
+    mac.update(format!("v0:{timestamp}:{body}").as_bytes());
+    format!("v0={}", hex::encode(mac.finalize().into_bytes()))
 }
 
 /// An Events API `event_callback` body.
@@ -160,15 +220,20 @@ impl FakeSlack {
 
     /// The next accepted post, failing the test after 10 s.
     pub async fn next_post(&mut self) -> AcceptedPost {
-        tokio::time::timeout(Duration::from_secs(10), self.posts.recv())
+        tokio::time::timeout(WAIT, self.posts.recv())
             .await
             .expect("a post within 10 s")
             .expect("fake running")
     }
 
+    /// The posts accepted but not yet taken with [`FakeSlack::next_post`]; never waits.
+    pub fn unread_posts(&mut self) -> Vec<AcceptedPost> {
+        std::iter::from_fn(|| self.posts.try_recv().ok()).collect()
+    }
+
     /// The next Socket Mode connection, failing the test after 10 s.
     pub async fn next_socket(&mut self) -> FakeSocket {
-        tokio::time::timeout(Duration::from_secs(10), self.sockets.recv())
+        tokio::time::timeout(WAIT, self.sockets.recv())
             .await
             .expect("a Socket Mode connection within 10 s")
             .expect("fake running")

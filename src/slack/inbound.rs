@@ -4,7 +4,8 @@
 //! bot's own messages, other bots (`bot_id` set, `bot_message`), edits (`message_changed`), deletions
 //! (`message_deleted`), joins and every other subtype, and an event Slack sends a second time (same
 //! `event_id`, as after a missed acknowledgement). The reply goes to the thread when the command was typed in
-//! one, otherwise to the channel; `channel_type = "im"` marks a direct message.
+//! one, otherwise to the channel; `channel_type = "im"` marks a direct message. The text is unescaped (Slack
+//! sends a typed `&`, `<`, `>` as entities), so a page message reaches PagerDuty as it was typed.
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::Mutex;
@@ -14,6 +15,7 @@ use icbot_actors::gateway::GatewayHandle;
 use slack_morphism::prelude::*;
 
 use super::client::BotIdentity;
+use super::render;
 
 /// How many recent event ids are remembered to drop redeliveries.
 const REMEMBERED_EVENTS: usize = 1024;
@@ -85,7 +87,7 @@ pub fn to_inbound(event: &SlackMessageEvent, me: &BotIdentity) -> Option<Inbound
             thread: event.origin.thread_ts.as_ref().map(|t| t.to_string()),
         },
         user,
-        text: text.clone(),
+        text: render::unescape(text),
         direct,
     })
 }
@@ -221,6 +223,16 @@ mod tests {
             None
         );
         assert_eq!(to_inbound(&command(json!({"text": "lunch?"})), &me()), None);
+    }
+
+    #[test]
+    fn escaped_text_arrives_as_typed() {
+        let msg = to_inbound(
+            &command(json!({"text": "!ic page <@U9> db &amp; cache &lt;eu&gt;"})),
+            &me(),
+        )
+        .unwrap();
+        assert_eq!(msg.text, "!ic page <@U9> db & cache <eu>");
     }
 
     #[test]

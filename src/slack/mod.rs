@@ -4,7 +4,7 @@
 //! - `client.rs`: the slack-morphism client (rustls, `http://` allowed for fakes) and `auth.test`.
 //! - `chat_out.rs`: [`SlackChat`], the core's `ChatOut`: per-channel pacing, 429/transient retries,
 //!   `users.info` emails.
-//! - `render.rs`: a `Reply` as escaped mrkdwn.
+//! - `render.rs`: a `Reply` as escaped mrkdwn, and inbound text unescaped.
 //! - `inbound.rs`: which message events are commands, as `InboundMessage`s for the gateway.
 //! - `socket_mode.rs` / `events_api.rs`: the two ways events arrive.
 //!
@@ -30,6 +30,8 @@ mod socket_mode;
 mod fake_slack;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tree_tests;
 
 use std::sync::Arc;
 
@@ -42,7 +44,7 @@ pub use chat_out::{SlackChat, EMAIL_TTL, MAX_ATTEMPTS, MAX_RETRY_AFTER};
 pub use client::BotIdentity;
 pub use events_api::EVENTS_PATH;
 pub use inbound::{to_inbound, InboundRoute};
-pub use render::{escape, mrkdwn};
+pub use render::{escape, mrkdwn, unescape};
 pub use settings::{
     SlackMode, SlackSecrets, SlackSettings, APP_TOKEN_VAR, BOT_TOKEN_VAR, SIGNING_SECRET_VAR,
 };

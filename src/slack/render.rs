@@ -71,6 +71,14 @@ pub fn escape(text: &str) -> String {
     out
 }
 
+/// Undoes Slack's escaping of message text: events carry a typed `&`, `<` and `>` as entities. Real mentions
+/// and links (`<@U123>`, `<mailto:..>`) arrive as markup and are left alone.
+pub fn unescape(text: &str) -> String {
+    text.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -167,5 +175,13 @@ mod tests {
     #[test]
     fn plain_reply_has_no_prefix() {
         assert_eq!(mrkdwn(&Reply::text("ok")), "ok");
+    }
+
+    #[test]
+    fn unescape_undoes_escape() {
+        for typed in ["a & b <eu>", "&lt; typed literally", "<@U1> & <#C1>"] {
+            assert_eq!(unescape(&escape(typed)), typed);
+        }
+        assert_eq!(unescape("<@U1> &amp;lt;"), "<@U1> &lt;");
     }
 }

@@ -4,7 +4,6 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use hmac::{KeyInit, Mac};
 use icbot_actors::chat::{ChatTarget, InboundMessage};
 use icbot_actors::gateway::{GatewayHandle, GatewayMessage};
 use icbot_actors::in_flight::InFlight;
@@ -17,11 +16,13 @@ use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
-use super::fake_slack::{event_callback, FakeSlack, APP_TOKEN, BOT_ID, BOT_TOKEN, BOT_USER};
+use super::fake_slack::{
+    event_callback, message_event as message, now_secs, push_event, FakeSlack, APP_TOKEN, BOT_ID,
+    BOT_TOKEN, BOT_USER, SIGNING_SECRET,
+};
 use super::*;
 
 const WAIT: Duration = Duration::from_secs(10);
-const SIGNING_SECRET: &str = "test-signing-secret";
 
 fn install_crypto() {
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -117,33 +118,12 @@ fn chat(settings: &SlackSettings) -> Arc<SlackChat> {
     Arc::new(SlackChat::new(settings, &secrets()).expect("chat"))
 }
 
-/// A message event as Slack sends it, with `extra` fields merged in.
-fn message(extra: Value) -> Value {
-    let mut event = json!({
-        "type": "message", "channel": "C1", "channel_type": "channel", "user": "U1",
-        "text": "!ic oncall", "ts": "1700000000.000100", "event_ts": "1700000000.000100"
-    });
-    if let (Some(event), Some(extra)) = (event.as_object_mut(), extra.as_object()) {
-        for (k, v) in extra {
-            event.insert(k.clone(), v.clone());
-        }
-    }
-    event
-}
-
-async fn wait_connected(running: &SlackRunning, want: bool) {
+pub(super) async fn wait_connected(running: &SlackRunning, want: bool) {
     let mut connection = running.connection();
     tokio::time::timeout(WAIT, connection.wait_for(|c| *c == want))
         .await
         .expect("connection state within the wait")
         .expect("flag alive");
-}
-
-async fn next_ack(socket: &mut fake_slack::FakeSocket) -> String {
-    tokio::time::timeout(WAIT, socket.acks.recv())
-        .await
-        .expect("an ack within the wait")
-        .expect("socket open")
 }
 
 struct SocketBot {
@@ -185,12 +165,12 @@ async fn socket_mode_delivers_a_channel_command_and_acks_it() {
             direct: false,
         }
     );
-    assert_eq!(next_ack(&mut socket).await, "env-1");
+    assert_eq!(socket.next_ack().await, "env-1");
 
     socket.send_event("env-2", message(json!({"thread_ts": "1699999999.000001"})));
     let msg = bot.delivered.next().await;
     assert_eq!(msg.reply_to.thread.as_deref(), Some("1699999999.000001"));
-    assert_eq!(next_ack(&mut socket).await, "env-2");
+    assert_eq!(socket.next_ack().await, "env-2");
     bot.running.shutdown().await;
 }
 
@@ -212,9 +192,9 @@ async fn socket_mode_ignores_own_bot_edit_and_deletion_but_acks_them() {
     }
     socket.send_event("real", message(json!({"text": "!ic help"})));
     for i in 0..4 {
-        assert_eq!(next_ack(&mut socket).await, format!("ignored-{i}"));
+        assert_eq!(socket.next_ack().await, format!("ignored-{i}"));
     }
-    assert_eq!(next_ack(&mut socket).await, "real");
+    assert_eq!(socket.next_ack().await, "real");
     // Deliveries keep the envelopes' order: the first one through is the only command.
     assert_eq!(bot.delivered.next().await.text, "!ic help");
     bot.running.shutdown().await;
@@ -232,7 +212,7 @@ async fn dropped_socket_reconnects_and_delivers_the_next_envelope() {
     wait_connected(&bot.running, true).await;
     second.send_event("after-reconnect", message(json!({"text": "!status"})));
     assert_eq!(bot.delivered.next().await.text, "!status");
-    assert_eq!(next_ack(&mut second).await, "after-reconnect");
+    assert_eq!(second.next_ack().await, "after-reconnect");
     bot.running.shutdown().await;
 }
 
@@ -396,34 +376,9 @@ async fn events_bot() -> EventsBot {
     }
 }
 
-fn now_secs() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or_default()
-}
-
-fn sign(secret: &str, timestamp: i64, body: &str) -> String {
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("hmac key");
-    mac.update(format!("v0:{timestamp}:{body}").as_bytes());
-    format!("v0={}", hex::encode(mac.finalize().into_bytes()))
-}
-
 impl EventsBot {
     async fn send(&self, body: &Value, secret: &str, timestamp: i64) -> (u16, String) {
-        let body = body.to_string();
-        let response = self
-            .http
-            .post(&self.url)
-            .header("content-type", "application/json")
-            .header("x-slack-request-timestamp", timestamp.to_string())
-            .header("x-slack-signature", sign(secret, timestamp, &body))
-            .body(body)
-            .send()
-            .await
-            .expect("events request");
-        let status = response.status().as_u16();
-        (status, response.text().await.unwrap_or_default())
+        push_event(&self.url, body, secret, timestamp).await
     }
 }
 

@@ -1,0 +1,429 @@
+//! The whole bot through Slack: the fake Slack in `fake_slack.rs` in front, the real supervision tree behind,
+//! the PagerDuty and Alertmanager stub at the back. Started in `cli::run_slack`'s order: `SlackChat`, then
+//! `app::start` with it, then `start_inbound` with the tree's gateway.
+//!
+//! Nothing here sleeps to wait: tests await the fake's recorded posts and acks, and `Bot`'s drain of the
+//! replies in flight before they check that something did not happen.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use icbot_actors::names::ActorNames;
+use serde_json::json;
+use tokio::net::TcpListener;
+
+use super::fake_slack::{
+    event_callback, message_event, now_secs, push_event, AcceptedPost, FakeSlack, FakeSocket,
+    APP_TOKEN, BOT_ID, BOT_TOKEN, BOT_USER, SIGNING_SECRET,
+};
+use super::tests::wait_connected;
+use super::*;
+use crate::app::{self, Bot};
+use crate::config::{Config, Secrets};
+use crate::stub::{Fault, StubData, StubHandle, StubServer};
+
+/// Slack user ids the fake's `users.info` knows, and the demo PagerDuty users their emails belong to.
+const ALICE: &str = "U123";
+const ALICE_EMAIL: &str = "alice.moreau@example.com";
+const ALICE_PD: &str = "PUSR001";
+/// Longest wait for the tree to answer everything it was given.
+const DRAIN: Duration = Duration::from_secs(10);
+
+/// A state directory under the system temp dir, removed on drop.
+struct StateDir(PathBuf);
+
+impl StateDir {
+    fn new(tag: &str) -> StateDir {
+        let dir =
+            std::env::temp_dir().join(format!("icbot-slack-tree-{}-{tag}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("state dir");
+        StateDir(dir)
+    }
+}
+
+impl Drop for StateDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn names() -> ActorNames {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    ActorNames::with_prefix(format!(
+        "slack-tree-{}:",
+        NEXT.fetch_add(1, Ordering::SeqCst)
+    ))
+}
+
+/// The configuration file a Slack deployment would have, pointed at the fakes.
+fn config_text(mode: SlackMode, slack_api: &str, stub_url: &str, state: &StateDir) -> String {
+    format!(
+        r#"
+[chat]
+adapter = "slack"
+
+[slack]
+mode = "{mode}"
+api_url = "{slack_api}"
+listen = "127.0.0.1:0"
+post_timeout = "5s"
+per_channel_interval = "10ms"
+
+[pagerduty]
+api_url = "{stub_url}"
+from_email = "icbot@example.com"
+service_id = "PSVC001"
+request_timeout_secs = 2
+connect_timeout_secs = 1
+lookup_deadline_secs = 5
+page_deadline_secs = 5
+ic_schedules = [
+  {{ id = "PIC0001", label = "IC Primary" }},
+  {{ id = "PIC0002", label = "IC Backup" }},
+  {{ id = "PIC0003", label = "IC Shadow" }},
+]
+responder_schedules = [
+  {{ id = "PTEAM01", label = "Payments" }},
+  {{ id = "PTEAM02", label = "Database" }},
+]
+
+[status]
+source = "alertmanager"
+url = "{stub_url}"
+
+[state]
+dir = "{state}"
+"#,
+        state = state.0.display(),
+    )
+}
+
+/// The environment a Slack deployment would have in `mode`.
+fn secrets(mode: SlackMode) -> Secrets {
+    Secrets::from_lookup(|name| {
+        let value = match (name, mode) {
+            ("PAGERDUTY_TOKEN", _) => "test-token",
+            (BOT_TOKEN_VAR, _) => BOT_TOKEN,
+            (APP_TOKEN_VAR, SlackMode::Socket) => APP_TOKEN,
+            (SIGNING_SECRET_VAR, SlackMode::Events) => SIGNING_SECRET,
+            _ => return None,
+        };
+        Some(value.to_string())
+    })
+}
+
+/// Fake Slack, the real tree, the stub.
+struct SlackBot {
+    fake: FakeSlack,
+    stub: StubHandle,
+    bot: Bot,
+    slack: SlackRunning,
+    /// The Events API endpoint (events mode).
+    events_url: String,
+    _state: StateDir,
+}
+
+impl SlackBot {
+    async fn start(mode: SlackMode, tag: &str) -> SlackBot {
+        app::install_crypto_provider();
+        let fake = FakeSlack::start().await;
+        fake.set_email(ALICE, ALICE_EMAIL);
+        let stub = StubServer::start("127.0.0.1:0", StubData::demo(), Fault::None)
+            .await
+            .expect("stub starts");
+        let state = StateDir::new(tag);
+        let config = Config::parse(
+            &config_text(mode, &fake.api_url, &stub.url(), &state),
+            Vec::new(),
+        )
+        .expect("config parses");
+        let secrets = secrets(mode);
+        assert_eq!(config.problems(&secrets), Vec::<String>::new());
+
+        // As `cli::run_slack`.
+        let slack_secrets = secrets.slack(config.slack.mode).expect("Slack secrets");
+        let chat = Arc::new(SlackChat::new(&config.slack, &slack_secrets).expect("chat"));
+        let bot = app::start(&config, &secrets, chat.clone(), names())
+            .await
+            .expect("bot starts");
+        let listener = match config.slack.mode {
+            SlackMode::Events => Some(
+                TcpListener::bind(&config.slack.listen)
+                    .await
+                    .expect("bind slack.listen"),
+            ),
+            SlackMode::Socket => None,
+        };
+        let events_url = match &listener {
+            Some(l) => format!("http://{}{EVENTS_PATH}", l.local_addr().expect("addr")),
+            None => String::new(),
+        };
+        let slack = start_inbound(
+            &config.slack,
+            &slack_secrets,
+            chat,
+            bot.gateway().clone(),
+            listener,
+        )
+        .await
+        .expect("Slack inbound starts");
+        SlackBot {
+            fake,
+            stub,
+            bot,
+            slack,
+            events_url,
+            _state: state,
+        }
+    }
+
+    /// Socket Mode: the first connection, once Slack said hello on it.
+    async fn connected_socket(&mut self) -> FakeSocket {
+        let socket = self.fake.next_socket().await;
+        wait_connected(&self.slack, true).await;
+        socket
+    }
+
+    /// Waits until everything delivered so far is answered, then returns the posts nobody took yet.
+    async fn unread_posts_after_drain(&mut self) -> Vec<AcceptedPost> {
+        assert!(
+            self.bot.gateway().drain(DRAIN).await,
+            "replies still in flight"
+        );
+        self.fake.unread_posts()
+    }
+
+    async fn shutdown(self) {
+        self.slack.shutdown().await;
+        self.bot.shutdown().await;
+        self.stub.shutdown().await;
+    }
+}
+
+fn text_of(post: &AcceptedPost) -> &str {
+    post.body["text"].as_str().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn socket_command_in_a_channel_is_answered_in_that_channel() {
+    let mut bot = SlackBot::start(SlackMode::Socket, "channel").await;
+    let socket = bot.connected_socket().await;
+    socket.send_event(
+        "e1",
+        message_event(json!({"channel": "C42", "text": "!ic"})),
+    );
+
+    let post = bot.fake.next_post().await;
+    assert_eq!(post.body["channel"], "C42");
+    assert!(post.body.get("thread_ts").is_none(), "{}", post.body);
+    assert!(
+        text_of(&post).starts_with("*Incident Commanders on call now*"),
+        "{}",
+        text_of(&post)
+    );
+    assert!(
+        text_of(&post).contains("Alice Moreau"),
+        "{}",
+        text_of(&post)
+    );
+    bot.shutdown().await;
+}
+
+#[tokio::test]
+async fn socket_command_in_a_thread_is_answered_in_the_thread() {
+    let mut bot = SlackBot::start(SlackMode::Socket, "thread").await;
+    let socket = bot.connected_socket().await;
+    let thread = "1699999999.000001";
+    socket.send_event(
+        "e1",
+        message_event(json!({"channel": "C42", "text": "!ic help", "thread_ts": thread})),
+    );
+
+    let post = bot.fake.next_post().await;
+    assert_eq!(post.body["channel"], "C42");
+    assert_eq!(post.body["thread_ts"], thread);
+    bot.shutdown().await;
+}
+
+#[tokio::test]
+async fn socket_the_bots_own_message_reaches_no_actor() {
+    let mut bot = SlackBot::start(SlackMode::Socket, "own").await;
+    let mut socket = bot.connected_socket().await;
+    // Slack echoes the bot's own posts back; one that reads like a command must not page anybody.
+    socket.send_event(
+        "own",
+        message_event(json!({"user": BOT_USER, "bot_id": BOT_ID, "text": "!ic page loop"})),
+    );
+    socket.send_event(
+        "own-no-bot-id",
+        message_event(json!({"user": BOT_USER, "text": "!ic page loop"})),
+    );
+    assert_eq!(socket.next_ack().await, "own");
+    assert_eq!(socket.next_ack().await, "own-no-bot-id");
+    socket.send_event("person", message_event(json!({"text": "!ic help"})));
+
+    let post = bot.fake.next_post().await;
+    assert!(
+        text_of(&post).contains("!ic page"),
+        "help: {}",
+        text_of(&post)
+    );
+    let unread = bot.unread_posts_after_drain().await;
+    assert!(unread.is_empty(), "only the help was answered: {unread:?}");
+    assert_eq!(bot.stub.request_count("/incidents"), 0);
+    assert!(bot.stub.pages().incidents.is_empty());
+    bot.shutdown().await;
+}
+
+#[tokio::test]
+async fn socket_who_mention_resolves_through_users_info_to_the_pagerduty_user() {
+    let mut bot = SlackBot::start(SlackMode::Socket, "who-mention").await;
+    let socket = bot.connected_socket().await;
+    socket.send_event(
+        "e1",
+        message_event(json!({"text": format!("!ic who <@{ALICE}>")})),
+    );
+
+    let post = bot.fake.next_post().await;
+    let text = text_of(&post);
+    assert!(
+        text.starts_with(&format!("*Alice Moreau* &lt;{ALICE_EMAIL}&gt;")),
+        "{text}"
+    );
+    assert!(text.contains("On call now: IC Primary"), "{text}");
+    assert_eq!(bot.fake.users_info_calls(), 1);
+    bot.shutdown().await;
+}
+
+#[tokio::test]
+async fn socket_page_mention_pages_that_pagerduty_user() {
+    let mut bot = SlackBot::start(SlackMode::Socket, "page-mention").await;
+    let socket = bot.connected_socket().await;
+    socket.send_event(
+        "e1",
+        // Typed as "checkout & <eu> is down": Slack sends `&`, `<` and `>` as entities.
+        message_event(
+            json!({"text": format!("!ic page <@{ALICE}> checkout &amp; &lt;eu&gt; is down")}),
+        ),
+    );
+
+    let post = bot.fake.next_post().await;
+    assert!(
+        text_of(&post).starts_with("*Paged Alice Moreau*: incident #1"),
+        "{}",
+        text_of(&post)
+    );
+    let pages = bot.stub.pages();
+    assert_eq!(pages.incidents.len(), 1);
+    let incident = &pages.incidents[0];
+    assert_eq!(incident["assignments"][0]["assignee"]["id"], ALICE_PD);
+    assert!(
+        incident["title"]
+            .as_str()
+            .is_some_and(|t| t.contains("checkout & <eu> is down")),
+        "{incident}"
+    );
+    assert!(pages.responder_requests.is_empty());
+    bot.shutdown().await;
+}
+
+#[tokio::test]
+async fn socket_reply_refused_with_429_is_posted_after_retry_after() {
+    let mut bot = SlackBot::start(SlackMode::Socket, "429").await;
+    let socket = bot.connected_socket().await;
+    bot.fake.rate_limit_posts(1, 1);
+    let sent = tokio::time::Instant::now();
+    socket.send_event("e1", message_event(json!({"text": "!ic help"})));
+
+    let post = bot.fake.next_post().await;
+    assert!(
+        post.at - sent >= Duration::from_secs(1),
+        "Retry-After honoured"
+    );
+    assert_eq!(bot.fake.post_attempts(), 2);
+    bot.shutdown().await;
+}
+
+#[tokio::test]
+async fn socket_dropped_connection_reconnects_and_the_next_command_is_answered() {
+    let mut bot = SlackBot::start(SlackMode::Socket, "reconnect").await;
+    let first = bot.connected_socket().await;
+    first.drop_connection();
+
+    let second = bot.fake.next_socket().await;
+    wait_connected(&bot.slack, true).await;
+    assert_eq!(bot.fake.connections_opened(), 2);
+    second.send_event(
+        "after",
+        message_event(json!({"channel": "C7", "text": "!ic"})),
+    );
+
+    let post = bot.fake.next_post().await;
+    assert_eq!(post.body["channel"], "C7");
+    assert!(
+        text_of(&post).contains("Alice Moreau"),
+        "{}",
+        text_of(&post)
+    );
+    bot.shutdown().await;
+}
+
+#[tokio::test]
+async fn events_signed_command_is_answered_through_the_tree() {
+    let mut bot = SlackBot::start(SlackMode::Events, "events-good").await;
+    assert!(bot.slack.is_connected());
+    let body = event_callback(
+        "Ev1",
+        message_event(json!({"channel": "C9", "text": format!("!ic who <@{ALICE}>")})),
+    );
+    let (status, _) = push_event(&bot.events_url, &body, SIGNING_SECRET, now_secs()).await;
+    assert_eq!(status, 200);
+
+    let post = bot.fake.next_post().await;
+    assert_eq!(post.body["channel"], "C9");
+    assert!(text_of(&post).contains(ALICE_EMAIL), "{}", text_of(&post));
+    bot.shutdown().await;
+}
+
+#[tokio::test]
+async fn events_forged_or_stale_requests_reach_no_actor() {
+    let mut bot = SlackBot::start(SlackMode::Events, "events-bad").await;
+    let page = |id: &str| {
+        event_callback(
+            id,
+            message_event(json!({"text": format!("!ic page <@{ALICE}> {id}")})),
+        )
+    };
+    let (status, _) = push_event(
+        &bot.events_url,
+        &page("forged"),
+        "not-the-secret",
+        now_secs(),
+    )
+    .await;
+    assert_eq!(status, 401);
+    let stale = now_secs() - 301;
+    let (status, _) = push_event(&bot.events_url, &page("stale"), SIGNING_SECRET, stale).await;
+    assert_eq!(status, 400);
+
+    // The listener still works: a signed command after them is answered, and it is the only answer.
+    let help = event_callback("good", message_event(json!({"text": "!ic help"})));
+    let (status, _) = push_event(&bot.events_url, &help, SIGNING_SECRET, now_secs()).await;
+    assert_eq!(status, 200);
+    let post = bot.fake.next_post().await;
+    assert!(
+        text_of(&post).contains("!ic page"),
+        "help: {}",
+        text_of(&post)
+    );
+
+    let unread = bot.unread_posts_after_drain().await;
+    assert!(unread.is_empty(), "only the help was answered: {unread:?}");
+    assert_eq!(bot.fake.users_info_calls(), 0, "no mention looked up");
+    assert_eq!(bot.stub.request_count("/incidents"), 0, "nobody paged");
+    assert!(bot.stub.pages().incidents.is_empty());
+    bot.shutdown().await;
+}

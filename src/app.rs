@@ -14,7 +14,7 @@ use icbot_actors::names::ActorNames;
 use icbot_actors::pager::PagerArgs;
 use icbot_actors::ports::{ChatOut, PagerDutyApi, StateStore, StatusProbe};
 use icbot_actors::root::{ChildHealth, RootActor, RootArgs, RootMessage};
-use icbot_actors::schedule_cache::ScheduleCacheArgs;
+use icbot_actors::schedule_cache::{CacheFacts, ScheduleCacheArgs};
 use icbot_actors::stalks::StalksArgs;
 use icbot_actors::state_store::{FileStateStore, MemoryStateStore};
 use icbot_actors::status::{self, StatusArgs};
@@ -51,6 +51,7 @@ pub struct Bot {
     deadlines: Deadlines,
     stub: Option<StubHandle>,
     health: watch::Receiver<Vec<ChildHealth>>,
+    cache_facts: watch::Receiver<CacheFacts>,
 }
 
 /// Starts the bot: the embedded stub when configured, the PagerDuty client, the state store, the tree.
@@ -108,6 +109,7 @@ pub async fn start(
         deadlines,
     ));
     let refresh_interval = secs(pd.refresh_interval_secs);
+    let (cache_facts_tx, cache_facts) = watch::channel(CacheFacts::default());
     let cache_args = {
         let (pagerduty, store) = (pagerduty.clone(), store.clone());
         let (ics, responders) = (pd.ic_schedule_refs(), pd.responder_schedule_refs());
@@ -121,6 +123,7 @@ pub async fn start(
                 .clamp(Duration::from_secs(5), Duration::from_secs(120)),
             contacts_ttl: CONTACTS_TTL,
             contact_concurrency: CONTACT_CONCURRENCY,
+            facts: cache_facts_tx.clone(),
         }
     };
     let pager_args = {
@@ -177,6 +180,7 @@ pub async fn start(
         deadlines,
         stub,
         health,
+        cache_facts,
     })
 }
 
@@ -233,6 +237,11 @@ impl Bot {
     /// The root's children (running, restarts, last failure), as last published: never blocks.
     pub fn health(&self) -> watch::Receiver<Vec<ChildHealth>> {
         self.health.clone()
+    }
+
+    /// The on-call cache's facts (snapshot age, last refresh), as last published: never blocks.
+    pub fn cache_facts(&self) -> watch::Receiver<CacheFacts> {
+        self.cache_facts.clone()
     }
 
     /// Waits for the replies in flight (at most the longest command deadline and a second), then stops the tree

@@ -23,6 +23,7 @@
 //! - [`status`]: the one prober of monitoring; publishes each poll to the stalks.
 //! - [`stalks`]: the stalking channels (saved across restarts), supervisor of one [`stalk`] actor per channel.
 //! - [`ask`]: calling a named actor that may be restarting; [`names`]: the registry names of a tree.
+//! - [`metric_names`]: every metric the bot exports, its labels, and who emits it.
 //! - `fakes` (tests only): in-memory PagerDuty, probe and chat.
 
 pub mod ask;
@@ -34,6 +35,7 @@ pub mod directory;
 pub mod format;
 pub mod gateway;
 pub mod in_flight;
+pub mod metric_names;
 pub mod names;
 pub mod oncall;
 pub mod pager;

@@ -10,7 +10,7 @@
 //! | `icbot_command_duration_seconds` | histogram | `command` | gateway |
 //! | `icbot_pagerduty_requests_total` | counter | `endpoint`, `status_class` (`2xx`, `4xx`, `5xx`, `timeout`, `transport`) | PagerDuty client |
 //! | `icbot_oncall_refreshes_total` | counter | `result` (`ok`, `failed`) | schedule_cache |
-//! | `icbot_oncall_snapshot_age_seconds` | gauge | none | admin server, at each scrape |
+//! | `icbot_oncall_snapshot_age_seconds` | gauge | none (-1 while there is no snapshot) | admin server, at each scrape |
 //! | `icbot_pages_attempted_total` | counter | none | pager |
 //! | `icbot_pages_confirmed_total` | counter | none | pager |
 //! | `icbot_pages_fallback_total` | counter | none (some people not confirmed: call by phone) | pager |

@@ -76,13 +76,16 @@ pub async fn start(
     names: ActorNames,
 ) -> anyhow::Result<Bot> {
     install_crypto_provider();
-    // Bound first, so a taken port fails the start before anything runs.
+    // A bot that answers chat matters more than its admin port: a taken port is logged loudly (and shows as
+    // an unreachable /readyz), not a reason to stay down.
     let admin_listener = match config.admin.listen_addr() {
-        Some(listen) => Some(
-            TcpListener::bind(listen)
-                .await
-                .with_context(|| format!("cannot start the admin server on {listen}"))?,
-        ),
+        Some(listen) => match TcpListener::bind(listen).await {
+            Ok(listener) => Some(listener),
+            Err(e) => {
+                tracing::error!(error = %e, listen, "cannot start the admin server; running without it");
+                None
+            }
+        },
         None => None,
     };
     let pd = &config.pagerduty;
@@ -311,7 +314,7 @@ impl Bot {
         self.cache_facts.clone()
     }
 
-    /// Where the admin server listens, `None` when `[admin] listen = ""`.
+    /// Where the admin server listens; `None` when `[admin] listen = ""` or its address could not be bound.
     pub fn admin_addr(&self) -> Option<SocketAddr> {
         self.admin.as_ref().map(|a| a.addr)
     }

@@ -10,6 +10,7 @@
 //! - `console`: console chat (stdin in, stdout out).
 //! - `monitoring`: the `!status` probes (Alertmanager, Statuspage), the core's `StatusProbe` over HTTP.
 //! - `pagerduty`: the PagerDuty REST API v2 client, the core's `PagerDutyApi` over HTTP.
+//! - `slack`: the Slack chat adapter: replies via the Web API, commands via Socket Mode or the Events API.
 //! - `stub`: the bundled PagerDuty and monitoring stub server, for demos, chaos drills and tests.
 //! - `telemetry`: logging to stderr.
 
@@ -21,5 +22,6 @@ pub mod console;
 pub mod health;
 pub mod monitoring;
 pub mod pagerduty;
+pub mod slack;
 pub mod stub;
 pub mod telemetry;

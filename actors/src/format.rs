@@ -355,6 +355,7 @@ mod tests {
                 at: taken_at,
             }),
             refresh_interval: Duration::from_secs(60),
+            from_state_file: false,
             incident_commanders: vec![],
             responders: vec![],
         }

@@ -77,6 +77,8 @@ pub struct CacheView {
     /// Set while the most recent refresh failed.
     pub last_failure: Option<RefreshFailure>,
     pub refresh_interval: Duration,
+    /// The snapshot was read from the state file and PagerDuty has not answered since the start.
+    pub from_state_file: bool,
     /// The configured schedules, for answers when there is no snapshot at all.
     pub incident_commanders: Vec<ScheduleRef>,
     pub responders: Vec<ScheduleRef>,
@@ -92,6 +94,10 @@ impl CacheView {
             Some(f) => Some(format!(
                 "{}; on-call as of {} ago",
                 failure_text(&f.error),
+                human_age(age)
+            )),
+            None if self.from_state_file => Some(format!(
+                "PagerDuty not reached yet since the bot started; on-call as of {} ago (saved state)",
                 human_age(age)
             )),
             None if age > self.refresh_interval * 2 => Some(format!(
@@ -117,6 +123,8 @@ pub enum ScheduleCacheMessage {
     Get(RpcReplyPort<CacheView>),
     /// Timer tick: start a refresh unless one is running.
     Refresh,
+    /// Refresh now (or join the refresh running) and answer when it is done: for operators and tests.
+    RefreshNow(RpcReplyPort<Result<(), PagerDutyError>>),
     /// A refresh task finished.
     RefreshDone(Result<OnCallSnapshot, PagerDutyError>),
     /// People found outside the schedules (`!ic who` searches), so later lookups are local.
@@ -132,8 +140,12 @@ pub struct ScheduleCacheState {
     refreshing: bool,
     /// `Get`s parked until the first snapshot exists.
     waiting: Vec<RpcReplyPort<CacheView>>,
+    /// `RefreshNow`s waiting for the running refresh.
+    refresh_waiters: Vec<RpcReplyPort<Result<(), PagerDutyError>>>,
     /// People learned outside the schedules.
     learned: BTreeMap<UserId, Person>,
+    /// The snapshot came from the state file, not from PagerDuty since the start.
+    from_state_file: bool,
 }
 
 impl Actor for ScheduleCacheActor {
@@ -157,17 +169,19 @@ impl Actor for ScheduleCacheActor {
         myself.cast(ScheduleCacheMessage::Refresh)?;
         let state = ScheduleCacheState {
             args: Arc::new(args),
-            snapshot,
             last_failure: None,
             refreshing: false,
             waiting: Vec::new(),
+            refresh_waiters: Vec::new(),
             learned: BTreeMap::new(),
+            from_state_file: snapshot.is_some(),
+            snapshot,
         };
         // A restarted cache keeps the last refresh result it published: it says more than "none yet".
         let last_refresh = state.args.facts.borrow().last_refresh.clone();
         state.args.facts.send_replace(CacheFacts {
             snapshot_taken_at: state.snapshot.as_ref().map(|s| s.taken_at),
-            from_state_file: state.snapshot.is_some(),
+            from_state_file: state.from_state_file,
             last_refresh,
         });
         Ok(state)
@@ -182,6 +196,10 @@ impl Actor for ScheduleCacheActor {
         match message {
             ScheduleCacheMessage::Get(reply) => state.get(reply),
             ScheduleCacheMessage::Refresh => state.start_refresh(myself),
+            ScheduleCacheMessage::RefreshNow(reply) => {
+                state.refresh_waiters.push(reply);
+                state.start_refresh(myself);
+            }
             ScheduleCacheMessage::RefreshDone(result) => state.refresh_done(result),
             ScheduleCacheMessage::Learn(people) => state.learn(people),
             ScheduleCacheMessage::Crash => return Err("crash requested (chaos)".into()),
@@ -209,6 +227,7 @@ impl ScheduleCacheState {
             snapshot,
             last_failure: self.last_failure.clone(),
             refresh_interval: self.args.refresh_interval,
+            from_state_file: self.from_state_file,
             incident_commanders: self.args.incident_commanders.clone(),
             responders: self.args.responders.clone(),
         }
@@ -247,6 +266,10 @@ impl ScheduleCacheState {
 
     fn refresh_done(&mut self, result: Result<OnCallSnapshot, PagerDutyError>) {
         self.refreshing = false;
+        let outcome = result.as_ref().map(|_| ()).map_err(Clone::clone);
+        for waiter in self.refresh_waiters.drain(..) {
+            let _ = waiter.send(outcome.clone());
+        }
         match result {
             Ok(snapshot) => {
                 let on_call: usize = snapshot
@@ -270,6 +293,7 @@ impl ScheduleCacheState {
                 });
                 self.snapshot = Some(Arc::new(snapshot));
                 self.last_failure = None;
+                self.from_state_file = false;
             }
             Err(error) => {
                 tracing::warn!(error = %error, have_snapshot = self.snapshot.is_some(), "on-call refresh failed");
@@ -562,21 +586,43 @@ mod tests {
             .unwrap();
         get(&cache).await;
         pd.fail_with(Some(PagerDutyError::Timeout));
-        cache.cast(ScheduleCacheMessage::Refresh).unwrap();
-        // The failed refresh lands before any later Get is handled only if we wait for it: poll the view.
-        let view = loop {
-            let v = get(&cache).await;
-            if v.last_failure.is_some() {
-                break v;
-            }
-            tokio::task::yield_now().await;
-        };
+        let refreshed = ractor::call_t!(cache, ScheduleCacheMessage::RefreshNow, 5_000).unwrap();
+        assert!(refreshed.is_err());
+        let view = get(&cache).await;
         assert!(view.snapshot.is_some());
         let note = view.staleness_note(SystemTime::now()).unwrap();
         assert!(
             note.starts_with("PagerDuty unreachable (timeout); on-call as of"),
             "{note}"
         );
+        cache.stop(None);
+        h.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn refresh_now_answers_when_the_refresh_is_done() {
+        let pd = Arc::new(FakePagerDuty::demo());
+        let (cache, h) = Actor::spawn(
+            None,
+            ScheduleCacheActor,
+            args(pd.clone(), Arc::new(MemoryStateStore::new())),
+        )
+        .await
+        .unwrap();
+        get(&cache).await;
+        pd.fail_with(Some(PagerDutyError::Timeout));
+        let r = ractor::call_t!(cache, ScheduleCacheMessage::RefreshNow, 5_000).unwrap();
+        assert_eq!(r, Err(PagerDutyError::Timeout));
+        assert!(
+            get(&cache).await.last_failure.is_some(),
+            "the view shows the failure at once"
+        );
+        pd.fail_with(None);
+        assert_eq!(
+            ractor::call_t!(cache, ScheduleCacheMessage::RefreshNow, 5_000).unwrap(),
+            Ok(())
+        );
+        assert!(get(&cache).await.last_failure.is_none());
         cache.stop(None);
         h.await.unwrap();
     }
@@ -646,11 +692,9 @@ mod tests {
         get(&cache).await;
         let first = pd.user_lookups();
         assert_eq!(first, 3, "alice, bob, carol once each");
-        cache.cast(ScheduleCacheMessage::Refresh).unwrap();
-        while pd.on_call_requests() < 2 {
-            tokio::task::yield_now().await;
-        }
-        get(&cache).await;
+        let refreshed = ractor::call_t!(cache, ScheduleCacheMessage::RefreshNow, 5_000).unwrap();
+        assert_eq!(refreshed, Ok(()));
+        assert_eq!(pd.on_call_requests(), 2);
         assert_eq!(pd.user_lookups(), first, "fresh contacts reused");
         cache.stop(None);
         h.await.unwrap();

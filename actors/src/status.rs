@@ -186,10 +186,12 @@ impl StatusState {
         }
     }
 
-    /// The last check, if young enough to reuse.
+    /// The last check, if it succeeded and is young enough to reuse. A failed check is never reused: the next
+    /// asker may be the first to see monitoring back.
     fn fresh(&self) -> Option<StatusCheck> {
         self.last
             .as_ref()
+            .filter(|(check, _)| matches!(check.state, SystemState::Known(_)))
             .filter(|(_, at)| at.elapsed() < self.fresh_for)
             .map(|(check, _)| check.clone())
     }

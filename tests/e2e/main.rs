@@ -1,1 +1,9 @@
-fn main() {}
+//! End-to-end tests: the real tree, the real PagerDuty client and probes, against the bundled stub on
+//! 127.0.0.1:0; and the real binary on the shipped config.
+
+mod console;
+mod faults;
+mod helpers;
+mod ic_commands;
+mod restarts;
+mod status;

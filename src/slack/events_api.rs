@@ -1,0 +1,122 @@
+//! The Events API: Slack POSTs events to `POST /slack/events` on `[slack] listen`.
+//!
+//! Endpoint `POST /slack/events`:
+//! - every request is verified first with slack-morphism's verifier: `X-Slack-Signature` must be `v0=` +
+//!   hex HMAC-SHA256(signing secret, `v0:{X-Slack-Request-Timestamp}:{raw body}`), compared in constant time.
+//!   A missing or wrong signature answers **401**; a correctly signed request whose timestamp is more than
+//!   300 s from now (a replay) answers **400**. A request that fails verification reaches no actor.
+//! - `url_verification` answers the `challenge` as plain text.
+//! - `event_callback` with a message hands it to the [`InboundRoute`] and answers 200 at once (Slack retries
+//!   what is not answered within 3 s).
+//! - anything else that verifies answers 200; a body that is not an event answers 400.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
+use secrecy::{ExposeSecret, SecretString};
+use slack_morphism::prelude::*;
+use slack_morphism::signature_verifier::{
+    SlackEventSignatureVerifier, SlackEventSignatureVerifierError,
+};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use super::inbound::InboundRoute;
+
+/// The path Slack's Request URL must point at.
+pub const EVENTS_PATH: &str = "/slack/events";
+
+/// The HTTP listener, serving until [`EventsApiInbound::shutdown`].
+pub struct EventsApiInbound {
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<()>,
+}
+
+#[derive(Clone)]
+struct EventsState {
+    verifier: Arc<SlackEventSignatureVerifier>,
+    route: Arc<InboundRoute>,
+}
+
+impl EventsApiInbound {
+    /// Serves the events endpoint on `listener` in the background.
+    pub fn start(
+        listener: TcpListener,
+        signing_secret: &SecretString,
+        route: Arc<InboundRoute>,
+    ) -> EventsApiInbound {
+        let secret = SlackSigningSecret::new(signing_secret.expose_secret().to_string());
+        let app = router(EventsState {
+            verifier: Arc::new(SlackEventSignatureVerifier::new(&secret)),
+            route,
+        });
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+                let _ = stopped.await;
+            });
+            if let Err(e) = server.await {
+                tracing::error!(error = %e, "Slack events listener failed");
+            }
+        });
+        EventsApiInbound { stop, task }
+    }
+
+    /// Stops accepting requests and waits for the server task to end.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(());
+        let _ = self.task.await;
+    }
+}
+
+fn router(state: EventsState) -> Router {
+    Router::new()
+        .route(EVENTS_PATH, post(receive))
+        .with_state(state)
+}
+
+async fn receive(State(state): State<EventsState>, headers: HeaderMap, body: Bytes) -> Response {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let (Some(signature), Some(timestamp)) = (
+        header(SlackEventSignatureVerifier::SLACK_SIGNED_HASH_HEADER),
+        header(SlackEventSignatureVerifier::SLACK_SIGNED_TIMESTAMP),
+    ) else {
+        tracing::warn!("Slack events request without a signature; rejected");
+        return StatusCode::UNAUTHORIZED.into_response();
+    };
+    let Ok(body) = std::str::from_utf8(&body) else {
+        tracing::warn!("Slack events request body is not UTF-8; rejected");
+        return StatusCode::BAD_REQUEST.into_response();
+    };
+    if let Err(e) = state.verifier.verify(signature, body, timestamp) {
+        let status = match e {
+            SlackEventSignatureVerifierError::IncorrectOrExpiredTimestampError(_) => {
+                StatusCode::BAD_REQUEST
+            }
+            _ => StatusCode::UNAUTHORIZED,
+        };
+        tracing::warn!(error = %e, status = status.as_u16(), "Slack events request failed verification; rejected");
+        return status.into_response();
+    }
+    match serde_json::from_str::<SlackPushEvent>(body) {
+        Ok(SlackPushEvent::UrlVerification(v)) => v.challenge.into_response(),
+        Ok(SlackPushEvent::EventCallback(callback)) => {
+            state.route.handle(&callback);
+            StatusCode::OK.into_response()
+        }
+        Ok(SlackPushEvent::AppRateLimited(limited)) => {
+            tracing::warn!(team = %limited.team_id, "Slack is dropping events: the app is rate limited");
+            StatusCode::OK.into_response()
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "Slack events request is not an event");
+            StatusCode::BAD_REQUEST.into_response()
+        }
+    }
+}

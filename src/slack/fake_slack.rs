@@ -1,0 +1,309 @@
+//! A fake Slack on 127.0.0.1:0 for the adapter's tests: the Web API methods the bot calls, and a Socket Mode
+//! WebSocket server. Tests drive it through channels, so nothing waits by sleeping.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, post};
+use axum::{Json, Router};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::Message;
+
+pub const BOT_TOKEN: &str = "xoxb-test-bot-token";
+pub const APP_TOKEN: &str = "xapp-test-app-token";
+pub const BOT_USER: &str = "UBOT";
+pub const BOT_ID: &str = "BBOT";
+
+/// A `chat.postMessage` Slack accepted.
+#[derive(Debug, Clone)]
+pub struct AcceptedPost {
+    pub body: Value,
+    pub at: Instant,
+}
+
+struct FakeState {
+    ws_url: String,
+    /// How many of the next `chat.postMessage` calls answer 429, and the `Retry-After` they carry.
+    rate_limits: AtomicU32,
+    retry_after_secs: AtomicU32,
+    post_attempts: AtomicU32,
+    posts: mpsc::UnboundedSender<AcceptedPost>,
+    users_info_calls: AtomicU32,
+    emails: Mutex<HashMap<String, String>>,
+    connections_opened: AtomicU32,
+}
+
+/// One Socket Mode connection the bot opened.
+pub struct FakeSocket {
+    commands: mpsc::UnboundedSender<SocketCommand>,
+    /// `envelope_id`s the bot acknowledged on this connection.
+    pub acks: mpsc::UnboundedReceiver<String>,
+}
+
+enum SocketCommand {
+    Send(String),
+    /// Drops the TCP connection without a WebSocket close, as a network failure would.
+    Drop,
+}
+
+impl FakeSocket {
+    /// Pushes an `events_api` envelope carrying this message event.
+    pub fn send_event(&self, envelope_id: &str, event: Value) {
+        let envelope = json!({
+            "type": "events_api",
+            "envelope_id": envelope_id,
+            "accepts_response_payload": false,
+            "payload": event_callback(&format!("Ev{envelope_id}"), event),
+        });
+        let _ = self
+            .commands
+            .send(SocketCommand::Send(envelope.to_string()));
+    }
+
+    pub fn drop_connection(&self) {
+        let _ = self.commands.send(SocketCommand::Drop);
+    }
+}
+
+/// An Events API `event_callback` body.
+pub fn event_callback(event_id: &str, event: Value) -> Value {
+    json!({
+        "type": "event_callback",
+        "team_id": "T1",
+        "api_app_id": "A1",
+        "event": event,
+        "event_id": event_id,
+        "event_time": 1_700_000_000,
+    })
+}
+
+pub struct FakeSlack {
+    /// The Web API base, for `[slack] api_url`.
+    pub api_url: String,
+    state: Arc<FakeState>,
+    /// Accepted posts, in the order Slack accepted them.
+    pub posts: mpsc::UnboundedReceiver<AcceptedPost>,
+    /// Each Socket Mode connection, as the bot opens it (after `hello` was sent).
+    pub sockets: mpsc::UnboundedReceiver<FakeSocket>,
+}
+
+impl FakeSlack {
+    pub async fn start() -> FakeSlack {
+        let ws = TcpListener::bind("127.0.0.1:0").await.expect("bind ws");
+        let ws_url = format!("ws://{}/link", ws.local_addr().expect("ws addr"));
+        let (sockets_tx, sockets) = mpsc::unbounded_channel();
+        tokio::spawn(serve_sockets(ws, sockets_tx));
+
+        let (posts_tx, posts) = mpsc::unbounded_channel();
+        let state = Arc::new(FakeState {
+            ws_url,
+            rate_limits: AtomicU32::new(0),
+            retry_after_secs: AtomicU32::new(1),
+            post_attempts: AtomicU32::new(0),
+            posts: posts_tx,
+            users_info_calls: AtomicU32::new(0),
+            emails: Mutex::new(HashMap::new()),
+            connections_opened: AtomicU32::new(0),
+        });
+        let app = Router::new()
+            .route("/api/auth.test", any(auth_test))
+            .route("/api/apps.connections.open", any(connections_open))
+            .route("/api/chat.postMessage", post(post_message))
+            .route("/api/users.info", any(users_info))
+            .with_state(state.clone());
+        let http = TcpListener::bind("127.0.0.1:0").await.expect("bind api");
+        let api_url = format!("http://{}/api", http.local_addr().expect("api addr"));
+        tokio::spawn(async move {
+            let _ = axum::serve(http, app).await;
+        });
+        FakeSlack {
+            api_url,
+            state,
+            posts,
+            sockets,
+        }
+    }
+
+    /// The next `times` posts answer 429 with `Retry-After: retry_after_secs`.
+    pub fn rate_limit_posts(&self, times: u32, retry_after_secs: u32) {
+        self.state
+            .retry_after_secs
+            .store(retry_after_secs, Ordering::SeqCst);
+        self.state.rate_limits.store(times, Ordering::SeqCst);
+    }
+
+    pub fn post_attempts(&self) -> u32 {
+        self.state.post_attempts.load(Ordering::SeqCst)
+    }
+
+    pub fn set_email(&self, user: &str, email: &str) {
+        let mut emails = self.state.emails.lock().expect("emails");
+        emails.insert(user.to_string(), email.to_string());
+    }
+
+    pub fn users_info_calls(&self) -> u32 {
+        self.state.users_info_calls.load(Ordering::SeqCst)
+    }
+
+    pub fn connections_opened(&self) -> u32 {
+        self.state.connections_opened.load(Ordering::SeqCst)
+    }
+
+    /// The next accepted post, failing the test after 10 s.
+    pub async fn next_post(&mut self) -> AcceptedPost {
+        tokio::time::timeout(Duration::from_secs(10), self.posts.recv())
+            .await
+            .expect("a post within 10 s")
+            .expect("fake running")
+    }
+
+    /// The next Socket Mode connection, failing the test after 10 s.
+    pub async fn next_socket(&mut self) -> FakeSocket {
+        tokio::time::timeout(Duration::from_secs(10), self.sockets.recv())
+            .await
+            .expect("a Socket Mode connection within 10 s")
+            .expect("fake running")
+    }
+}
+
+fn bearer_is(headers: &HeaderMap, token: &str) -> bool {
+    headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == format!("Bearer {token}"))
+}
+
+fn invalid_auth() -> Response {
+    Json(json!({"ok": false, "error": "invalid_auth"})).into_response()
+}
+
+async fn auth_test(headers: HeaderMap) -> Response {
+    if !bearer_is(&headers, BOT_TOKEN) {
+        return invalid_auth();
+    }
+    Json(json!({
+        "ok": true, "url": "https://fake.slack.com/", "team": "Fake", "user": "icbot",
+        "team_id": "T1", "user_id": BOT_USER, "bot_id": BOT_ID
+    }))
+    .into_response()
+}
+
+async fn connections_open(State(state): State<Arc<FakeState>>, headers: HeaderMap) -> Response {
+    if !bearer_is(&headers, APP_TOKEN) {
+        return invalid_auth();
+    }
+    state.connections_opened.fetch_add(1, Ordering::SeqCst);
+    Json(json!({"ok": true, "url": state.ws_url})).into_response()
+}
+
+async fn post_message(
+    State(state): State<Arc<FakeState>>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    if !bearer_is(&headers, BOT_TOKEN) {
+        return invalid_auth();
+    }
+    state.post_attempts.fetch_add(1, Ordering::SeqCst);
+    let limited = state
+        .rate_limits
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok();
+    if limited {
+        let retry_after = state.retry_after_secs.load(Ordering::SeqCst).to_string();
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            [("retry-after", retry_after)],
+            Json(json!({"ok": false, "error": "ratelimited"})),
+        )
+            .into_response();
+    }
+    let channel = body["channel"].clone();
+    let text = body["text"].clone();
+    let _ = state.posts.send(AcceptedPost {
+        body,
+        at: Instant::now(),
+    });
+    Json(json!({
+        "ok": true, "channel": channel, "ts": "1700000000.000200",
+        "message": {"type": "message", "ts": "1700000000.000200", "text": text, "user": BOT_USER}
+    }))
+    .into_response()
+}
+
+async fn users_info(
+    State(state): State<Arc<FakeState>>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    if !bearer_is(&headers, BOT_TOKEN) {
+        return invalid_auth();
+    }
+    state.users_info_calls.fetch_add(1, Ordering::SeqCst);
+    let user = query.get("user").cloned().unwrap_or_default();
+    let email = state.emails.lock().expect("emails").get(&user).cloned();
+    match email {
+        Some(email) => Json(json!({
+            "ok": true,
+            "user": {"id": user, "name": "someone", "profile": {"email": email, "real_name": "Some One"}}
+        }))
+        .into_response(),
+        None => Json(json!({"ok": false, "error": "user_not_found"})).into_response(),
+    }
+}
+
+async fn serve_sockets(listener: TcpListener, sockets: mpsc::UnboundedSender<FakeSocket>) {
+    while let Ok((stream, _)) = listener.accept().await {
+        let Ok(mut ws) = tokio_tungstenite::accept_async(stream).await else {
+            continue;
+        };
+        let hello = json!({
+            "type": "hello", "num_connections": 1,
+            "connection_info": {"app_id": "A1"},
+            "debug_info": {"host": "fake-slack", "approximate_connection_time": 3600}
+        });
+        if ws
+            .send(Message::Text(hello.to_string().into()))
+            .await
+            .is_err()
+        {
+            continue;
+        }
+        let (commands, mut command_rx) = mpsc::unbounded_channel();
+        let (acks_tx, acks) = mpsc::unbounded_channel();
+        let _ = sockets.send(FakeSocket { commands, acks });
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    command = command_rx.recv() => match command {
+                        Some(SocketCommand::Send(text)) => {
+                            if ws.send(Message::Text(text.into())).await.is_err() {
+                                return;
+                            }
+                        }
+                        Some(SocketCommand::Drop) | None => return,
+                    },
+                    frame = ws.next() => match frame {
+                        Some(Ok(Message::Text(text))) => {
+                            let ack: Value = serde_json::from_str(text.as_str()).unwrap_or(Value::Null);
+                            if let Some(id) = ack["envelope_id"].as_str() {
+                                let _ = acks_tx.send(id.to_string());
+                            }
+                        }
+                        Some(Ok(_)) => {}
+                        Some(Err(_)) | None => return,
+                    },
+                }
+            }
+        });
+    }
+}

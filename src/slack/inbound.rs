@@ -1,0 +1,236 @@
+//! Slack message events to the gateway: which messages are commands for the bot, and where to answer them.
+//!
+//! Delivered: a person's message (no subtype, or `thread_broadcast`) whose text starts with `!`. Ignored: the
+//! bot's own messages, other bots (`bot_id` set, `bot_message`), edits (`message_changed`), deletions
+//! (`message_deleted`), joins and every other subtype, and an event Slack sends a second time (same
+//! `event_id`, as after a missed acknowledgement). The reply goes to the thread when the command was typed in
+//! one, otherwise to the channel; `channel_type = "im"` marks a direct message.
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::Mutex;
+
+use icbot_actors::chat::{ChatTarget, InboundMessage};
+use icbot_actors::gateway::GatewayHandle;
+use slack_morphism::prelude::*;
+
+use super::client::BotIdentity;
+
+/// How many recent event ids are remembered to drop redeliveries.
+const REMEMBERED_EVENTS: usize = 1024;
+
+/// Where inbound messages go, and what to leave out. Shared by Socket Mode and the Events API.
+pub struct InboundRoute {
+    gateway: GatewayHandle,
+    me: BotIdentity,
+    recent: Mutex<RecentEvents>,
+}
+
+impl InboundRoute {
+    pub fn new(gateway: GatewayHandle, me: BotIdentity) -> Self {
+        InboundRoute {
+            gateway,
+            me,
+            recent: Mutex::new(RecentEvents::default()),
+        }
+    }
+
+    /// Handles one pushed event: delivers it to the gateway when it is a command. Returns at once.
+    pub fn handle(&self, callback: &SlackPushEventCallback) {
+        let SlackEventCallbackBody::Message(event) = &callback.event else {
+            return;
+        };
+        let Some(msg) = to_inbound(event, &self.me) else {
+            return;
+        };
+        let first_time = self
+            .recent
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(callback.event_id.to_string());
+        if !first_time {
+            tracing::info!(event_id = %callback.event_id, "Slack event seen before; ignored");
+            return;
+        }
+        tracing::debug!(user = %msg.user, channel = %msg.reply_to.channel, "Slack command received");
+        self.gateway.deliver(msg);
+    }
+}
+
+/// The message the gateway should see, or `None` when the bot ignores this event.
+pub fn to_inbound(event: &SlackMessageEvent, me: &BotIdentity) -> Option<InboundMessage> {
+    match &event.subtype {
+        None | Some(SlackMessageEventType::ThreadBroadcast) => {}
+        Some(_) => return None,
+    }
+    if event.hidden == Some(true) || event.sender.bot_id.is_some() {
+        return None;
+    }
+    let user = event.sender.user.as_ref()?.to_string();
+    if user == me.user_id {
+        return None;
+    }
+    let text = event.content.as_ref()?.text.as_ref()?;
+    if !text.trim_start().starts_with('!') {
+        return None;
+    }
+    let channel = event.origin.channel.as_ref()?.to_string();
+    let direct = event
+        .origin
+        .channel_type
+        .as_ref()
+        .is_some_and(|t| t.0 == "im");
+    Some(InboundMessage {
+        reply_to: ChatTarget {
+            channel,
+            thread: event.origin.thread_ts.as_ref().map(|t| t.to_string()),
+        },
+        user,
+        text: text.clone(),
+        direct,
+    })
+}
+
+/// The last few event ids, oldest forgotten first.
+#[derive(Default)]
+struct RecentEvents {
+    seen: HashSet<String>,
+    order: VecDeque<String>,
+}
+
+impl RecentEvents {
+    /// True when `id` was not seen recently.
+    fn insert(&mut self, id: String) -> bool {
+        if !self.seen.insert(id.clone()) {
+            return false;
+        }
+        self.order.push_back(id);
+        if self.order.len() > REMEMBERED_EVENTS {
+            if let Some(old) = self.order.pop_front() {
+                self.seen.remove(&old);
+            }
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn me() -> BotIdentity {
+        BotIdentity {
+            user_id: "UBOT".into(),
+            bot_id: Some("BBOT".into()),
+        }
+    }
+
+    fn event(value: serde_json::Value) -> SlackMessageEvent {
+        serde_json::from_value(value).expect("a message event")
+    }
+
+    fn command(extra: serde_json::Value) -> SlackMessageEvent {
+        let mut base = json!({
+            "type": "message", "channel": "C1", "channel_type": "channel", "user": "U1",
+            "text": "!ic oncall", "ts": "1700000000.000100"
+        });
+        if let (Some(base), Some(extra)) = (base.as_object_mut(), extra.as_object()) {
+            for (k, v) in extra {
+                base.insert(k.clone(), v.clone());
+            }
+        }
+        event(base)
+    }
+
+    #[test]
+    fn channel_command_answers_top_level() {
+        let msg = to_inbound(&command(json!({})), &me()).unwrap();
+        assert_eq!(
+            msg,
+            InboundMessage {
+                reply_to: ChatTarget::channel("C1"),
+                user: "U1".into(),
+                text: "!ic oncall".into(),
+                direct: false,
+            }
+        );
+    }
+
+    #[test]
+    fn threaded_command_answers_in_the_thread() {
+        let msg = to_inbound(&command(json!({"thread_ts": "1699.0001"})), &me()).unwrap();
+        assert_eq!(msg.reply_to.thread.as_deref(), Some("1699.0001"));
+    }
+
+    #[test]
+    fn thread_broadcast_is_a_command() {
+        let msg = to_inbound(
+            &command(json!({"subtype": "thread_broadcast", "thread_ts": "1699.0001"})),
+            &me(),
+        );
+        assert!(msg.is_some());
+    }
+
+    #[test]
+    fn direct_message_is_marked_direct() {
+        let msg = to_inbound(
+            &command(json!({"channel": "D1", "channel_type": "im"})),
+            &me(),
+        )
+        .unwrap();
+        assert!(msg.direct);
+    }
+
+    #[test]
+    fn own_messages_are_ignored() {
+        assert_eq!(to_inbound(&command(json!({"user": "UBOT"})), &me()), None);
+    }
+
+    #[test]
+    fn bots_are_ignored() {
+        assert_eq!(
+            to_inbound(&command(json!({"bot_id": "BOTHER"})), &me()),
+            None
+        );
+        assert_eq!(
+            to_inbound(&command(json!({"subtype": "bot_message"})), &me()),
+            None
+        );
+    }
+
+    #[test]
+    fn edits_and_deletions_are_ignored() {
+        let edit = command(json!({
+            "subtype": "message_changed", "hidden": true,
+            "message": {"type": "message", "user": "U1", "text": "!ic page", "ts": "1.2"}
+        }));
+        assert_eq!(to_inbound(&edit, &me()), None);
+        let deletion =
+            command(json!({"subtype": "message_deleted", "hidden": true, "deleted_ts": "1.2"}));
+        assert_eq!(to_inbound(&deletion, &me()), None);
+    }
+
+    #[test]
+    fn other_subtypes_and_chatter_are_ignored() {
+        assert_eq!(
+            to_inbound(&command(json!({"subtype": "channel_join"})), &me()),
+            None
+        );
+        assert_eq!(
+            to_inbound(&command(json!({"subtype": "something_new"})), &me()),
+            None
+        );
+        assert_eq!(to_inbound(&command(json!({"text": "lunch?"})), &me()), None);
+    }
+
+    #[test]
+    fn recent_events_drop_repeats_and_forget_the_oldest() {
+        let mut recent = RecentEvents::default();
+        assert!(recent.insert("E1".into()));
+        assert!(!recent.insert("E1".into()));
+        for i in 0..REMEMBERED_EVENTS {
+            recent.insert(format!("X{i}"));
+        }
+        assert!(recent.insert("E1".into()));
+    }
+}

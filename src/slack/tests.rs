@@ -1,0 +1,496 @@
+//! The Slack adapter end to end through slack-morphism, against the fake Slack in `fake_slack.rs`.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use hmac::{KeyInit, Mac};
+use icbot_actors::chat::{ChatTarget, InboundMessage};
+use icbot_actors::gateway::{GatewayHandle, GatewayMessage};
+use icbot_actors::in_flight::InFlight;
+use icbot_actors::names::ActorNames;
+use icbot_actors::ports::ChatOut;
+use icbot_actors::reply::{code, strong, text, Reply};
+use ractor::{Actor, ActorProcessingErr, ActorRef};
+use secrecy::SecretString;
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+
+use super::fake_slack::{event_callback, FakeSlack, APP_TOKEN, BOT_ID, BOT_TOKEN, BOT_USER};
+use super::*;
+
+const WAIT: Duration = Duration::from_secs(10);
+const SIGNING_SECRET: &str = "test-signing-secret";
+
+fn install_crypto() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// Distinct registry names per test: the ractor registry is process-wide.
+fn names() -> ActorNames {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    ActorNames::with_prefix(format!(
+        "slack-test-{}:",
+        NEXT.fetch_add(1, Ordering::SeqCst)
+    ))
+}
+
+/// Stands in for the gateway: forwards what it receives to the test.
+struct RecordingGateway;
+
+impl Actor for RecordingGateway {
+    type Msg = GatewayMessage;
+    type State = mpsc::UnboundedSender<InboundMessage>;
+    type Arguments = mpsc::UnboundedSender<InboundMessage>;
+
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        tx: Self::Arguments,
+    ) -> Result<Self::State, ActorProcessingErr> {
+        Ok(tx)
+    }
+
+    async fn handle(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        message: Self::Msg,
+        tx: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        if let GatewayMessage::Inbound(msg, _guard) = message {
+            let _ = tx.send(msg);
+        }
+        Ok(())
+    }
+}
+
+struct Delivered {
+    rx: mpsc::UnboundedReceiver<InboundMessage>,
+    gateway: ActorRef<GatewayMessage>,
+}
+
+impl Delivered {
+    async fn next(&mut self) -> InboundMessage {
+        tokio::time::timeout(WAIT, self.rx.recv())
+            .await
+            .expect("a delivered message within the wait")
+            .expect("recording gateway running")
+    }
+}
+
+impl Drop for Delivered {
+    fn drop(&mut self) {
+        self.gateway.stop(None);
+    }
+}
+
+async fn recording_gateway() -> (GatewayHandle, Delivered) {
+    let names = names();
+    let (tx, rx) = mpsc::unbounded_channel();
+    let (gateway, _) = Actor::spawn(Some(names.gateway()), RecordingGateway, tx)
+        .await
+        .expect("spawn recording gateway");
+    let handle = GatewayHandle::new(&names, InFlight::new());
+    (handle, Delivered { rx, gateway })
+}
+
+fn settings(fake: &FakeSlack, mode: SlackMode) -> SlackSettings {
+    SlackSettings {
+        mode,
+        api_url: fake.api_url.clone(),
+        listen: "127.0.0.1:0".into(),
+        post_timeout: Duration::from_secs(5),
+        per_channel_interval: Duration::from_millis(20),
+    }
+}
+
+fn secrets() -> SlackSecrets {
+    SlackSecrets {
+        bot_token: SecretString::from(BOT_TOKEN),
+        app_token: Some(SecretString::from(APP_TOKEN)),
+        signing_secret: Some(SecretString::from(SIGNING_SECRET)),
+    }
+}
+
+fn chat(settings: &SlackSettings) -> Arc<SlackChat> {
+    Arc::new(SlackChat::new(settings, &secrets()).expect("chat"))
+}
+
+/// A message event as Slack sends it, with `extra` fields merged in.
+fn message(extra: Value) -> Value {
+    let mut event = json!({
+        "type": "message", "channel": "C1", "channel_type": "channel", "user": "U1",
+        "text": "!ic oncall", "ts": "1700000000.000100", "event_ts": "1700000000.000100"
+    });
+    if let (Some(event), Some(extra)) = (event.as_object_mut(), extra.as_object()) {
+        for (k, v) in extra {
+            event.insert(k.clone(), v.clone());
+        }
+    }
+    event
+}
+
+async fn wait_connected(running: &SlackRunning, want: bool) {
+    let mut connection = running.connection();
+    tokio::time::timeout(WAIT, connection.wait_for(|c| *c == want))
+        .await
+        .expect("connection state within the wait")
+        .expect("flag alive");
+}
+
+async fn next_ack(socket: &mut fake_slack::FakeSocket) -> String {
+    tokio::time::timeout(WAIT, socket.acks.recv())
+        .await
+        .expect("an ack within the wait")
+        .expect("socket open")
+}
+
+struct SocketBot {
+    fake: FakeSlack,
+    running: SlackRunning,
+    delivered: Delivered,
+}
+
+async fn socket_bot() -> SocketBot {
+    install_crypto();
+    let fake = FakeSlack::start().await;
+    let settings = settings(&fake, SlackMode::Socket);
+    let (gateway, delivered) = recording_gateway().await;
+    let running = start_inbound(&settings, &secrets(), chat(&settings), gateway, None)
+        .await
+        .expect("start Slack inbound");
+    SocketBot {
+        fake,
+        running,
+        delivered,
+    }
+}
+
+#[tokio::test]
+async fn socket_mode_delivers_a_channel_command_and_acks_it() {
+    let mut bot = socket_bot().await;
+    assert_eq!(bot.running.me.user_id, BOT_USER);
+    let mut socket = bot.fake.next_socket().await;
+    wait_connected(&bot.running, true).await;
+
+    socket.send_event("env-1", message(json!({"text": "!ic page db is down"})));
+    let msg = bot.delivered.next().await;
+    assert_eq!(
+        msg,
+        InboundMessage {
+            reply_to: ChatTarget::channel("C1"),
+            user: "U1".into(),
+            text: "!ic page db is down".into(),
+            direct: false,
+        }
+    );
+    assert_eq!(next_ack(&mut socket).await, "env-1");
+
+    socket.send_event("env-2", message(json!({"thread_ts": "1699999999.000001"})));
+    let msg = bot.delivered.next().await;
+    assert_eq!(msg.reply_to.thread.as_deref(), Some("1699999999.000001"));
+    assert_eq!(next_ack(&mut socket).await, "env-2");
+    bot.running.shutdown().await;
+}
+
+#[tokio::test]
+async fn socket_mode_ignores_own_bot_edit_and_deletion_but_acks_them() {
+    let mut bot = socket_bot().await;
+    let mut socket = bot.fake.next_socket().await;
+    let ignored = [
+        message(json!({"user": BOT_USER, "bot_id": BOT_ID, "text": "!ic oncall (mine)"})),
+        message(json!({"bot_id": "BOTHER", "subtype": "bot_message", "text": "!ic page"})),
+        message(json!({
+            "subtype": "message_changed", "hidden": true,
+            "message": {"type": "message", "user": "U1", "text": "!ic page edited", "ts": "1.1"}
+        })),
+        message(json!({"subtype": "message_deleted", "hidden": true, "deleted_ts": "1.1"})),
+    ];
+    for (i, event) in ignored.into_iter().enumerate() {
+        socket.send_event(&format!("ignored-{i}"), event);
+    }
+    socket.send_event("real", message(json!({"text": "!ic help"})));
+    for i in 0..4 {
+        assert_eq!(next_ack(&mut socket).await, format!("ignored-{i}"));
+    }
+    assert_eq!(next_ack(&mut socket).await, "real");
+    // Deliveries keep the envelopes' order: the first one through is the only command.
+    assert_eq!(bot.delivered.next().await.text, "!ic help");
+    bot.running.shutdown().await;
+}
+
+#[tokio::test]
+async fn dropped_socket_reconnects_and_delivers_the_next_envelope() {
+    let mut bot = socket_bot().await;
+    let first = bot.fake.next_socket().await;
+    wait_connected(&bot.running, true).await;
+    first.drop_connection();
+
+    let mut second = bot.fake.next_socket().await;
+    assert_eq!(bot.fake.connections_opened(), 2);
+    wait_connected(&bot.running, true).await;
+    second.send_event("after-reconnect", message(json!({"text": "!status"})));
+    assert_eq!(bot.delivered.next().await.text, "!status");
+    assert_eq!(next_ack(&mut second).await, "after-reconnect");
+    bot.running.shutdown().await;
+}
+
+#[tokio::test]
+async fn post_renders_mrkdwn_to_the_right_channel_and_thread() {
+    install_crypto();
+    let mut fake = FakeSlack::start().await;
+    let chat = chat(&settings(&fake, SlackMode::Socket));
+    let mut reply = Reply::new();
+    reply.line(vec![
+        strong("On call:"),
+        text(" <!channel> & co, try "),
+        code("!ic page"),
+    ]);
+    let to = ChatTarget {
+        channel: "C9".into(),
+        thread: Some("1700000000.000100".into()),
+    };
+    chat.post(&to, &reply).await.expect("posted");
+
+    let post = fake.next_post().await;
+    assert_eq!(post.body["channel"], "C9");
+    assert_eq!(post.body["thread_ts"], "1700000000.000100");
+    assert_eq!(
+        post.body["text"],
+        "*On call:* &lt;!channel&gt; &amp; co, try `!ic page`"
+    );
+
+    chat.post(&ChatTarget::channel("C9"), &Reply::text("top"))
+        .await
+        .expect("posted");
+    let post = fake.next_post().await;
+    assert!(post.body.get("thread_ts").is_none(), "{}", post.body);
+}
+
+#[tokio::test]
+async fn rate_limited_post_waits_retry_after_then_succeeds() {
+    install_crypto();
+    let mut fake = FakeSlack::start().await;
+    let chat = chat(&settings(&fake, SlackMode::Socket));
+    fake.rate_limit_posts(1, 1);
+    let started = tokio::time::Instant::now();
+    chat.post(&ChatTarget::channel("C1"), &Reply::text("after a 429"))
+        .await
+        .expect("posted after the retry");
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "Retry-After honoured"
+    );
+    assert_eq!(fake.post_attempts(), 2);
+    assert_eq!(fake.next_post().await.body["text"], "after a 429");
+}
+
+#[tokio::test]
+async fn posts_to_one_channel_stay_in_order_and_are_paced() {
+    install_crypto();
+    let mut fake = FakeSlack::start().await;
+    let mut settings = settings(&fake, SlackMode::Socket);
+    settings.per_channel_interval = Duration::from_millis(50);
+    let chat = chat(&settings);
+    // The first is refused once: without the queue the others would overtake it.
+    fake.rate_limit_posts(1, 0);
+    let to = ChatTarget::channel("C1");
+    let replies: Vec<Reply> = (1..=4).map(|i| Reply::text(format!("m{i}"))).collect();
+    let (a, b, c, d) = tokio::join!(
+        chat.post(&to, &replies[0]),
+        chat.post(&to, &replies[1]),
+        chat.post(&to, &replies[2]),
+        chat.post(&to, &replies[3]),
+    );
+    for result in [a, b, c, d] {
+        result.expect("posted");
+    }
+    let mut previous: Option<tokio::time::Instant> = None;
+    for i in 1..=4 {
+        let post = fake.next_post().await;
+        assert_eq!(post.body["text"], format!("m{i}"));
+        if let Some(previous) = previous {
+            assert!(post.at - previous >= Duration::from_millis(45), "paced");
+        }
+        previous = Some(post.at);
+    }
+}
+
+#[tokio::test]
+async fn a_busy_channel_does_not_hold_up_another() {
+    install_crypto();
+    let mut fake = FakeSlack::start().await;
+    let mut settings = settings(&fake, SlackMode::Socket);
+    settings.per_channel_interval = Duration::from_secs(1);
+    let chat = chat(&settings);
+    chat.post(&ChatTarget::channel("C1"), &Reply::text("first"))
+        .await
+        .expect("posted");
+    let busy = Reply::text("second in C1");
+    let other = Reply::text("only in C2");
+    let c1 = ChatTarget::channel("C1");
+    let c2 = ChatTarget::channel("C2");
+    let (r1, r2) = tokio::join!(chat.post(&c1, &busy), chat.post(&c2, &other));
+    r1.expect("posted");
+    r2.expect("posted");
+    assert_eq!(fake.next_post().await.body["text"], "first");
+    assert_eq!(fake.next_post().await.body["text"], "only in C2");
+    assert_eq!(fake.next_post().await.body["text"], "second in C1");
+}
+
+#[tokio::test]
+async fn email_of_resolves_through_users_info_and_is_cached() {
+    install_crypto();
+    let fake = FakeSlack::start().await;
+    fake.set_email("U1", "alice@example.com");
+    let chat = chat(&settings(&fake, SlackMode::Socket));
+    assert_eq!(
+        chat.email_of("U1").await.expect("users.info"),
+        Some("alice@example.com".to_string())
+    );
+    assert_eq!(
+        chat.email_of("U1").await.expect("cached"),
+        Some("alice@example.com".to_string())
+    );
+    assert_eq!(fake.users_info_calls(), 1);
+    assert_eq!(chat.email_of("UNOBODY").await.expect("users.info"), None);
+}
+
+// --- Events API ---
+
+struct EventsBot {
+    url: String,
+    http: reqwest::Client,
+    running: SlackRunning,
+    delivered: Delivered,
+    _fake: FakeSlack,
+}
+
+async fn events_bot() -> EventsBot {
+    install_crypto();
+    let fake = FakeSlack::start().await;
+    let settings = settings(&fake, SlackMode::Events);
+    let (gateway, delivered) = recording_gateway().await;
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!(
+        "http://{}{EVENTS_PATH}",
+        listener.local_addr().expect("addr")
+    );
+    let running = start_inbound(
+        &settings,
+        &secrets(),
+        chat(&settings),
+        gateway,
+        Some(listener),
+    )
+    .await
+    .expect("start Slack inbound");
+    assert!(running.is_connected());
+    EventsBot {
+        url,
+        http: reqwest::Client::new(),
+        running,
+        delivered,
+        _fake: fake,
+    }
+}
+
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default()
+}
+
+fn sign(secret: &str, timestamp: i64, body: &str) -> String {
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("hmac key");
+    mac.update(format!("v0:{timestamp}:{body}").as_bytes());
+    format!("v0={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+impl EventsBot {
+    async fn send(&self, body: &Value, secret: &str, timestamp: i64) -> (u16, String) {
+        let body = body.to_string();
+        let response = self
+            .http
+            .post(&self.url)
+            .header("content-type", "application/json")
+            .header("x-slack-request-timestamp", timestamp.to_string())
+            .header("x-slack-signature", sign(secret, timestamp, &body))
+            .body(body)
+            .send()
+            .await
+            .expect("events request");
+        let status = response.status().as_u16();
+        (status, response.text().await.unwrap_or_default())
+    }
+}
+
+#[tokio::test]
+async fn events_api_delivers_a_correctly_signed_command() {
+    let mut bot = events_bot().await;
+    let body = event_callback(
+        "Ev1",
+        message(json!({"channel": "D1", "channel_type": "im"})),
+    );
+    let (status, _) = bot.send(&body, SIGNING_SECRET, now_secs()).await;
+    assert_eq!(status, 200);
+    let msg = bot.delivered.next().await;
+    assert_eq!(msg.reply_to, ChatTarget::channel("D1"));
+    assert!(msg.direct);
+    bot.running.shutdown().await;
+}
+
+#[tokio::test]
+async fn events_api_rejects_bad_signatures_and_stale_timestamps_before_any_actor() {
+    let mut bot = events_bot().await;
+    let forged = event_callback("Ev-forged", message(json!({"text": "!ic page forged"})));
+    let (status, _) = bot.send(&forged, "not-the-secret", now_secs()).await;
+    assert_eq!(status, 401);
+
+    let stale = event_callback("Ev-stale", message(json!({"text": "!ic page stale"})));
+    let (status, _) = bot.send(&stale, SIGNING_SECRET, now_secs() - 301).await;
+    assert_eq!(status, 400);
+
+    let unsigned = bot
+        .http
+        .post(&bot.url)
+        .body(forged.to_string())
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(unsigned.status().as_u16(), 401);
+
+    let good = event_callback("Ev-good", message(json!({"text": "!ic page good"})));
+    assert_eq!(bot.send(&good, SIGNING_SECRET, now_secs()).await.0, 200);
+    // The first delivery is the good one: nothing rejected got through.
+    assert_eq!(bot.delivered.next().await.text, "!ic page good");
+    bot.running.shutdown().await;
+}
+
+#[tokio::test]
+async fn events_api_answers_url_verification() {
+    let bot = events_bot().await;
+    let body = json!({"type": "url_verification", "token": "legacy", "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"});
+    let (status, answer) = bot.send(&body, SIGNING_SECRET, now_secs()).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        answer,
+        "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"
+    );
+    bot.running.shutdown().await;
+}
+
+#[tokio::test]
+async fn events_api_drops_a_redelivered_event() {
+    let mut bot = events_bot().await;
+    let first = event_callback("Ev-same", message(json!({"text": "!ic page once"})));
+    assert_eq!(bot.send(&first, SIGNING_SECRET, now_secs()).await.0, 200);
+    assert_eq!(bot.send(&first, SIGNING_SECRET, now_secs()).await.0, 200);
+    let next = event_callback("Ev-next", message(json!({"text": "!ic page next"})));
+    assert_eq!(bot.send(&next, SIGNING_SECRET, now_secs()).await.0, 200);
+    assert_eq!(bot.delivered.next().await.text, "!ic page once");
+    assert_eq!(bot.delivered.next().await.text, "!ic page next");
+    bot.running.shutdown().await;
+}

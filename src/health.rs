@@ -115,20 +115,35 @@ pub fn render_tree(tree: &TreeFacts) -> String {
 fn key_facts(a: &ActorFacts) -> String {
     let mut out = String::new();
     for (key, value) in &a.facts {
-        let text = match (key.as_str(), value) {
-            (_, Value::Null) => "none".to_string(),
-            ("snapshot_age_secs" | "since_age_secs", Value::Number(n)) => {
-                format!(
-                    "{} old",
-                    human_age(Duration::from_secs(n.as_u64().unwrap_or(0)))
-                )
-            }
-            (_, Value::String(s)) => s.clone(),
-            (_, other) => other.to_string(),
-        };
-        let _ = write!(out, "; {key}: {text}");
+        let _ = write!(out, "; {key}: {}", fact_text(key, value));
     }
     out
+}
+
+/// A fact in words: ages as "12 s old"/"12 s ago", objects as `field=value` pairs without the nulls.
+fn fact_text(key: &str, value: &Value) -> String {
+    match value {
+        Value::Null => "none".to_string(),
+        Value::Number(n) if key.ends_with("age_secs") => {
+            let age = human_age(Duration::from_secs(n.as_u64().unwrap_or(0)));
+            if key == "age_secs" {
+                format!("{age} ago")
+            } else {
+                format!("{age} old")
+            }
+        }
+        Value::String(s) => s.clone(),
+        Value::Object(fields) => fields
+            .iter()
+            .filter(|(_, v)| !v.is_null())
+            .map(|(k, v)| match k.as_str() {
+                "age_secs" => fact_text(k, v),
+                _ => format!("{k}={}", fact_text(k, v)),
+            })
+            .collect::<Vec<_>>()
+            .join(" "),
+        other => other.to_string(),
+    }
 }
 
 #[cfg(test)]
@@ -148,6 +163,13 @@ mod tests {
         "#;
         let c = Config::parse(text, Vec::new()).unwrap();
         assert_eq!(admin_url_from(Some(&c)), "http://127.0.0.1:9999");
+        assert_eq!(
+            fact_text(
+                "last_refresh",
+                &serde_json::json!({"ok": false, "age_secs": 75, "error": "PagerDuty unreachable (timeout)"})
+            ),
+            "1 min ago error=PagerDuty unreachable (timeout) ok=false"
+        );
         let off = text.replace("0.0.0.0:9999", "");
         let c = Config::parse(&off, Vec::new()).unwrap();
         assert_eq!(admin_url_from(Some(&c)), DEFAULT_ADMIN_URL);

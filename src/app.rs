@@ -2,6 +2,8 @@
 //!
 //! `start` is what `main` runs and what the integration tests run, with their own chat and actor names.
 
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,16 +17,18 @@ use icbot_actors::names::ActorNames;
 use icbot_actors::pager::PagerArgs;
 use icbot_actors::ports::{ChatOut, PagerDutyApi, StateStore, StatusProbe};
 use icbot_actors::root::{ChildHealth, RootActor, RootArgs, RootMessage};
-use icbot_actors::schedule_cache::ScheduleCacheArgs;
+use icbot_actors::schedule_cache::{CacheFacts, ScheduleCacheArgs};
 use icbot_actors::stalks::StalksArgs;
 use icbot_actors::state_store::{FileStateStore, MemoryStateStore};
 use icbot_actors::status::{self, StatusArgs};
 use ractor::{Actor, ActorRef};
 use secrecy::SecretString;
-use tokio::sync::watch;
+use tokio::net::TcpListener;
+use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
-use crate::config::{secs, Config, Secrets, StatusSource};
+use crate::admin::{self, AdminSources};
+use crate::config::{secs, ChatAdapter, Config, Secrets, StatusSource};
 use crate::monitoring::{self, MonitoringSettings};
 use crate::pagerduty::{PagerDutyClient, PagerDutyConfig};
 use crate::stub::{Fault, StubData, StubHandle, StubServer};
@@ -52,6 +56,17 @@ pub struct Bot {
     deadlines: Deadlines,
     stub: Option<StubHandle>,
     health: watch::Receiver<Vec<ChildHealth>>,
+    cache_facts: watch::Receiver<CacheFacts>,
+    chat_connected: watch::Sender<bool>,
+    stopping: Arc<AtomicBool>,
+    admin: Option<AdminServer>,
+}
+
+/// The admin server's task, while it runs.
+struct AdminServer {
+    addr: SocketAddr,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<std::io::Result<()>>,
 }
 
 /// Starts the bot: the embedded stub when configured, the PagerDuty client, the state store, the tree.
@@ -62,6 +77,18 @@ pub async fn start(
     names: ActorNames,
 ) -> anyhow::Result<Bot> {
     install_crypto_provider();
+    // A bot that answers chat matters more than its admin port: a taken port is logged loudly (and shows as
+    // an unreachable /readyz), not a reason to stay down.
+    let admin_listener = match config.admin.listen_addr() {
+        Some(listen) => match TcpListener::bind(listen).await {
+            Ok(listener) => Some(listener),
+            Err(e) => {
+                tracing::error!(error = %e, listen, "cannot start the admin server; running without it");
+                None
+            }
+        },
+        None => None,
+    };
     let pd = &config.pagerduty;
     let stub = if config.needs_stub() {
         let stub = StubServer::start(&config.stub.listen, StubData::demo(), Fault::None)
@@ -111,6 +138,7 @@ pub async fn start(
             .with_access(access),
     );
     let refresh_interval = secs(pd.refresh_interval_secs);
+    let (cache_facts_tx, cache_facts) = watch::channel(CacheFacts::default());
     let cache_args = {
         let (pagerduty, store) = (pagerduty.clone(), store.clone());
         let (ics, responders) = (pd.ic_schedule_refs(), pd.responder_schedule_refs());
@@ -124,6 +152,7 @@ pub async fn start(
                 .clamp(Duration::from_secs(5), Duration::from_secs(120)),
             contacts_ttl: CONTACTS_TTL,
             contact_concurrency: CONTACT_CONCURRENCY,
+            facts: cache_facts_tx.clone(),
         }
     };
     let dedup_window = secs(config.pager.dedup_window_secs);
@@ -173,6 +202,28 @@ pub async fn start(
         .await
         .map_err(|e| anyhow::anyhow!("cannot start the supervision tree: {e}"))?;
     let gateway = GatewayHandle::new(&names, InFlight::new());
+    // Console chat is connected from the start; a network adapter reports its connection here.
+    let chat_connected = watch::channel(match config.chat.adapter {
+        ChatAdapter::Console => true,
+        ChatAdapter::Slack => false,
+    })
+    .0;
+    let stopping = Arc::new(AtomicBool::new(false));
+    let admin = match admin_listener {
+        Some(listener) => {
+            let sources = AdminSources {
+                names: names.clone(),
+                health: health.clone(),
+                cache: cache_facts.clone(),
+                chat_connected: chat_connected.subscribe(),
+                chaos: config.admin.chaos,
+                metrics: admin::metrics::prometheus(),
+                stopping: stopping.clone(),
+            };
+            Some(start_admin(listener, sources, config.admin.chaos)?)
+        }
+        None => None,
+    };
     tracing::info!("icbot started");
     Ok(Bot {
         names,
@@ -182,7 +233,31 @@ pub async fn start(
         deadlines,
         stub,
         health,
+        cache_facts,
+        chat_connected,
+        stopping,
+        admin,
     })
+}
+
+fn start_admin(
+    listener: TcpListener,
+    sources: AdminSources,
+    chaos: bool,
+) -> anyhow::Result<AdminServer> {
+    let addr = listener
+        .local_addr()
+        .context("the admin listener has no address")?;
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(admin::serve(listener, sources, async move {
+        let _ = stopped.await;
+    }));
+    if chaos {
+        tracing::warn!(%addr, "admin server started with chaos controls ON: POST /actors/{{name}}/crash crashes actors");
+    } else {
+        tracing::info!(%addr, "admin server started");
+    }
+    Ok(AdminServer { addr, stop, task })
 }
 
 /// The `!status` probe: the embedded stub's Alertmanager API, or the configured Alertmanager or Statuspage.
@@ -240,15 +315,41 @@ impl Bot {
         self.health.clone()
     }
 
-    /// Waits for the replies in flight (at most the longest command deadline and a second), then stops the tree
-    /// and the embedded stub.
+    /// The on-call cache's facts (snapshot age, last refresh), as last published: never blocks.
+    pub fn cache_facts(&self) -> watch::Receiver<CacheFacts> {
+        self.cache_facts.clone()
+    }
+
+    /// Where the admin server listens; `None` when `[admin] listen = ""` or its address could not be bound.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().map(|a| a.addr)
+    }
+
+    /// Where the chat adapter says whether it is connected (`send_replace(true)` on connect, `false` on a
+    /// disconnect); `/readyz` and `/actors` read it. Console chat starts connected.
+    pub fn chat_connection(&self) -> watch::Sender<bool> {
+        self.chat_connected.clone()
+    }
+
+    /// Marks the bot not ready, waits for the replies in flight (at most the longest command deadline and a
+    /// second), then stops the tree, the admin server and the embedded stub.
     pub async fn shutdown(self) {
+        self.stopping.store(true, Ordering::Relaxed);
         let drain = self.deadlines.longest() + Duration::from_secs(1);
         if !self.gateway.drain(drain).await {
             tracing::warn!("shutting down with replies still in flight");
         }
         self.root.stop(Some("shutdown".into()));
         let _ = self.root_task.await;
+        if let Some(admin) = self.admin {
+            let _ = admin.stop.send(());
+            match tokio::time::timeout(Duration::from_secs(5), admin.task).await {
+                Ok(Ok(Ok(()))) => {}
+                Ok(Ok(Err(e))) => tracing::warn!(error = %e, "admin server failed"),
+                Ok(Err(e)) => tracing::warn!(error = %e, "admin server task failed"),
+                Err(_) => tracing::warn!("admin server still busy after 5 s; left behind"),
+            }
+        }
         if let Some(stub) = self.stub {
             stub.shutdown().await;
         }

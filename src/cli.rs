@@ -1,4 +1,5 @@
-//! The command line: `icbot [run] [--config PATH]`, `icbot stub ...`, `icbot check-config [--config PATH]`.
+//! The command line: `icbot [run] [--config PATH]`, `icbot stub ...`, `icbot check-config [--config PATH]`,
+//! `icbot health [--admin URL]`.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -13,6 +14,7 @@ use tokio::io::BufReader;
 use crate::app;
 use crate::config::{ChatAdapter, Config, Secrets};
 use crate::console::{self, ConsoleChat};
+use crate::health;
 use crate::slack::{self, SlackChat, SlackMode};
 use crate::stub::{Fault, StubData, StubServer};
 
@@ -48,6 +50,13 @@ pub enum CliCommand {
         #[arg(long, default_value = "none")]
         fault: Fault,
     },
+    /// Ask a running bot's admin server: prints the actor tree, exits 0 when ready, 1 when not, 2 when
+    /// unreachable.
+    Health {
+        /// The admin server, e.g. http://127.0.0.1:9464 (default: `[admin] listen` from --config).
+        #[arg(long)]
+        admin: Option<String>,
+    },
 }
 
 pub async fn main(cli: Cli) -> ExitCode {
@@ -59,6 +68,13 @@ pub async fn main(cli: Cli) -> ExitCode {
             data,
             fault,
         } => stub(listen, data, fault).await,
+        CliCommand::Health { admin } => {
+            let url = admin.unwrap_or_else(|| {
+                // A missing or broken config is no reason not to ask the default address.
+                health::admin_url_from(Config::load(&cli.config).ok().as_ref())
+            });
+            return health::run(&url).await;
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -140,6 +156,16 @@ async fn run_slack(config: &Config, secrets: &Secrets) -> anyhow::Result<()> {
         }
     };
     tracing::info!(mode = %config.slack.mode, "connected to Slack");
+    // Readiness and /actors follow the adapter's connection.
+    let (mut connection, published) = (slack.connection(), bot.chat_connection());
+    tokio::spawn(async move {
+        loop {
+            published.send_replace(*connection.borrow_and_update());
+            if connection.changed().await.is_err() {
+                return;
+            }
+        }
+    });
     shutdown_signal().await;
     tracing::info!("shutdown signal; finishing replies in flight");
     slack.shutdown().await;

@@ -37,6 +37,37 @@ pub struct Config {
     pub access: AccessSettings,
     #[serde(default)]
     pub state: StateConfig,
+    #[serde(default)]
+    pub admin: AdminSettings,
+}
+
+/// The admin HTTP server: health, readiness, the live actor tree, metrics, chaos drills.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminSettings {
+    /// Where it listens, such as "127.0.0.1:9464"; port 0 picks a free one; "" turns the server off.
+    #[serde(default = "defaults::admin_listen")]
+    pub listen: String,
+    /// Allow `POST /actors/{name}/crash` (chaos drills). Off by default: anyone who reaches the port could
+    /// crash actors.
+    #[serde(default)]
+    pub chaos: bool,
+}
+
+impl Default for AdminSettings {
+    fn default() -> Self {
+        AdminSettings {
+            listen: defaults::admin_listen(),
+            chaos: false,
+        }
+    }
+}
+
+impl AdminSettings {
+    /// The address to listen on, `None` when the server is off.
+    pub fn listen_addr(&self) -> Option<&str> {
+        Some(self.listen.trim()).filter(|l| !l.is_empty())
+    }
 }
 
 /// `[pager]`: how pages behave.
@@ -246,6 +277,9 @@ mod defaults {
     }
     pub fn stub_listen() -> String {
         "127.0.0.1:0".into()
+    }
+    pub fn admin_listen() -> String {
+        "127.0.0.1:9464".into()
     }
     pub fn state_dir() -> PathBuf {
         PathBuf::from("state")
@@ -464,6 +498,13 @@ impl Config {
                 "pager.dedup_window_secs: {dedup} must be 0 (off) or more seconds"
             ));
         }
+        if let Some(listen) = self.admin.listen_addr() {
+            if listen.parse::<std::net::SocketAddr>().is_err() {
+                problems.push(format!(
+                    "admin.listen: {listen:?} is not an address such as 127.0.0.1:9464 (\"\" turns the admin server off)"
+                ));
+            }
+        }
         if pd.page_deadline_secs <= 1.0 {
             problems.push(
                 "pagerduty.page_deadline_secs: must leave time to answer; use more than 1".into(),
@@ -619,6 +660,38 @@ mod tests {
         );
         let both = Secrets::from_lookup(|k| k.starts_with("SLACK_").then(|| "x".to_string()));
         assert!(c.problems(&both).is_empty());
+    }
+
+    #[test]
+    fn admin_defaults_to_loopback_without_chaos() {
+        let c = Config::parse(MINIMAL, no_env()).unwrap();
+        assert_eq!(c.admin.listen, "127.0.0.1:9464");
+        assert_eq!(c.admin.listen_addr(), Some("127.0.0.1:9464"));
+        assert!(!c.admin.chaos);
+    }
+
+    #[test]
+    fn admin_can_be_turned_off_and_chaos_on() {
+        let off = format!("{MINIMAL}\n[admin]\nlisten = \"\"\n");
+        let c = Config::parse(&off, no_env()).unwrap();
+        assert_eq!(c.admin.listen_addr(), None);
+        assert!(c.problems(&Secrets::default()).is_empty());
+        let env = vec![("ICBOT_ADMIN__CHAOS".to_string(), "true".to_string())];
+        let c = Config::parse(MINIMAL, env).unwrap();
+        assert!(c.admin.chaos);
+    }
+
+    #[test]
+    fn admin_problems_name_their_key() {
+        let bad = format!("{MINIMAL}\n[admin]\nlisten = \"localhost\"\n");
+        let c = Config::parse(&bad, no_env()).unwrap();
+        assert!(c
+            .problems(&Secrets::default())
+            .iter()
+            .any(|p| p.starts_with("admin.listen")));
+        let unknown = format!("{MINIMAL}\n[admin]\nport = 1\n");
+        let err = format!("{:#}", Config::parse(&unknown, no_env()).unwrap_err());
+        assert!(err.contains("port"), "{err}");
     }
 
     #[test]

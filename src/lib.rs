@@ -2,9 +2,11 @@
 //! crate `icbot-actors`; this crate implements its ports over the world and wires the bot together.
 //!
 //! Layout:
+//! - `admin`: the admin HTTP server: health, readiness, the live actor tree, Prometheus metrics, chaos.
 //! - `cli`: the command line (`run`, `check-config`, `stub`); `main.rs` only calls it.
 //! - `config`: the TOML file, `ICBOT_<SECTION>__<KEY>` overrides, secrets from the environment, checks.
 //! - `app`: builds the ports from the config and starts the supervision tree.
+//! - `health`: `icbot health`, the admin server's readiness and tree in a terminal.
 //! - `console`: console chat (stdin in, stdout out).
 //! - `monitoring`: the `!status` probes (Alertmanager, Statuspage), the core's `StatusProbe` over HTTP.
 //! - `pagerduty`: the PagerDuty REST API v2 client, the core's `PagerDutyApi` over HTTP.
@@ -12,10 +14,12 @@
 //! - `stub`: the bundled PagerDuty and monitoring stub server, for demos, chaos drills and tests.
 //! - `telemetry`: logging to stderr.
 
+pub mod admin;
 pub mod app;
 pub mod cli;
 pub mod config;
 pub mod console;
+pub mod health;
 pub mod monitoring;
 pub mod pagerduty;
 pub mod slack;

@@ -17,6 +17,7 @@ use crate::chat::InboundMessage;
 use crate::command::Command;
 use crate::commands::{run_command, CommandContext};
 use crate::in_flight::{InFlight, InFlightGuard};
+use crate::metric_names;
 use crate::names::ActorNames;
 use crate::ports::ChatOut;
 use crate::reply::Reply;
@@ -94,18 +95,24 @@ impl GatewayState {
             .ok()
             .and_then(|c| status_commands::send_in_order(&self.context.names, &msg, c));
         let context = self.context.clone();
+        let name = command.as_ref().map(Command::name).unwrap_or("invalid");
         let span = tracing::info_span!(
             "command",
-            name = command.as_ref().map(Command::name).unwrap_or("invalid"),
+            name,
             user = %msg.user,
             channel = %msg.reply_to.channel
         );
         let task = async move {
             let started = Instant::now();
-            let reply = match command {
-                Ok(command) => run_command(&context, &msg, command, sent).await,
-                Err(hint) => hint,
+            let (reply, outcome) = match command {
+                Ok(command) => {
+                    let reply = run_command(&context, &msg, command, sent).await;
+                    let outcome = if reply.alert { "alert" } else { "ok" };
+                    (reply, outcome)
+                }
+                Err(hint) => (hint, "invalid"),
             };
+            metric_names::command_answered(name, outcome, started.elapsed());
             tracing::info!(
                 elapsed_ms = started.elapsed().as_millis() as u64,
                 alert = reply.alert,

@@ -24,6 +24,7 @@
 //! - [`stalks`]: the stalking channels (saved across restarts), supervisor of one [`stalk`] actor per channel.
 //! - [`access`]: where paging is allowed, whether DMs are answered.
 //! - [`ask`]: calling a named actor that may be restarting; [`names`]: the registry names of a tree.
+//! - [`metric_names`]: every metric the bot exports, its labels, and who emits it.
 //! - `fakes` (tests only): in-memory PagerDuty, probe and chat.
 
 pub mod access;
@@ -36,6 +37,7 @@ pub mod directory;
 pub mod format;
 pub mod gateway;
 pub mod in_flight;
+pub mod metric_names;
 pub mod names;
 pub mod oncall;
 pub mod page_audit;

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
 use crate::chat::ChatTarget;
+use crate::metric_names;
 use crate::oncall::{Person, UserId};
 use crate::page_audit;
 use crate::page_dedup::{self, PriorPage, RecentPages};
@@ -243,8 +244,15 @@ impl PagerState {
         let span = tracing::info_span!("page", audience = %request.audience, targets = request.targets.len());
         let task = async move {
             let stop_at = deadline.checked_sub(ANSWER_MARGIN).unwrap_or(deadline);
+            metrics::counter!(metric_names::PAGES_ATTEMPTED_TOTAL).increment(1);
             let outcome = page(api, &from_email, &requester, request, stop_at).await;
             page_audit::append(store.as_ref(), &outcome);
+            let counted = if outcome.everyone_confirmed() {
+                metric_names::PAGES_CONFIRMED_TOTAL
+            } else {
+                metric_names::PAGES_FALLBACK_TOTAL
+            };
+            metrics::counter!(counted).increment(1);
             let _ = myself.cast(PagerMessage::Finished(Box::new(outcome.clone())));
             if reply.send(outcome).is_err() {
                 // The gateway gave up waiting and answered with its own fallback; the audit log has this one.

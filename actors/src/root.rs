@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 use serde::Serialize;
@@ -17,6 +17,7 @@ use tokio::time::Instant;
 
 use crate::backoff::{RestartBackoff, RestartPolicy};
 use crate::gateway::{GatewayActor, GatewayArgs};
+use crate::metric_names;
 use crate::names::ActorNames;
 use crate::pager::{PagerActor, PagerArgs};
 use crate::schedule_cache::{ScheduleCacheActor, ScheduleCacheArgs};
@@ -94,6 +95,8 @@ pub enum RootMessage {
     Restart(Child),
     /// The children's health, for operators.
     Health(RpcReplyPort<Vec<ChildHealth>>),
+    /// Publish the health again (sent a budget window after a failure, so `failing` clears on its own).
+    Republish,
 }
 
 struct ChildRecord {
@@ -149,6 +152,7 @@ impl Actor for RootActor {
             RootMessage::Health(reply) => {
                 let _ = reply.send(state.health());
             }
+            RootMessage::Republish => state.publish(),
         }
         Ok(())
     }
@@ -256,7 +260,11 @@ impl RootState {
             delay_ms = delay.as_millis() as u64,
             "child down; restarting after backoff"
         );
+        metric_names::actor_restarted(&child.name(&names));
         myself.send_after(delay, move || RootMessage::Restart(child));
+        // Once the window has passed without a new failure, `failing` is false again: say so then.
+        let window = self.args.policy.budget_window + Duration::from_millis(10);
+        myself.send_after(window, || RootMessage::Republish);
         self.publish();
     }
 
@@ -274,6 +282,7 @@ impl RootState {
                     at: SystemTime::now(),
                 });
                 let delay = record.backoff.on_failure(now);
+                metric_names::actor_restarted(&child.name(&self.args.names));
                 tracing::error!(actor = ?child, error = %e, delay_ms = delay.as_millis() as u64, "restart failed; trying again");
                 myself.send_after(delay, move || RootMessage::Restart(child));
             }
@@ -304,8 +313,6 @@ impl RootState {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
     use crate::chat::{ChatTarget, InboundMessage};
     use crate::commands::{CommandContext, Deadlines};
@@ -315,7 +322,7 @@ mod tests {
     use crate::oncall::ScheduleRef;
     use crate::pager::PagerMessage;
     use crate::ports::StateStore;
-    use crate::schedule_cache::ScheduleCacheMessage;
+    use crate::schedule_cache::{CacheFacts, ScheduleCacheMessage};
     use crate::stalks::StalksMessage;
     use crate::state_store::MemoryStateStore;
     use crate::status::StatusMessage;
@@ -330,6 +337,10 @@ mod tests {
     }
 
     async fn tree(prefix: &str) -> Tree {
+        tree_with(prefix, RestartPolicy::default()).await
+    }
+
+    async fn tree_with(prefix: &str, policy: RestartPolicy) -> Tree {
         let names = ActorNames::with_prefix(prefix);
         let pd = Arc::new(FakePagerDuty::demo());
         let probe = FakeProbe::new(healthy());
@@ -354,9 +365,10 @@ mod tests {
             store.clone(),
         );
         let (names1, names2, chat1) = (names.clone(), names.clone(), chat.clone());
+        let cache_facts = watch::channel(CacheFacts::default()).0;
         let args = RootArgs {
             names: names.clone(),
-            policy: RestartPolicy::default(),
+            policy,
             schedule_cache: Arc::new(move || ScheduleCacheArgs {
                 pagerduty: pd1.clone(),
                 store: store1.clone(),
@@ -372,6 +384,7 @@ mod tests {
                 refresh_timeout: Duration::from_secs(20),
                 contacts_ttl: Duration::from_secs(3600),
                 contact_concurrency: 4,
+                facts: cache_facts.clone(),
             }),
             pager: Arc::new(move || PagerArgs {
                 pagerduty: pd2.clone(),
@@ -498,6 +511,58 @@ mod tests {
             );
         }
         assert_eq!(t.root.get_status(), ractor::ActorStatus::Running);
+        t.root.stop(None);
+    }
+
+    #[tokio::test]
+    async fn over_budget_marks_the_child_failing_until_the_window_passes() {
+        let policy = RestartPolicy {
+            initial: Duration::from_millis(10),
+            max: Duration::from_millis(10),
+            quiet_reset: Duration::from_secs(60),
+            budget: 1,
+            budget_window: Duration::from_millis(600),
+        };
+        let mut t = tree_with("budget/", policy).await;
+        let pager = |t: &Tree| ractor::registry::where_is(Child::Pager.name(&t.names));
+        for n in 1..=2u64 {
+            // Wait for the pager to run again before failing it again.
+            let running = t.health.wait_for(|all| {
+                all.iter()
+                    .any(|h| h.child == Child::Pager && h.running && h.restarts == n - 1)
+            });
+            tokio::time::timeout(Duration::from_secs(5), running)
+                .await
+                .unwrap()
+                .unwrap();
+            pager(&t)
+                .unwrap()
+                .send_message(PagerMessage::Crash)
+                .unwrap();
+            let down = t.health.wait_for(|all| {
+                all.iter()
+                    .any(|h| h.child == Child::Pager && h.restarts == n)
+            });
+            let seen = tokio::time::timeout(Duration::from_secs(5), down)
+                .await
+                .unwrap()
+                .unwrap()
+                .clone();
+            let pager_health = seen.iter().find(|h| h.child == Child::Pager).unwrap();
+            assert_eq!(pager_health.failing, n == 2, "after {n} failures");
+        }
+        // The rest of the tree keeps answering.
+        let out = t.say("!ic").await;
+        assert!(out.contains("Alice Smith"), "{out}");
+        // No more failures: a window later the root says so on its own.
+        let cleared = t.health.wait_for(|all| {
+            all.iter()
+                .any(|h| h.child == Child::Pager && h.running && !h.failing)
+        });
+        tokio::time::timeout(Duration::from_secs(5), cleared)
+            .await
+            .unwrap()
+            .unwrap();
         t.root.stop(None);
     }
 }

@@ -11,7 +11,11 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use serde::Serialize;
+use tokio::sync::watch;
 use tokio::task::JoinSet;
+
+use crate::metric_names;
 
 use crate::oncall::{
     human_age, OnCallEntry, OnCallSnapshot, Person, ScheduleOnCall, ScheduleRef, UserId,
@@ -35,6 +39,28 @@ pub struct ScheduleCacheArgs {
     pub contacts_ttl: Duration,
     /// Contact lookups in flight at once.
     pub contact_concurrency: usize,
+    /// Where the cache publishes its [`CacheFacts`] after every change, for operators and readiness.
+    pub facts: watch::Sender<CacheFacts>,
+}
+
+/// What operators see of the cache, published on a `watch` so reading it never waits on the actor.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct CacheFacts {
+    /// When the snapshot served now was taken (from PagerDuty or the state file); `None` while there is none.
+    pub snapshot_taken_at: Option<SystemTime>,
+    /// The snapshot came from the state file and no refresh has succeeded since.
+    pub from_state_file: bool,
+    /// The last refresh that finished, `None` before the first.
+    pub last_refresh: Option<RefreshResult>,
+}
+
+/// How the last refresh ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RefreshResult {
+    pub ok: bool,
+    pub at: SystemTime,
+    /// Why it failed, in words ("PagerDuty unreachable (timeout)").
+    pub error: Option<String>,
 }
 
 /// A refresh that failed: what and when.
@@ -141,7 +167,7 @@ impl Actor for ScheduleCacheActor {
         }
         myself.send_interval(args.refresh_interval, || ScheduleCacheMessage::Refresh);
         myself.cast(ScheduleCacheMessage::Refresh)?;
-        Ok(ScheduleCacheState {
+        let state = ScheduleCacheState {
             args: Arc::new(args),
             last_failure: None,
             refreshing: false,
@@ -150,7 +176,15 @@ impl Actor for ScheduleCacheActor {
             learned: BTreeMap::new(),
             from_state_file: snapshot.is_some(),
             snapshot,
-        })
+        };
+        // A restarted cache keeps the last refresh result it published: it says more than "none yet".
+        let last_refresh = state.args.facts.borrow().last_refresh.clone();
+        state.args.facts.send_replace(CacheFacts {
+            snapshot_taken_at: state.snapshot.as_ref().map(|s| s.taken_at),
+            from_state_file: state.from_state_file,
+            last_refresh,
+        });
+        Ok(state)
     }
 
     async fn handle(
@@ -246,16 +280,35 @@ impl ScheduleCacheState {
                     .sum();
                 tracing::info!(on_call, people = snapshot.people.len(), "on-call refreshed");
                 save_snapshot(self.args.store.as_ref(), &snapshot);
+                metrics::counter!(metric_names::ONCALL_REFRESHES_TOTAL, "result" => "ok")
+                    .increment(1);
+                self.args.facts.send_replace(CacheFacts {
+                    snapshot_taken_at: Some(snapshot.taken_at),
+                    from_state_file: false,
+                    last_refresh: Some(RefreshResult {
+                        ok: true,
+                        at: SystemTime::now(),
+                        error: None,
+                    }),
+                });
                 self.snapshot = Some(Arc::new(snapshot));
                 self.last_failure = None;
                 self.from_state_file = false;
             }
             Err(error) => {
                 tracing::warn!(error = %error, have_snapshot = self.snapshot.is_some(), "on-call refresh failed");
-                self.last_failure = Some(RefreshFailure {
-                    error,
-                    at: SystemTime::now(),
+                metrics::counter!(metric_names::ONCALL_REFRESHES_TOTAL, "result" => "failed")
+                    .increment(1);
+                let at = SystemTime::now();
+                let text = failure_text(&error);
+                self.args.facts.send_modify(|facts| {
+                    facts.last_refresh = Some(RefreshResult {
+                        ok: false,
+                        at,
+                        error: Some(text),
+                    })
                 });
+                self.last_failure = Some(RefreshFailure { error, at });
             }
         }
         let view = self.view();
@@ -444,6 +497,7 @@ mod tests {
             refresh_timeout: Duration::from_secs(20),
             contacts_ttl: Duration::from_secs(3600),
             contact_concurrency: 4,
+            facts: watch::channel(CacheFacts::default()).0,
         }
     }
 
@@ -479,6 +533,46 @@ mod tests {
             store.load(SNAPSHOT_FILE).unwrap().is_some(),
             "snapshot saved"
         );
+        cache.stop(None);
+        h.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn facts_are_published_on_refreshes_and_restarts() {
+        let pd = Arc::new(FakePagerDuty::demo());
+        let store = Arc::new(MemoryStateStore::new());
+        let a = args(pd.clone(), store.clone());
+        let mut facts = a.facts.subscribe();
+        assert_eq!(*facts.borrow(), CacheFacts::default());
+        let (cache, h) = Actor::spawn(None, ScheduleCacheActor, a).await.unwrap();
+        let after_first = facts
+            .wait_for(|f| f.last_refresh.is_some())
+            .await
+            .unwrap()
+            .clone();
+        assert!(after_first.snapshot_taken_at.is_some());
+        assert!(!after_first.from_state_file);
+        assert!(after_first.last_refresh.as_ref().unwrap().ok);
+
+        pd.fail_with(Some(PagerDutyError::Timeout));
+        cache.cast(ScheduleCacheMessage::Refresh).unwrap();
+        let failed = facts
+            .wait_for(|f| f.last_refresh.as_ref().is_some_and(|r| !r.ok))
+            .await
+            .unwrap()
+            .clone();
+        assert_eq!(failed.snapshot_taken_at, after_first.snapshot_taken_at);
+        let error = failed.last_refresh.unwrap().error.unwrap();
+        assert_eq!(error, "PagerDuty unreachable (timeout)");
+        cache.stop(None);
+        h.await.unwrap();
+
+        // A new cache on the same store publishes the state file's snapshot before any refresh answers.
+        let mut again = args(pd, store);
+        again.facts = watch::channel(CacheFacts::default()).0;
+        let facts = again.facts.subscribe();
+        let (cache, h) = Actor::spawn(None, ScheduleCacheActor, again).await.unwrap();
+        assert!(facts.borrow().snapshot_taken_at.is_some());
         cache.stop(None);
         h.await.unwrap();
     }

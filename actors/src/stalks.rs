@@ -19,9 +19,11 @@ use tokio::time::Instant;
 
 use crate::backoff::{RestartBackoff, RestartPolicy};
 use crate::chat::ChatTarget;
+use crate::metric_names;
 use crate::names::ActorNames;
 use crate::ports::{ChatOut, StateStore};
 use crate::reply::Reply;
+use crate::root::Failure;
 use crate::stalk::{LastPosted, StalkActor, StalkArgs, StalkMessage};
 use crate::status_format::{
     already_stalking_reply, not_stalking_reply, now_stalking_reply, unstalked_reply,
@@ -61,6 +63,12 @@ pub struct StalkInfo {
     pub since: SystemTime,
     /// Times its stalk actor failed and was restarted.
     pub restarts: u64,
+    /// Why and when its stalk actor last ended without `!status unstalk`.
+    pub last_failure: Option<Failure>,
+    /// Over its restart budget (the backoff keeps trying).
+    pub failing: bool,
+    /// ractor's id of the running stalk actor; `None` while a restart is pending.
+    pub actor_id: Option<String>,
     pub last_posted: Option<SystemState>,
 }
 
@@ -82,6 +90,7 @@ struct ChannelStalk {
     since: SystemTime,
     actor: Option<ActorRef<StalkMessage>>,
     backoff: RestartBackoff,
+    last_failure: Option<Failure>,
     last_posted: LastPosted,
 }
 
@@ -187,18 +196,23 @@ impl StalksState {
         if let Some(actor) = &stalk.actor {
             actor.stop(Some("unstalked".to_string()));
         }
+        self.count_active();
         self.save();
         tracing::info!(channel = %channel, "unstalked");
         unstalked_reply(stalk.since)
     }
 
     fn list(&self) -> Vec<StalkInfo> {
+        let now = Instant::now();
         self.channels
             .values()
             .map(|stalk| StalkInfo {
                 target: stalk.target.clone(),
                 since: stalk.since,
                 restarts: stalk.backoff.restarts(),
+                last_failure: stalk.last_failure.clone(),
+                failing: stalk.backoff.over_budget(now),
+                actor_id: stalk.actor.as_ref().map(|a| a.get_id().to_string()),
                 last_posted: stalk
                     .last_posted
                     .lock()
@@ -236,6 +250,10 @@ impl StalksState {
         tracing::warn!(error = %reason, channel = %channel, "stalk actor ended");
         if let Some(stalk) = self.channels.get_mut(&channel) {
             stalk.actor = None;
+            stalk.last_failure = Some(Failure {
+                reason: reason.to_string(),
+                at: SystemTime::now(),
+            });
         }
         self.schedule_restart(myself, &channel);
     }
@@ -246,6 +264,7 @@ impl StalksState {
         };
         let now = Instant::now();
         let delay = stalk.backoff.on_failure(now);
+        metric_names::actor_restarted(&self.names.stalk(channel));
         if stalk.backoff.over_budget(now) {
             tracing::error!(channel = %channel, restarts = stalk.backoff.restarts(), "stalk keeps failing");
         }
@@ -261,9 +280,15 @@ impl StalksState {
                 since,
                 actor: None,
                 backoff: RestartBackoff::new(self.policy),
+                last_failure: None,
                 last_posted: LastPosted::default(),
             },
         );
+        self.count_active();
+    }
+
+    fn count_active(&self) {
+        metrics::gauge!(metric_names::STALKS_ACTIVE).set(self.channels.len() as f64);
     }
 
     /// Spawns the stalk actor of a channel in `channels`. If that fails (its name still held by a stalk that
@@ -585,6 +610,13 @@ mod tests {
         assert_eq!(tree.chat.posts_to("ops").len(), 1, "no duplicate post");
         let info = tree.list().await;
         assert_eq!(info[0].restarts, 1);
+        let failure = info[0]
+            .last_failure
+            .as_ref()
+            .expect("the crash is remembered");
+        assert!(failure.reason.contains("crash"), "{failure:?}");
+        assert!(!info[0].failing);
+        assert_eq!(info[0].actor_id, Some(second.get_id().to_string()));
         assert!(matches!(info[0].last_posted, Some(SystemState::Known(_))));
 
         tree.probe.set(report(Level::Degraded));

@@ -18,6 +18,7 @@ use ractor::{pg, Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use crate::metric_names;
 use crate::names::ActorNames;
 use crate::ports::StatusProbe;
 use crate::stalk::StalkMessage;
@@ -58,6 +59,8 @@ pub enum StatusMessage {
     Check(RpcReplyPort<StatusCheck>),
     /// Timer tick: probe (or reuse a fresh check) and publish to every subscriber. Skipped with no subscriber.
     Poll,
+    /// The last check made, if any, without probing: for operators.
+    LastCheck(RpcReplyPort<Option<StatusCheck>>),
     /// Chaos: fail the actor, for supervision tests and drills.
     Crash,
     /// Internal: the probe in flight finished.
@@ -130,6 +133,9 @@ impl Actor for StatusActor {
             StatusMessage::Check(reply) => state.check(&myself, reply),
             StatusMessage::Poll => state.poll(&myself),
             StatusMessage::ProbeDone(result) => state.probe_done(result),
+            StatusMessage::LastCheck(reply) => {
+                let _ = reply.send(state.last.as_ref().map(|(check, _)| check.clone()));
+            }
             StatusMessage::Crash => return Err("status actor crash requested (chaos)".into()),
         }
         Ok(())
@@ -159,6 +165,11 @@ impl StatusState {
         if let SystemState::Unknown(e) = &state {
             tracing::warn!(error = %e, "status check failed");
         }
+        metrics::counter!(
+            metric_names::STATUS_CHECKS_TOTAL,
+            "result" => metric_names::check_result(&state)
+        )
+        .increment(1);
         let check = StatusCheck {
             state,
             checked_at: SystemTime::now(),
@@ -263,6 +274,20 @@ mod tests {
             status_reply(&got).plain().lines().next(),
             Some("CRITICAL: 1 critical: ApiDown")
         );
+        actor.stop(None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn last_check_never_probes() {
+        let probe = FakeProbe::new(healthy());
+        let actor = start("status-last/", probe.clone()).await;
+        let none = ractor::call_t!(actor, StatusMessage::LastCheck, 1_000).expect("answers");
+        assert_eq!(none, None);
+        assert_eq!(probe.calls(), 0);
+        let made = check(&actor).await;
+        let last = ractor::call_t!(actor, StatusMessage::LastCheck, 1_000).expect("answers");
+        assert_eq!(last, Some(made));
+        assert_eq!(probe.calls(), 1);
         actor.stop(None);
     }
 

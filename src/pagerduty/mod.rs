@@ -23,6 +23,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use async_trait::async_trait;
+use icbot_actors::metric_names;
 use icbot_actors::oncall::{OnCallEntry, Person, UserId};
 use icbot_actors::ports::{Incident, NewIncident, PagerDutyApi, PagerDutyError};
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
@@ -169,23 +170,35 @@ impl PagerDutyClient {
         url
     }
 
-    async fn get<T: DeserializeOwned>(&self, url: Url, what: &str) -> Result<T, PagerDutyError> {
-        let body = self.send(Method::GET, url, None).await?;
+    async fn get<T: DeserializeOwned>(
+        &self,
+        url: Url,
+        endpoint: &'static str,
+        what: &str,
+    ) -> Result<T, PagerDutyError> {
+        let body = self.send(Method::GET, url, endpoint, None).await?;
         serde_json::from_slice(&body).map_err(|e| errors::malformed(what, &e))
     }
 
     /// POSTs `body` as JSON with the `From` header; returns the raw answer.
-    async fn post<B: Serialize>(&self, url: Url, body: &B) -> Result<Vec<u8>, PagerDutyError> {
+    async fn post<B: Serialize>(
+        &self,
+        url: Url,
+        endpoint: &'static str,
+        body: &B,
+    ) -> Result<Vec<u8>, PagerDutyError> {
         let body =
             serde_json::to_vec(body).map_err(|e| errors::malformed("encoding the request", &e))?;
-        self.send(Method::POST, url, Some(body)).await
+        self.send(Method::POST, url, endpoint, Some(body)).await
     }
 
-    /// One call: the request, and its 429 retries. Returns the body of a 2xx answer.
+    /// One call: the request, and its 429 retries. Returns the body of a 2xx answer. Each HTTP request is
+    /// counted in `icbot_pagerduty_requests_total` under `endpoint` (a path template, never ids).
     async fn send(
         &self,
         method: Method,
         url: Url,
+        endpoint: &'static str,
         body: Option<Vec<u8>>,
     ) -> Result<Vec<u8>, PagerDutyError> {
         let path = url.path().to_string();
@@ -213,11 +226,17 @@ impl PagerDutyClient {
                 Ok(answer) => answer,
                 Err(e) => {
                     let error = errors::from_reqwest(e);
+                    let class = match error {
+                        PagerDutyError::Timeout => "timeout",
+                        _ => "transport",
+                    };
+                    count_request(endpoint, class);
                     tracing::warn!(%method, %path, elapsed_ms, error = %error, "PagerDuty request failed");
                     return Err(error);
                 }
             };
             let code = status.as_u16();
+            count_request(endpoint, status_class(code));
             if status.is_success() {
                 tracing::debug!(%method, %path, status = code, elapsed_ms, "PagerDuty request");
                 return Ok(answer.into());
@@ -246,6 +265,26 @@ impl PagerDutyClient {
             return Err(error);
         }
     }
+}
+
+/// `2xx`, `4xx`, `5xx`...: the `status_class` label.
+fn status_class(code: u16) -> &'static str {
+    match code / 100 {
+        1 => "1xx",
+        2 => "2xx",
+        3 => "3xx",
+        4 => "4xx",
+        _ => "5xx",
+    }
+}
+
+fn count_request(endpoint: &'static str, status_class: &'static str) {
+    metrics::counter!(
+        metric_names::PAGERDUTY_REQUESTS_TOTAL,
+        "endpoint" => endpoint,
+        "status_class" => status_class
+    )
+    .increment(1);
 }
 
 /// reqwest is built without a TLS crypto provider and panics when it finds none; `main` installs ring,
@@ -287,7 +326,11 @@ impl PagerDutyApi for PagerDutyClient {
                 ("offset", offset_text.as_str()),
             ]);
             let page: OnCallsPage = self
-                .get(self.endpoint(&["oncalls"], &query), "on-calls page")
+                .get(
+                    self.endpoint(&["oncalls"], &query),
+                    "GET /oncalls",
+                    "on-calls page",
+                )
                 .await?;
             let count = page.oncalls.len();
             for raw in page.oncalls {
@@ -316,7 +359,7 @@ impl PagerDutyApi for PagerDutyClient {
 
     async fn user(&self, id: &UserId) -> Result<Person, PagerDutyError> {
         let url = self.endpoint(&["users", &id.0], &[("include[]", "contact_methods")]);
-        let envelope: UserEnvelope = self.get(url, "user").await?;
+        let envelope: UserEnvelope = self.get(url, "GET /users/{id}", "user").await?;
         Ok(envelope.user.into_person_with_phones(SystemTime::now()))
     }
 
@@ -330,7 +373,7 @@ impl PagerDutyApi for PagerDutyClient {
                 ("limit", limit.as_str()),
             ],
         );
-        let page: UsersPage = self.get(url, "user search").await?;
+        let page: UsersPage = self.get(url, "GET /users", "user search").await?;
         let fetched_at = SystemTime::now();
         Ok(page
             .users
@@ -353,7 +396,9 @@ impl PagerDutyApi for PagerDutyClient {
             &self.inner.service_id,
             &incident.assignee.0,
         );
-        let answer = self.post(self.endpoint(&["incidents"], &[]), &body).await?;
+        let answer = self
+            .post(self.endpoint(&["incidents"], &[]), "POST /incidents", &body)
+            .await?;
         let envelope: IncidentEnvelope =
             serde_json::from_slice(&answer).map_err(|e| errors::malformed("incident", &e))?;
         Ok(envelope.incident.into())
@@ -370,8 +415,12 @@ impl PagerDutyApi for PagerDutyClient {
             return Ok(());
         }
         let url = self.endpoint(&["incidents", incident_id, "responder_requests"], &[]);
-        self.post(url, &ResponderRequest::new(requester, targets, message))
-            .await?;
+        self.post(
+            url,
+            "POST /incidents/{id}/responder_requests",
+            &ResponderRequest::new(requester, targets, message),
+        )
+        .await?;
         Ok(())
     }
 }

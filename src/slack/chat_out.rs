@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use icbot_actors::chat::ChatTarget;
+use icbot_actors::metric_names;
 use icbot_actors::ports::{ChatError, ChatOut};
 use icbot_actors::reply::Reply;
 use slack_morphism::errors::SlackClientError;
@@ -210,6 +211,8 @@ impl Poster {
                                 "Slack accepted the message after retrying"
                             );
                         }
+                        metrics::counter!(metric_names::SLACK_POSTS_TOTAL, "result" => "ok")
+                            .increment(1);
                         return Ok(());
                     }
                     Ok(Err(e)) => classify(&e, backoff),
@@ -218,14 +221,25 @@ impl Poster {
             match failure {
                 Failure::Fatal(error) => {
                     tracing::error!(channel, attempt, error = %error, message = %text, "Slack refused the message");
+                    metrics::counter!(metric_names::SLACK_POSTS_TOTAL, "result" => "failed")
+                        .increment(1);
                     return Err(error);
                 }
                 Failure::Retry(_, error) if attempt == MAX_ATTEMPTS => {
                     tracing::error!(channel, attempt, error = %error, message = %text, "giving up posting to Slack");
+                    metrics::counter!(metric_names::SLACK_POSTS_TOTAL, "result" => "failed")
+                        .increment(1);
                     return Err(error);
                 }
                 Failure::Retry(wait, error) => {
                     tracing::warn!(channel, attempt, wait_ms = wait.as_millis() as u64, error = %error, "posting to Slack failed; retrying");
+                    let reason = match error {
+                        ChatError::RateLimited { .. } => "rate_limited",
+                        ChatError::Timeout => "timeout",
+                        ChatError::Failed(_) => "error",
+                    };
+                    metrics::counter!(metric_names::SLACK_POST_RETRIES_TOTAL, "reason" => reason)
+                        .increment(1);
                     tokio::time::sleep(wait).await;
                     backoff *= 2;
                 }

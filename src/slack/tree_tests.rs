@@ -96,6 +96,9 @@ url = "{stub_url}"
 
 [state]
 dir = "{state}"
+
+[admin]
+listen = ""
 "#,
         state = state.0.display(),
     )

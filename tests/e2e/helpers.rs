@@ -158,8 +158,15 @@ check_timeout_secs = {check}
 [state]
 dir = "{state}"
 
+{admin}
 {extra}
 "#,
+        // Test bots run without the admin server unless a test asks for it (port 0 then).
+        admin = if o.extra.contains("[admin]") {
+            ""
+        } else {
+            "[admin]\nlisten = \"\"\n"
+        },
         extra = o.extra,
         req = o.request_timeout_secs,
         refresh = o.refresh_interval_secs,

@@ -1,6 +1,7 @@
 //! End-to-end tests: the real tree, the real PagerDuty client and probes, against the bundled stub on
 //! 127.0.0.1:0; and the real binary on the shipped config.
 
+mod admin;
 mod console;
 mod faults;
 mod helpers;

@@ -1,0 +1,425 @@
+//! Gathering what the admin endpoints show: the live tree from ractor's registry, restarts and failures from
+//! the supervisors, and each actor's own facts.
+//!
+//! Reads come from what the actors publish (`watch` channels: the root's [`ChildHealth`], the cache's
+//! [`CacheFacts`], chat connected) and never wait. The few facts only an actor holds (the pager's last page,
+//! the status actor's last check, the stalking channels) are asked of it with [`ASK_TIMEOUT`]; an actor that
+//! is restarting or slow shows as such instead of holding up the answer.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use icbot_actors::names::ActorNames;
+use icbot_actors::pager::{PageOutcome, PagerMessage};
+use icbot_actors::root::{Child, ChildHealth, Failure};
+use icbot_actors::schedule_cache::CacheFacts;
+use icbot_actors::stalks::{StalkInfo, StalksMessage};
+use icbot_actors::status::{StatusCheck, StatusMessage};
+use icbot_actors::system_state::SystemState;
+use metrics_exporter_prometheus::PrometheusHandle;
+use ractor::rpc::CallResult;
+use ractor::{ActorCell, ActorRef, ActorStatus, Message, RpcReplyPort};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use tokio::sync::watch;
+
+/// The longest any admin answer waits on one actor.
+pub const ASK_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// Where the admin server reads from. Cheap to clone.
+#[derive(Clone)]
+pub struct AdminSources {
+    pub names: ActorNames,
+    /// The root's children, as it publishes them after every change.
+    pub health: watch::Receiver<Vec<ChildHealth>>,
+    /// The on-call cache's facts, as it publishes them.
+    pub cache: watch::Receiver<CacheFacts>,
+    /// Whether the chat adapter is connected; the adapter sends on the other end (console: always true).
+    pub chat_connected: watch::Receiver<bool>,
+    /// `POST /actors/{name}/crash` allowed.
+    pub chaos: bool,
+    /// The Prometheus recorder's handle, `None` when another recorder owns the process.
+    pub metrics: Option<PrometheusHandle>,
+    /// Set when the bot starts shutting down: not ready any more.
+    pub stopping: Arc<AtomicBool>,
+}
+
+/// `GET /readyz`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Readiness {
+    pub ready: bool,
+    /// What is not ready, one sentence each; empty when ready.
+    pub not_ready: Vec<String>,
+    pub tree_up: bool,
+    pub chat_connected: bool,
+    pub has_snapshot: bool,
+    /// Children over their restart budget.
+    pub failing: Vec<String>,
+}
+
+/// `GET /actors`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TreeFacts {
+    pub readiness: Readiness,
+    /// Every actor of the tree, parents before their children: the root, its children, the stalk actors.
+    pub actors: Vec<ActorFacts>,
+}
+
+/// One actor in `GET /actors`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActorFacts {
+    /// Its name in ractor's registry.
+    pub name: String,
+    /// ractor's id of the running instance.
+    pub id: Option<String>,
+    /// `running`, `starting`, `stopping`..., `not running` (being restarted), or `failing` (over budget).
+    pub status: String,
+    pub parent: Option<String>,
+    pub children: Vec<String>,
+    pub restarts: u64,
+    /// Over its restart budget (more than 10 restarts in a minute); the supervisor keeps trying.
+    pub failing: bool,
+    pub last_failure: Option<FailureFacts>,
+    /// What this actor knows that operators care about (differs per actor).
+    pub facts: BTreeMap<String, Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailureFacts {
+    pub reason: String,
+    /// Seconds since the Unix epoch.
+    pub at_unix: u64,
+    pub age_secs: u64,
+}
+
+impl AdminSources {
+    /// `/readyz`: the tree is up, chat is connected, the cache holds a snapshot, and no child is over budget.
+    pub fn readiness(&self) -> Readiness {
+        let root = ractor::registry::where_is(self.names.root());
+        let tree_up = root.is_some_and(|r| r.get_status() == ActorStatus::Running);
+        let chat_connected = *self.chat_connected.borrow();
+        let has_snapshot = self.cache.borrow().snapshot_taken_at.is_some();
+        let failing: Vec<String> = self
+            .health
+            .borrow()
+            .iter()
+            .filter(|h| h.failing)
+            .map(|h| h.name.clone())
+            .collect();
+        let mut not_ready = Vec::new();
+        if self.stopping.load(Ordering::Relaxed) {
+            not_ready.push("shutting down".to_string());
+        }
+        if !tree_up {
+            not_ready.push("the supervision tree is not running".to_string());
+        }
+        if !chat_connected {
+            not_ready.push("the chat adapter is not connected".to_string());
+        }
+        if !has_snapshot {
+            not_ready.push(
+                "the on-call cache has no snapshot yet (neither from PagerDuty nor the state file)"
+                    .to_string(),
+            );
+        }
+        for name in &failing {
+            not_ready.push(format!(
+                "{name} is failing: over its restart budget (restarts continue with backoff)"
+            ));
+        }
+        Readiness {
+            ready: not_ready.is_empty(),
+            not_ready,
+            tree_up,
+            chat_connected,
+            has_snapshot,
+            failing,
+        }
+    }
+
+    /// The snapshot's age now, `None` without a snapshot.
+    pub fn snapshot_age(&self) -> Option<Duration> {
+        let taken = self.cache.borrow().snapshot_taken_at?;
+        Some(SystemTime::now().duration_since(taken).unwrap_or_default())
+    }
+
+    /// `/actors`: the whole tree. Waits at most [`ASK_TIMEOUT`] (the three asks run at once).
+    pub async fn tree(&self) -> TreeFacts {
+        let names = &self.names;
+        let (pager_name, status_name, stalks_name) =
+            (names.pager(), names.status(), names.stalks());
+        let (pager, status, stalks) = tokio::join!(
+            ask::<PagerMessage, _>(&pager_name, PagerMessage::LastOutcome),
+            ask::<StatusMessage, _>(&status_name, StatusMessage::LastCheck),
+            ask::<StalksMessage, _>(&stalks_name, StalksMessage::List),
+        );
+        let health = self.health.borrow().clone();
+        let now = SystemTime::now();
+        let root_name = names.root();
+        let root_cell = ractor::registry::where_is(root_name.clone());
+        let mut actors = vec![ActorFacts {
+            name: root_name.clone(),
+            id: root_cell.as_ref().map(|c| c.get_id().to_string()),
+            status: status_word(root_cell.as_ref(), false),
+            parent: None,
+            children: child_names(root_cell.as_ref()),
+            restarts: 0,
+            failing: false,
+            last_failure: None,
+            facts: BTreeMap::new(),
+        }];
+        for child in Child::ALL {
+            let name = child.name(names);
+            let cell = ractor::registry::where_is(name.clone());
+            let h = health.iter().find(|h| h.child == child);
+            let failing = h.is_some_and(|h| h.failing);
+            let facts = match child {
+                Child::ScheduleCache => self.cache_facts(now),
+                Child::Pager => pager_facts(&pager, now),
+                Child::Status => status_facts(&status, now),
+                Child::Stalks => stalks_facts(&stalks, now),
+                Child::Gateway => BTreeMap::from([(
+                    "chat_connected".into(),
+                    json!(*self.chat_connected.borrow()),
+                )]),
+            };
+            actors.push(ActorFacts {
+                id: cell.as_ref().map(|c| c.get_id().to_string()),
+                status: status_word(cell.as_ref(), failing),
+                parent: Some(root_name.clone()),
+                children: child_names(cell.as_ref()),
+                restarts: h.map_or(0, |h| h.restarts),
+                failing,
+                last_failure: h
+                    .and_then(|h| h.last_failure.as_ref())
+                    .map(|f| failure(f, now)),
+                facts,
+                name,
+            });
+        }
+        actors.extend(self.stalk_actors(&stalks, now));
+        TreeFacts {
+            readiness: self.readiness(),
+            actors,
+        }
+    }
+
+    fn cache_facts(&self, now: SystemTime) -> BTreeMap<String, Value> {
+        let cache = self.cache.borrow().clone();
+        let mut facts = BTreeMap::new();
+        facts.insert(
+            "snapshot_age_secs".into(),
+            json!(cache.snapshot_taken_at.map(|t| age(t, now))),
+        );
+        facts.insert(
+            "snapshot_from_state_file".into(),
+            json!(cache.from_state_file),
+        );
+        facts.insert(
+            "last_refresh".into(),
+            match cache.last_refresh {
+                None => Value::Null,
+                Some(r) => json!({
+                    "ok": r.ok,
+                    "age_secs": age(r.at, now),
+                    "error": r.error,
+                }),
+            },
+        );
+        facts
+    }
+
+    /// One entry per stalking channel, from the stalks actor's list (or, when it cannot answer, from the
+    /// registry alone).
+    fn stalk_actors(&self, stalks: &Asked<Vec<StalkInfo>>, now: SystemTime) -> Vec<ActorFacts> {
+        let parent = self.names.stalks();
+        match stalks {
+            Asked::Answer(list) => list
+                .iter()
+                .map(|s| {
+                    let name = self.names.stalk(&s.target.channel);
+                    let cell = ractor::registry::where_is(name.clone());
+                    let facts = BTreeMap::from([
+                        ("channel".to_string(), json!(s.target.channel)),
+                        ("since_age_secs".to_string(), json!(age(s.since, now))),
+                        (
+                            "last_posted".to_string(),
+                            json!(s.last_posted.as_ref().map(SystemState::word)),
+                        ),
+                    ]);
+                    ActorFacts {
+                        id: cell.as_ref().map(|c| c.get_id().to_string()),
+                        status: status_word(cell.as_ref(), s.failing),
+                        parent: Some(parent.clone()),
+                        children: vec![],
+                        restarts: s.restarts,
+                        failing: s.failing,
+                        last_failure: s.last_failure.as_ref().map(|f| failure(f, now)),
+                        facts,
+                        name,
+                    }
+                })
+                .collect(),
+            _ => ractor::registry::where_is(parent.clone())
+                .map(|c| c.get_children())
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|c| {
+                    let name = c.get_name()?;
+                    Some(ActorFacts {
+                        name,
+                        id: Some(c.get_id().to_string()),
+                        status: status_word(Some(&c), false),
+                        parent: Some(parent.clone()),
+                        children: vec![],
+                        restarts: 0,
+                        failing: false,
+                        last_failure: None,
+                        facts: BTreeMap::from([(
+                            "note".to_string(),
+                            json!("stalks did not answer; restarts unknown"),
+                        )]),
+                    })
+                })
+                .collect(),
+        }
+    }
+}
+
+/// An actor's answer, or why there is none.
+#[derive(Debug)]
+pub enum Asked<T> {
+    Answer(T),
+    /// Not in the registry: being restarted.
+    NotRunning,
+    /// Did not answer within [`ASK_TIMEOUT`].
+    Slow,
+}
+
+impl<T> Asked<T> {
+    fn missing(&self) -> Option<Value> {
+        match self {
+            Asked::Answer(_) => None,
+            Asked::NotRunning => Some(json!("not running (restarting?)")),
+            Asked::Slow => Some(json!(format!(
+                "did not answer within {} ms",
+                ASK_TIMEOUT.as_millis()
+            ))),
+        }
+    }
+}
+
+async fn ask<M, R>(name: &str, build: impl FnOnce(RpcReplyPort<R>) -> M) -> Asked<R>
+where
+    M: Message,
+    R: Send + 'static,
+{
+    let Some(actor) = ActorRef::<M>::where_is(name) else {
+        return Asked::NotRunning;
+    };
+    match tokio::time::timeout(ASK_TIMEOUT, actor.call(build, Some(ASK_TIMEOUT))).await {
+        Ok(Ok(CallResult::Success(r))) => Asked::Answer(r),
+        Ok(Ok(CallResult::Timeout)) | Err(_) => Asked::Slow,
+        Ok(Ok(CallResult::SenderError)) | Ok(Err(_)) => Asked::NotRunning,
+    }
+}
+
+fn pager_facts(pager: &Asked<Option<PageOutcome>>, now: SystemTime) -> BTreeMap<String, Value> {
+    let last = match pager {
+        Asked::Answer(None) => json!(null),
+        Asked::Answer(Some(o)) => {
+            let confirmed = o.results.len() - o.not_confirmed().count();
+            json!({
+                "age_secs": age(o.at, now),
+                "audience": o.request.audience,
+                "incident_number": o.incident.as_ref().map(|i| i.number),
+                "confirmed": confirmed,
+                "not_confirmed": o.results.len() - confirmed,
+                "failure": o.failure,
+            })
+        }
+        other => other.missing().unwrap_or_default(),
+    };
+    BTreeMap::from([("last_page".to_string(), last)])
+}
+
+fn status_facts(status: &Asked<Option<StatusCheck>>, now: SystemTime) -> BTreeMap<String, Value> {
+    let last = match status {
+        Asked::Answer(None) => json!(null),
+        Asked::Answer(Some(check)) => {
+            let detail = match &check.state {
+                SystemState::Known(r) => r.summary.clone(),
+                SystemState::Unknown(e) => e.to_string(),
+            };
+            json!({
+                "state": check.state.word(),
+                "detail": detail,
+                "age_secs": age(check.checked_at, now),
+            })
+        }
+        other => other.missing().unwrap_or_default(),
+    };
+    BTreeMap::from([("last_check".to_string(), last)])
+}
+
+fn stalks_facts(stalks: &Asked<Vec<StalkInfo>>, now: SystemTime) -> BTreeMap<String, Value> {
+    let channels = match stalks {
+        Asked::Answer(list) => json!(list
+            .iter()
+            .map(|s| json!({
+                "channel": s.target.channel,
+                "since_unix": unix(s.since),
+                "since_age_secs": age(s.since, now),
+            }))
+            .collect::<Vec<_>>()),
+        other => other.missing().unwrap_or_default(),
+    };
+    BTreeMap::from([("channels".to_string(), channels)])
+}
+
+fn status_word(cell: Option<&ActorCell>, failing: bool) -> String {
+    let word = match cell.map(ActorCell::get_status) {
+        None => "not running",
+        Some(ActorStatus::Unstarted) => "unstarted",
+        Some(ActorStatus::Starting) => "starting",
+        Some(ActorStatus::Running) => "running",
+        Some(ActorStatus::Upgrading) => "upgrading",
+        Some(ActorStatus::Draining) => "draining",
+        Some(ActorStatus::Stopping) => "stopping",
+        Some(ActorStatus::Stopped) => "stopped",
+    };
+    if failing {
+        format!("failing ({word})")
+    } else {
+        word.to_string()
+    }
+}
+
+fn child_names(cell: Option<&ActorCell>) -> Vec<String> {
+    let mut names: Vec<String> = cell
+        .map(ActorCell::get_children)
+        .unwrap_or_default()
+        .iter()
+        .map(|c| c.get_name().unwrap_or_else(|| c.get_id().to_string()))
+        .collect();
+    names.sort();
+    names
+}
+
+fn failure(f: &Failure, now: SystemTime) -> FailureFacts {
+    FailureFacts {
+        reason: f.reason.clone(),
+        at_unix: unix(f.at),
+        age_secs: age(f.at, now),
+    }
+}
+
+fn unix(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs()
+}
+
+fn age(t: SystemTime, now: SystemTime) -> u64 {
+    now.duration_since(t).unwrap_or_default().as_secs()
+}

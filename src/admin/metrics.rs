@@ -1,0 +1,109 @@
+//! The Prometheus recorder behind `GET /metrics`: installed once per process as the `metrics` facade's
+//! global recorder, rendered on each scrape. No listener of its own: the admin server serves it.
+//!
+//! Every metric name is documented in [`icbot_actors::metric_names`].
+
+use std::sync::OnceLock;
+
+use icbot_actors::metric_names;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+use super::facts::AdminSources;
+
+/// The process's recorder handle: installed on first use; `None` when another recorder was installed first
+/// (then `/metrics` says so).
+pub fn prometheus() -> Option<PrometheusHandle> {
+    static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let built = PrometheusBuilder::new().set_buckets_for_metric(
+                Matcher::Full(metric_names::COMMAND_DURATION_SECONDS.to_string()),
+                &metric_names::COMMAND_DURATION_BUCKETS,
+            );
+            let installed = built.map_err(|e| e.to_string()).and_then(|b| {
+                b.install_recorder().map_err(|e| e.to_string())
+            });
+            match installed {
+                Ok(handle) => {
+                    describe();
+                    Some(handle)
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot install the Prometheus recorder; /metrics is empty");
+                    None
+                }
+            }
+        })
+        .clone()
+}
+
+/// The text exposition, with the gauges read at scrape time (snapshot age, chat connected) set first.
+pub fn render(sources: &AdminSources) -> Option<String> {
+    let handle = sources.metrics.as_ref()?;
+    match sources.snapshot_age() {
+        Some(age) => {
+            metrics::gauge!(metric_names::ONCALL_SNAPSHOT_AGE_SECONDS).set(age.as_secs_f64())
+        }
+        // No snapshot at all (Prometheus text has no portable "none"): -1, documented.
+        None => metrics::gauge!(metric_names::ONCALL_SNAPSHOT_AGE_SECONDS).set(-1.0),
+    }
+    let connected = if *sources.chat_connected.borrow() {
+        1.0
+    } else {
+        0.0
+    };
+    metrics::gauge!(metric_names::CHAT_CONNECTED).set(connected);
+    handle.run_upkeep();
+    Some(handle.render())
+}
+
+fn describe() {
+    use metric_names::*;
+    use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
+    describe_counter!(
+        COMMANDS_TOTAL,
+        "Chat commands answered, by command and outcome (ok, alert, invalid)."
+    );
+    describe_histogram!(
+        COMMAND_DURATION_SECONDS,
+        Unit::Seconds,
+        "Time from a chat command to its answer."
+    );
+    describe_counter!(
+        PAGERDUTY_REQUESTS_TOTAL,
+        "HTTP requests to PagerDuty, by endpoint template and status class."
+    );
+    describe_counter!(
+        ONCALL_REFRESHES_TOTAL,
+        "On-call refreshes from PagerDuty, by result (ok, failed)."
+    );
+    describe_gauge!(
+        ONCALL_SNAPSHOT_AGE_SECONDS,
+        Unit::Seconds,
+        "Age of the on-call snapshot served; -1 while there is none."
+    );
+    describe_counter!(PAGES_ATTEMPTED_TOTAL, "Pages sent to PagerDuty.");
+    describe_counter!(
+        PAGES_CONFIRMED_TOTAL,
+        "Pages PagerDuty confirmed for everyone."
+    );
+    describe_counter!(
+        PAGES_FALLBACK_TOTAL,
+        "Pages where someone was not confirmed: the room was told to phone them."
+    );
+    describe_counter!(
+        STATUS_CHECKS_TOTAL,
+        "Monitoring checks, by result (normal, degraded, critical, unknown)."
+    );
+    describe_gauge!(STALKS_ACTIVE, "Channels stalking the system state.");
+    describe_counter!(
+        ACTOR_RESTARTS_TOTAL,
+        "Actor failures handled by a supervisor (each followed by a restart)."
+    );
+    describe_gauge!(CHAT_CONNECTED, "1 while the chat adapter is connected.");
+    describe_counter!(SLACK_POSTS_TOTAL, "Slack posts, by result (ok, failed).");
+    describe_counter!(
+        SLACK_POST_RETRIES_TOTAL,
+        "Slack post retries, by reason (ratelimited, error)."
+    );
+}

@@ -1,0 +1,45 @@
+//! The admin HTTP server (`[admin] listen`, default `127.0.0.1:9464`; `listen = ""` turns it off).
+//!
+//! Endpoints:
+//! - `GET /healthz`: 200 `ok` while the process runs.
+//! - `GET /readyz`: 200 once the tree is up, the chat adapter is connected and the on-call cache holds a
+//!   snapshot (from PagerDuty or the state file), and no child is over its restart budget; otherwise 503.
+//!   Both answer a JSON [`Readiness`] naming what is not ready.
+//! - `GET /actors`: JSON [`TreeFacts`]: every actor of the live tree (ractor's registry) with its id, status,
+//!   parent, children, restarts, last failure (reason and time) and its own facts: the cache's snapshot age
+//!   and last refresh, the pager's last page, the status actor's last check, the stalking channels, each
+//!   `stalk:<channel>` actor, and whether chat is connected.
+//! - `GET /metrics`: Prometheus text exposition of every metric in [`icbot_actors::metric_names`].
+//! - `GET /`: the same as `/actors` as a small HTML page that refreshes itself every five seconds.
+//! - `POST /actors/{name}/crash`: only with `[admin] chaos = true` (403 otherwise; 404 for an unknown actor):
+//!   sends that actor its `Crash` message, a real failure its supervisor handles like any other.
+//!
+//! Every answer reads what the actors publish and never waits on PagerDuty, monitoring or chat: an actor that
+//! must be asked is given [`facts::ASK_TIMEOUT`] (500 ms), and one that is restarting or slow shows as such.
+//! No secrets are shown: none reach the actors' facts.
+//!
+//! Layout: `facts.rs` gathers, `routes.rs` answers, `page.rs` renders the HTML, `metrics.rs` owns the
+//! Prometheus recorder.
+
+pub mod facts;
+pub mod metrics;
+pub mod page;
+pub mod routes;
+
+use std::future::Future;
+
+use tokio::net::TcpListener;
+
+pub use facts::{ActorFacts, AdminSources, FailureFacts, Readiness, TreeFacts};
+
+/// Serves the admin endpoints on `listener` until `shutdown` resolves. The caller binds, so tests can use
+/// `127.0.0.1:0`.
+pub async fn serve(
+    listener: TcpListener,
+    sources: AdminSources,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, routes::router(sources))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -275,9 +275,9 @@ async fn list_oncalls(
     let render = Render {
         base: &state.base_url,
     };
-    let entries: Vec<Value> = {
+    let (entries, count, fields) = {
         let inner = state.lock();
-        inner
+        let matching: Vec<_> = inner
             .data
             .schedules
             .iter()
@@ -288,6 +288,12 @@ async fn list_oncalls(
                     .iter()
                     .map(move |on_call| (schedule, on_call))
             })
+            .collect();
+        let count = matching.len();
+        // Only this page is rendered: a large data set costs one page's work per request, not all of it.
+        let (page_of, fields) = page.cut(matching);
+        let entries: Vec<Value> = page_of
+            .into_iter()
             .map(|(schedule, on_call)| {
                 let user = match inner.data.user(&on_call.user_id) {
                     Some(user) if with_users => render.user(user, false),
@@ -304,10 +310,9 @@ async fn list_oncalls(
                     "end": on_call.end.as_deref().map(|end| render_time(end, state.started)),
                 })
             })
-            .collect()
+            .collect();
+        (entries, count, fields)
     };
-    let count = entries.len();
-    let (entries, fields) = page.cut(entries);
     tracing::debug!(schedules = ?schedule_ids, with_users, count, offset = page.offset, limit = page.limit, "stub oncalls");
     Ok(paginated("oncalls", entries, fields))
 }

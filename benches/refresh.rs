@@ -1,0 +1,115 @@
+//! `cargo bench --bench refresh`: one cache refresh of 200 schedules and 2,000 users against the stub: wall
+//! time and requests, with no user's contact methods fetched twice in one refresh. Then a second refresh,
+//! with every contact still fresh.
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant, SystemTime};
+
+use common::*;
+use icbot_actors::schedule_cache::{ScheduleCacheMessage, SNAPSHOT_FILE};
+use ractor::ActorRef;
+
+const SCHEDULES: usize = 200;
+const USERS: usize = 2_000;
+/// People on call per schedule: 3,000 on-call entries over 2,000 users, so a third appear twice.
+const PER_SCHEDULE: usize = 15;
+const LIMIT: Duration = Duration::from_secs(120);
+
+#[tokio::main]
+async fn main() {
+    print_machine();
+    let stub = start_stub(stub_data(SCHEDULES, USERS, PER_SCHEDULE)).await;
+    let dir = temp_dir("refresh");
+    let text = config_text(&stub.url(), &dir, 10, SCHEDULES - 10, "", "");
+    let snapshot = dir.join(SNAPSHOT_FILE);
+
+    let started = Instant::now();
+    let (bot, _chat, _rx) = start_bot(&text, "bench-refresh/").await;
+    let first = wait_for_write(&snapshot, None, started).await;
+    let oncalls_1 = stub.request_count("/oncalls");
+    let users_1 = stub.request_count("/users/");
+    let all_1 = stub.request_count("/");
+    let people = people_in(&snapshot);
+
+    let cache: ActorRef<ScheduleCacheMessage> =
+        ActorRef::where_is(bot.names().schedule_cache()).expect("cache registered");
+    let written = modified(&snapshot);
+    let started = Instant::now();
+    cache
+        .cast(ScheduleCacheMessage::Refresh)
+        .expect("refresh sent");
+    let second = wait_for_write(&snapshot, written, started).await;
+    let oncalls_2 = stub.request_count("/oncalls") - oncalls_1;
+    let users_2 = stub.request_count("/users/") - users_1;
+
+    print_table(
+        "refresh: 200 schedules, 2,000 users, 3,000 on-call entries",
+        &[
+            Row::new(
+                "first refresh: start to snapshot written",
+                first.map_or("did not finish".into(), fmt_duration),
+                "-",
+                first.map(|_| true),
+            ),
+            Row::new(
+                "first refresh: requests",
+                format!("{all_1} ({oncalls_1} GET /oncalls pages, {users_1} GET /users/{{id}})"),
+                "-",
+                None,
+            ),
+            Row::new(
+                "contact lookups per user",
+                format!("{users_1} lookups for {people} people in the snapshot"),
+                "each user once",
+                Some(users_1 == USERS && people == USERS),
+            ),
+            Row::new(
+                "second refresh (contacts fresh): wall time",
+                second.map_or("did not finish".into(), fmt_duration),
+                "-",
+                None,
+            ),
+            Row::new(
+                "second refresh: requests",
+                format!("{oncalls_2} GET /oncalls pages, {users_2} GET /users/{{id}}"),
+                "no contact lookups",
+                Some(users_2 == 0),
+            ),
+        ],
+    );
+
+    bot.shutdown().await;
+    stub.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn modified(path: &Path) -> Option<SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+/// Waits until `path` is written after `before`; the time since `started`, or `None` past the limit.
+async fn wait_for_write(
+    path: &Path,
+    before: Option<SystemTime>,
+    started: Instant,
+) -> Option<Duration> {
+    while started.elapsed() < LIMIT {
+        if let Some(m) = modified(path) {
+            if before.is_none_or(|b| m > b) {
+                return Some(started.elapsed());
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    None
+}
+
+fn people_in(path: &Path) -> usize {
+    let bytes = std::fs::read(path).unwrap_or_default();
+    let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+    v.get("people")
+        .and_then(|p| p.as_object())
+        .map_or(0, |p| p.len())
+}

@@ -172,7 +172,8 @@ pub async fn start(
             probe: probe.clone(),
             poll_interval,
             check_timeout,
-            fresh_for: STATUS_FRESH_FOR,
+            // Polls must not reuse a check from the previous interval.
+            fresh_for: STATUS_FRESH_FOR.min(poll_interval / 2),
             names: names.clone(),
         }
     };

@@ -156,7 +156,7 @@ fn outcome(people: &[Person], audience: String, message: Option<String>, n: u8) 
             message,
             again: false,
         },
-        incident: (n % 2 == 0).then(|| Incident {
+        incident: n.is_multiple_of(2).then(|| Incident {
             id: "Q1".into(),
             number: 7,
             html_url: "https://pd.example/incidents/Q1".into(),
@@ -166,7 +166,9 @@ fn outcome(people: &[Person], audience: String, message: Option<String>, n: u8) 
             .enumerate()
             .map(|(i, t)| (t, results[(i + n as usize) % results.len()].clone()))
             .collect(),
-        failure: (n % 3 == 0).then(|| "PagerDuty did not answer in time (timeout)".into()),
+        failure: n
+            .is_multiple_of(3)
+            .then(|| "PagerDuty did not answer in time (timeout)".into()),
         at: SystemTime::now(),
         duplicate_of: None,
     }

@@ -4,6 +4,14 @@
 
 use std::fmt;
 
+/// The most characters of user input a hint echoes back.
+const HINT_ECHO_MAX: usize = 40;
+/// The longest `<user>` accepted: an email address is at most 254 characters, and no name is longer.
+pub const MAX_QUERY_CHARS: usize = 254;
+/// A page message is cut to this many characters: the incident title, its details, the responder request and
+/// the audit log all carry it, and PagerDuty cuts titles at 1,024 characters anyway.
+pub const MAX_MESSAGE_CHARS: usize = 1_024;
+
 /// Who a user means by `<user>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UserQuery {
@@ -165,9 +173,10 @@ impl Command {
             "!status" => parse_status(&rest).map(Some),
             "!help" if rest.is_empty() => Ok(Some(Command::Help)),
             "!help" => Err(usage("!help takes no arguments.")),
-            _ if first.starts_with("!ic") || first.starts_with("!status") => {
-                Err(usage(&format!("unknown command {first}.")))
-            }
+            _ if first.starts_with("!ic") || first.starts_with("!status") => Err(usage(&format!(
+                "unknown command {}.",
+                truncate(&first, HINT_ECHO_MAX)
+            ))),
             _ => Ok(None),
         }
     }
@@ -189,7 +198,7 @@ fn parse_ic(args: &[&str]) -> Result<Command, ParseError> {
         "page" => parse_page(rest),
         other => Err(usage(&format!(
             "`!ic {}` is not a command.",
-            truncate(other, 40)
+            truncate(other, HINT_ECHO_MAX)
         ))),
     }
 }
@@ -204,7 +213,7 @@ fn parse_status(args: &[&str]) -> Result<Command, ParseError> {
         "unstalk" => no_more(rest, "!status unstalk").map(|()| Command::Unstalk),
         other => Err(usage(&format!(
             "`!status {}` is not a command: use `!status`, `!status stalk` or `!status unstalk`.",
-            truncate(other, 40)
+            truncate(other, HINT_ECHO_MAX)
         ))),
     }
 }
@@ -223,7 +232,7 @@ fn parse_who(rest: &[&str]) -> Result<Command, ParseError> {
     if raw.is_empty() {
         return Err(usage("Who? `!ic who <email | name | @mention>`."));
     }
-    Ok(Command::Who(user_query(raw)))
+    Ok(Command::Who(user_query(raw)?))
 }
 
 /// `!ic page [responders | @user] [--again] [message]`
@@ -235,7 +244,7 @@ fn parse_page(rest: &[&str]) -> Result<Command, ParseError> {
         .filter(|w| !w.eq_ignore_ascii_case("--again"))
         .collect();
     let message = |words: &[&str]| {
-        let m = words.join(" ");
+        let m = truncate(&words.join(" "), MAX_MESSAGE_CHARS);
         PageOptions {
             message: (!m.is_empty()).then_some(m),
             again,
@@ -258,7 +267,7 @@ fn parse_page(rest: &[&str]) -> Result<Command, ParseError> {
 fn page_target(words: &[&str]) -> Result<Option<(UserQuery, usize)>, ParseError> {
     let first = words[0];
     if first.starts_with("<@") || looks_like_email(first) {
-        return Ok(Some((user_query(first), 1)));
+        return Ok(Some((user_query(first)?, 1)));
     }
     let Some(name) = first.strip_prefix('@') else {
         return Ok(None);
@@ -267,13 +276,12 @@ fn page_target(words: &[&str]) -> Result<Option<(UserQuery, usize)>, ParseError>
         // @"Full Name" spanning words
         let mut parts = vec![quoted];
         if let Some(done) = quoted.strip_suffix('"').filter(|_| quoted.len() > 1) {
-            return Ok(Some((UserQuery::Name(done.to_string()), 1)));
+            return Ok(Some((name_query(done)?, 1)));
         }
         for (i, w) in words.iter().enumerate().skip(1) {
             if let Some(last) = w.strip_suffix('"') {
                 parts.push(last);
-                let full = parts.join(" ");
-                return Ok(Some((UserQuery::Name(full), i + 1)));
+                return Ok(Some((name_query(&parts.join(" "))?, i + 1)));
             }
             parts.push(w);
         }
@@ -282,7 +290,7 @@ fn page_target(words: &[&str]) -> Result<Option<(UserQuery, usize)>, ParseError>
     if name.is_empty() {
         return Err(usage("Page whom? `!ic page @<user> [message]`."));
     }
-    Ok(Some((user_query(name), 1)))
+    Ok(Some((user_query(name)?, 1)))
 }
 
 fn looks_like_email(s: &str) -> bool {
@@ -294,10 +302,26 @@ fn looks_like_email(s: &str) -> bool {
     }
 }
 
-fn user_query(raw: &str) -> UserQuery {
+fn too_long() -> ParseError {
+    usage(&format!(
+        "That name is too long (over {MAX_QUERY_CHARS} characters); use an email or a full name."
+    ))
+}
+
+fn name_query(name: &str) -> Result<UserQuery, ParseError> {
+    if name.chars().count() > MAX_QUERY_CHARS {
+        return Err(too_long());
+    }
+    Ok(UserQuery::Name(name.to_string()))
+}
+
+fn user_query(raw: &str) -> Result<UserQuery, ParseError> {
+    if raw.chars().count() > MAX_QUERY_CHARS {
+        return Err(too_long());
+    }
     if let Some(inner) = raw.strip_prefix("<@").and_then(|r| r.strip_suffix('>')) {
         let id = inner.split('|').next().unwrap_or(inner);
-        return UserQuery::Mention(id.to_string());
+        return Ok(UserQuery::Mention(id.to_string()));
     }
     // Slack renders typed emails as <mailto:a@b|a@b>
     if let Some(inner) = raw
@@ -305,13 +329,13 @@ fn user_query(raw: &str) -> UserQuery {
         .and_then(|r| r.strip_suffix('>'))
     {
         let email = inner.split('|').next().unwrap_or(inner);
-        return UserQuery::Email(email.to_lowercase());
+        return Ok(UserQuery::Email(email.to_lowercase()));
     }
-    if looks_like_email(raw) {
+    Ok(if looks_like_email(raw) {
         UserQuery::Email(raw.to_lowercase())
     } else {
         UserQuery::Name(raw.to_string())
-    }
+    })
 }
 
 /// At most `max` characters, for echoing user input back safely.
@@ -551,5 +575,42 @@ mod tests {
     fn long_input_is_truncated_in_hints() {
         let long = format!("!ic {}", "x".repeat(10_000));
         assert!(parse(&long).unwrap_err().0.len() < 200);
+    }
+
+    #[test]
+    fn a_long_unknown_command_is_truncated_in_its_hint() {
+        let long = format!("!ic{}", "x".repeat(1_000_000));
+        assert!(parse(&long).unwrap_err().0.len() < 200);
+    }
+
+    #[test]
+    fn a_user_longer_than_any_email_is_refused() {
+        let name = "x".repeat(MAX_QUERY_CHARS + 1);
+        for input in [
+            format!("!ic who {name}"),
+            format!("!ic page @{name}"),
+            format!("!ic page @\"{name}\""),
+            format!("!ic page @\"{name} x\""),
+        ] {
+            let hint = parse(&input).unwrap_err().0;
+            assert!(hint.contains("too long"), "{hint}");
+            assert!(hint.len() < 200, "{hint}");
+        }
+        let longest = "x".repeat(MAX_QUERY_CHARS);
+        assert_eq!(
+            parse(&format!("!ic who {longest}")),
+            Ok(Some(Command::Who(UserQuery::Name(longest))))
+        );
+    }
+
+    #[test]
+    fn a_page_message_is_cut_to_the_most_pagerduty_shows() {
+        let input = format!("!ic page {}", "word ".repeat(200_000));
+        let Ok(Some(Command::PageIncidentCommanders(opts))) = parse(&input) else {
+            panic!("not a page");
+        };
+        let message = opts.message.unwrap();
+        assert_eq!(message.chars().count(), MAX_MESSAGE_CHARS + 1);
+        assert!(message.ends_with('…'));
     }
 }

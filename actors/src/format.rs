@@ -164,12 +164,12 @@ pub fn who_card(person: &Person, snapshot: Option<&OnCallSnapshot>) -> Reply {
     reply
 }
 
-/// How to name this person in `!ic page`.
+/// How to name this person in `!ic page`, cut like every echo.
 fn page_handle(person: &Person) -> String {
     if !person.email.is_empty() {
-        person.email.clone()
+        truncate(&person.email, ECHO_MAX)
     } else {
-        format!("@\"{}\"", person.name)
+        format!("@\"{}\"", truncate(&person.name, ECHO_MAX))
     }
 }
 
@@ -566,6 +566,14 @@ mod tests {
         assert!(text.contains("Dan Brown <dan@example.com>"));
         assert!(text.contains("Phone: +1 5550104"));
         assert!(text.contains("On call now: Shadow"));
+    }
+
+    #[test]
+    fn who_card_cuts_a_huge_email_in_the_page_hint() {
+        let mut p = person("big", "Big", None);
+        p.email = "x".repeat(1_000_000);
+        let text = who_card(&p, None).plain();
+        assert!(text.len() < 2_000, "{} bytes", text.len());
     }
 
     #[test]

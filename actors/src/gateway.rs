@@ -4,7 +4,7 @@
 //! Child of the root supervisor, registered as `gateway`. Chat adapters (console, Slack) hand messages to a
 //! [`GatewayHandle`], which finds the gateway in the registry and waits for it while it restarts. The gateway
 //! asks `schedule_cache`, `pager`, `status` and `stalks` by name (see [`crate::ask`]), and posts replies
-//! through [`ChatOut`]. A command that is not ours is ignored; one of ours typed wrongly gets a one-line hint.
+//! through [`ChatOut`], each cut to [`MAX_REPLY_CHARS`]. A command that is not ours is ignored; one of ours typed wrongly gets a one-line hint.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,7 +20,7 @@ use crate::in_flight::{InFlight, InFlightGuard};
 use crate::metric_names;
 use crate::names::ActorNames;
 use crate::ports::ChatOut;
-use crate::reply::Reply;
+use crate::reply::{Reply, MAX_REPLY_CHARS};
 use crate::status_commands;
 
 /// How long a reply may take to post before the gateway gives up on it (the chat adapter retries inside).
@@ -118,6 +118,7 @@ impl GatewayState {
                 alert = reply.alert,
                 "answered"
             );
+            let reply = reply.bounded(MAX_REPLY_CHARS);
             post(context.chat.as_ref(), &msg, &reply).await;
             drop(guard);
         };

@@ -25,7 +25,8 @@
 //! - [`access`]: where paging is allowed, whether DMs are answered.
 //! - [`ask`]: calling a named actor that may be restarting; [`names`]: the registry names of a tree.
 //! - [`metric_names`]: every metric the bot exports, its labels, and who emits it.
-//! - `fakes` (tests only): in-memory PagerDuty, probe and chat.
+//! - `fakes` (tests only): in-memory PagerDuty, probe and chat; `hostile_input` (tests only): property tests
+//!   of the parser and every formatter over hostile text.
 
 pub mod access;
 pub mod ask;
@@ -57,3 +58,5 @@ pub mod system_state;
 
 #[cfg(test)]
 pub(crate) mod fakes;
+#[cfg(test)]
+mod hostile_input;

@@ -24,6 +24,11 @@ pub use crate::page_audit::AUDIT_FILE;
 
 /// How long before its deadline a page stops waiting on PagerDuty, to leave time to answer.
 const ANSWER_MARGIN: Duration = Duration::from_millis(250);
+/// PagerDuty adds at most 300 users as responders in one request; more take more requests.
+const MAX_TARGETS_PER_REQUEST: usize = 300;
+/// PagerDuty allows at most 500 unique responders on an incident: a page reaches at most this many people,
+/// the first in schedule order, and says who else was not paged.
+pub const MAX_PAGE_TARGETS: usize = 500;
 
 pub struct PagerActor;
 
@@ -278,7 +283,8 @@ impl PagerState {
 struct Progress {
     incident: Option<Incident>,
     assigned: bool,
-    requested: bool,
+    /// How many of the targets after the first a responder request has confirmed.
+    requested: usize,
     error: Option<String>,
 }
 
@@ -301,12 +307,24 @@ async fn page(
         (true, None) => Some("PagerDuty did not answer in time (timeout)".to_string()),
         (false, None) => None,
     };
+    let failure = match request.targets.len().checked_sub(MAX_PAGE_TARGETS) {
+        Some(over) if over > 0 => {
+            let capped = format!(
+                "PagerDuty takes at most {MAX_PAGE_TARGETS} people on one incident, so the other {over} were not paged"
+            );
+            Some(match failure {
+                Some(f) => format!("{f}; {capped}"),
+                None => capped,
+            })
+        }
+        _ => failure,
+    };
     let results = request
         .targets
         .iter()
         .enumerate()
         .map(|(i, t)| {
-            let confirmed = if i == 0 { p.assigned } else { p.requested };
+            let confirmed = if i == 0 { p.assigned } else { i <= p.requested };
             let r = match (i, confirmed) {
                 (0, true) => PersonResult::Assigned,
                 (_, true) => PersonResult::Requested,
@@ -334,8 +352,9 @@ async fn page(
     outcome
 }
 
-/// Creates the incident for the first target and, in parallel, finds the bot's user id; then asks the rest to
-/// respond in one request. Records each step in `progress` as it is confirmed.
+/// Creates the incident for the first target and, in parallel, finds the bot's user id; then asks the rest (up
+/// to [`MAX_PAGE_TARGETS`] in all) to respond, [`MAX_TARGETS_PER_REQUEST`] per request, in order. Records each
+/// step in `progress` as it is confirmed.
 async fn run_page(
     api: &dyn PagerDutyApi,
     from_email: &str,
@@ -346,7 +365,7 @@ async fn run_page(
     let record =
         |f: &dyn Fn(&mut Progress)| f(&mut progress.lock().unwrap_or_else(|e| e.into_inner()));
     let primary = &request.targets[0];
-    let others: Vec<UserId> = request.targets[1..]
+    let others: Vec<UserId> = request.targets[1..request.targets.len().min(MAX_PAGE_TARGETS)]
         .iter()
         .map(|t| t.person.id.clone())
         .collect();
@@ -389,16 +408,21 @@ async fn run_page(
         }
     };
     let message = request.message.clone().unwrap_or_else(|| request.title());
-    match api
-        .request_responders(&incident.id, &requester_id, &others, &message)
-        .await
-    {
-        Ok(()) => record(&|p| p.requested = true),
-        Err(e) => record(&|p| {
-            p.error = Some(format!(
-                "incident created, but adding responders failed: {e}"
-            ))
-        }),
+    for batch in others.chunks(MAX_TARGETS_PER_REQUEST) {
+        match api
+            .request_responders(&incident.id, &requester_id, batch, &message)
+            .await
+        {
+            Ok(()) => record(&|p| p.requested += batch.len()),
+            Err(e) => {
+                record(&|p| {
+                    p.error = Some(format!(
+                        "incident created, but adding responders failed: {e}"
+                    ))
+                });
+                return;
+            }
+        }
     }
 }
 
@@ -508,6 +532,41 @@ mod tests {
             log.lines().count(),
             4,
             "every request is audited, duplicates too"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_huge_roster_is_paged_in_batches_up_to_pagerdutys_limit() {
+        let pd = Arc::new(FakePagerDuty::demo());
+        let pager = spawn(pd.clone(), Arc::new(MemoryStateStore::new())).await;
+        let targets: Vec<PageTarget> = (0..700)
+            .map(|i| target(&format!("U{i:04}"), &format!("Person {i}")))
+            .collect();
+        let outcome = page_with(&pager, request(targets), Duration::from_secs(5)).await;
+        let batches: Vec<usize> = pd
+            .responder_requests
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(_, _, targets)| targets.len())
+            .collect();
+        assert_eq!(batches, [300, 199], "the assignee and 499 responders");
+        let confirmed = outcome
+            .results
+            .iter()
+            .filter(|(_, r)| *r != PersonResult::NotConfirmed)
+            .count();
+        assert_eq!(confirmed, MAX_PAGE_TARGETS);
+        assert_eq!(outcome.not_confirmed().count(), 200);
+        assert_eq!(
+            outcome.not_confirmed().next().unwrap().person.id.0,
+            "U0500",
+            "the first in schedule order are paged"
+        );
+        let failure = outcome.failure.expect("says who was not paged");
+        assert!(
+            failure.contains("at most 500") && failure.contains("other 200"),
+            "{failure}"
         );
     }
 

@@ -18,7 +18,7 @@ use ractor::{pg, Actor, ActorProcessingErr, ActorRef};
 use crate::chat::ChatTarget;
 use crate::names::ActorNames;
 use crate::ports::{ChatError, ChatOut};
-use crate::reply::Reply;
+use crate::reply::{Reply, MAX_REPLY_CHARS};
 use crate::status::{subscribers_group, StatusCheck, StatusMessage};
 use crate::status_format::{change_reply, checker_unavailable_reply};
 use crate::system_state::SystemState;
@@ -175,6 +175,7 @@ impl StalkState {
 
     /// Posts with a timeout, retrying once. A failure is logged, never fatal.
     async fn post(&self, reply: &Reply) -> bool {
+        let reply = &reply.clone().bounded(MAX_REPLY_CHARS);
         let channel = &self.target.channel;
         for attempt in 1..=2 {
             match tokio::time::timeout(POST_TIMEOUT, self.chat.post(&self.target, reply)).await {

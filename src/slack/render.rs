@@ -44,8 +44,22 @@ fn push_span(out: &mut String, span: &Span) {
             out.push('`');
         }
         Span::Phone(phone) => push_link(out, &phone.tel_uri(), &phone.display()),
-        Span::Link { url, label } => push_link(out, url, label),
+        Span::Link { url, label } if is_web_url(url) => push_link(out, url, label),
+        // Anything else between `<` and `|` is Slack markup (`<!channel|x>` pings): shown as text instead.
+        Span::Link { url, label } if label == url => out.push_str(&escape(url)),
+        Span::Link { url, label } => {
+            out.push_str(&escape(label));
+            out.push_str(" (");
+            out.push_str(&escape(url));
+            out.push(')');
+        }
     }
+}
+
+/// Only `http(s)://` URLs become links.
+fn is_web_url(url: &str) -> bool {
+    let lower = url.get(..8).unwrap_or(url).to_ascii_lowercase();
+    lower.starts_with("http://") || lower.starts_with("https://")
 }
 
 /// `<url|label>`. A `|` in the URL would end it early, so it is percent-encoded; the label may hold any text.
@@ -161,6 +175,24 @@ mod tests {
     }
 
     #[test]
+    fn a_link_that_is_not_a_web_url_is_plain_text() {
+        let link = |url: &str| Span::Link {
+            url: url.to_string(),
+            label: "incident".to_string(),
+        };
+        assert_eq!(
+            one_line(vec![link("!channel")]),
+            "incident (!channel)",
+            "no <!channel|..> ping"
+        );
+        assert_eq!(one_line(vec![link("@U123")]), "incident (@U123)");
+        assert_eq!(
+            one_line(vec![link("HTTPS://pd.example/1")]),
+            "<HTTPS://pd.example/1|incident>"
+        );
+    }
+
+    #[test]
     fn lines_are_joined_and_alert_prefixes_the_first() {
         let mut reply = Reply::new();
         reply.line(vec![text("page not confirmed")]);
@@ -183,5 +215,99 @@ mod tests {
             assert_eq!(unescape(&escape(typed)), typed);
         }
         assert_eq!(unescape("<@U1> &amp;lt;"), "<@U1> &lt;");
+    }
+
+    mod hostile {
+        //! Property tests: whatever text the spans hold, the only markup in the output is the renderer's own.
+
+        use super::*;
+        use proptest::prelude::*;
+
+        fn fragment() -> impl Strategy<Value = String> {
+            prop_oneof![
+                Just("<!channel>".to_string()),
+                Just("<!here|here>".to_string()),
+                Just("<@U123ABC>".to_string()),
+                Just("<#C0001|general>".to_string()),
+                Just("<http://evil.example|click me>".to_string()),
+                Just("&lt;!channel&gt; &amp;".to_string()),
+                Just("\u{202E}evil\u{202C} محمد 👩‍🚒".to_string()),
+                Just("\0\r\n\t\x1b[31m`*_~|".to_string()),
+                Just("http://x".to_string()),
+                any::<String>(),
+            ]
+        }
+
+        fn hostile() -> impl Strategy<Value = String> {
+            prop::collection::vec(fragment(), 0..6).prop_map(|parts| parts.concat())
+        }
+
+        fn span() -> impl Strategy<Value = Span> {
+            prop_oneof![
+                hostile().prop_map(Span::Text),
+                hostile().prop_map(Span::Strong),
+                hostile().prop_map(Span::Code),
+                (prop::option::of(0u32..1000), hostile()).prop_map(|(country_code, number)| {
+                    Span::Phone(Phone {
+                        country_code,
+                        number,
+                    })
+                }),
+                (hostile(), hostile()).prop_map(|(url, label)| Span::Link { url, label }),
+            ]
+        }
+
+        fn reply() -> impl Strategy<Value = Reply> {
+            (
+                prop::collection::vec(prop::collection::vec(span(), 0..5), 0..6),
+                any::<bool>(),
+            )
+                .prop_map(|(lines, alert)| Reply { lines, alert })
+        }
+
+        /// How many links the renderer itself makes: every phone, and links to web URLs.
+        fn own_links(reply: &Reply) -> usize {
+            reply
+                .lines
+                .iter()
+                .flatten()
+                .filter(|s| match s {
+                    Span::Phone(_) => true,
+                    Span::Link { url, .. } => is_web_url(url),
+                    _ => false,
+                })
+                .count()
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            #[test]
+            fn only_the_renderers_own_links_are_markup(reply in reply()) {
+                let out = mrkdwn(&reply);
+                prop_assert_eq!(out.matches('<').count(), own_links(&reply), "{}", out);
+                prop_assert_eq!(out.matches('>').count(), own_links(&reply), "{}", out);
+                for (i, _) in out.match_indices('<') {
+                    let rest = &out[i + 1..];
+                    let lower = rest.get(..8).unwrap_or(rest).to_ascii_lowercase();
+                    prop_assert!(
+                        lower.starts_with("tel:") || lower.starts_with("http://") || lower.starts_with("https://"),
+                        "{}", out
+                    );
+                }
+            }
+
+            #[test]
+            fn a_bounded_reply_renders_under_slacks_limit(reply in reply(), times in 1usize..2_000) {
+                let mut big = Reply::new();
+                for _ in 0..times {
+                    for line in &reply.lines {
+                        big.line(line.clone());
+                    }
+                }
+                let out = mrkdwn(&big.bounded(icbot_actors::reply::MAX_REPLY_CHARS));
+                prop_assert!(out.chars().count() <= icbot_actors::reply::MAX_REPLY_CHARS + ALERT_PREFIX.len());
+            }
+        }
     }
 }

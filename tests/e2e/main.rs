@@ -6,6 +6,7 @@ mod console;
 mod faults;
 mod helpers;
 mod ic_commands;
+mod odd_data;
 mod pages;
 mod restarts;
 mod status;

@@ -237,6 +237,8 @@ pub fn page_outcome(outcome: &PageOutcome, staleness: Option<String>) -> Reply {
             strong(format!("⚠ PAGE NOT CONFIRMED for {audience}: ")),
             text(why),
         ]);
+        // First, so that a reply cut to size still says it.
+        reply.line(vec![strong("Call the people marked ✗ by hand now.")]);
         if let Some(i) = &outcome.incident {
             reply.line(vec![
                 text(format!("Incident #{} was created: ", i.number)),
@@ -253,7 +255,10 @@ pub fn page_outcome(outcome: &PageOutcome, staleness: Option<String>) -> Reply {
             text(format!("Paged from cached on-call data: {note}")),
         ]);
     }
-    for (target, result) in &outcome.results {
+    // The people to phone come first: a long reply is cut at the end, never at them.
+    let (to_call, confirmed): (Vec<_>, Vec<_>) =
+        outcome.results.iter().partition(|(_, r)| *r == PersonResult::NotConfirmed);
+    for (target, result) in to_call.into_iter().chain(confirmed) {
         let role = target
             .role
             .as_deref()
@@ -274,9 +279,6 @@ pub fn page_outcome(outcome: &PageOutcome, staleness: Option<String>) -> Reply {
             line.extend(phones(&target.person));
         }
         reply.line(line);
-    }
-    if !outcome.everyone_confirmed() {
-        reply.line(vec![strong("Call the people marked ✗ by hand now.")]);
     }
     reply
 }

@@ -256,8 +256,10 @@ pub fn page_outcome(outcome: &PageOutcome, staleness: Option<String>) -> Reply {
         ]);
     }
     // The people to phone come first: a long reply is cut at the end, never at them.
-    let (to_call, confirmed): (Vec<_>, Vec<_>) =
-        outcome.results.iter().partition(|(_, r)| *r == PersonResult::NotConfirmed);
+    let (to_call, confirmed): (Vec<_>, Vec<_>) = outcome
+        .results
+        .iter()
+        .partition(|(_, r)| *r == PersonResult::NotConfirmed);
     for (target, result) in to_call.into_iter().chain(confirmed) {
         let role = target
             .role

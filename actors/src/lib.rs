@@ -23,6 +23,7 @@
 //! - [`status`]: the one prober of monitoring; publishes each poll to the stalks.
 //! - [`stalks`]: the stalking channels (saved across restarts), supervisor of one [`stalk`] actor per channel.
 //! - [`access`]: where paging is allowed, whether DMs are answered.
+//! - [`utc`]: calendar times for people and APIs.
 //! - [`ask`]: calling a named actor that may be restarting; [`names`]: the registry names of a tree.
 //! - [`metric_names`]: every metric the bot exports, its labels, and who emits it.
 //! - `fakes` (tests only): in-memory PagerDuty, probe and chat; `hostile_input` (tests only): property tests
@@ -55,6 +56,7 @@ pub mod status;
 pub mod status_commands;
 pub mod status_format;
 pub mod system_state;
+pub mod utc;
 
 #[cfg(test)]
 pub(crate) mod fakes;

@@ -7,5 +7,6 @@ mod faults;
 mod helpers;
 mod ic_commands;
 mod pages;
+mod process;
 mod restarts;
 mod status;

@@ -116,22 +116,17 @@ impl Running {
     async fn exit(self) -> Finished {
         let pid = self.pid();
         let mut child = self.child;
-        let waited = tokio::task::spawn_blocking(move || {
-            let started = std::time::Instant::now();
-            loop {
-                if let Some(status) = child.try_wait().expect("wait for icbot") {
-                    return Some(status);
-                }
-                if started.elapsed() > REPLY_PATIENCE {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    return None;
-                }
-                std::thread::sleep(Duration::from_millis(20));
+        let mut waiter = tokio::task::spawn_blocking(move || child.wait().expect("wait for icbot"));
+        let waited = match tokio::time::timeout(REPLY_PATIENCE, &mut waiter).await {
+            Ok(status) => Some(status.expect("waiter")),
+            Err(_) => {
+                let _ = Command::new("kill")
+                    .args(["-KILL", &pid.to_string()])
+                    .status();
+                let _ = waiter.await;
+                None
             }
-        })
-        .await
-        .expect("waiter");
+        };
         self.stdout_reader.join().expect("stdout reader");
         drop(self.stdin);
         let stderr = self.stderr_reader.join().expect("stderr reader");

@@ -4,9 +4,24 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     icbot::app::install_crypto_provider();
     icbot::telemetry::init();
-    icbot::cli::main(icbot::cli::Cli::parse()).await
+    let cli = icbot::cli::Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("icbot: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let code = runtime.block_on(icbot::cli::main(cli));
+    // Everything that matters was awaited in `cli::main` (replies in flight drained, state saved). What may
+    // be left is the console's stdin reader, a blocking thread stuck in read(2) while stdin stays open after
+    // a SIGTERM: waiting for it, as dropping the runtime does, would never exit.
+    runtime.shutdown_background();
+    code
 }

@@ -19,7 +19,7 @@ use crate::names::ActorNames;
 use crate::oncall::{OnCallSnapshot, Person, Roster};
 use crate::pager::{PageOutcome, PageRequest, PageTarget, PagerMessage};
 use crate::ports::{ChatOut, PagerDutyApi};
-use crate::reply::Reply;
+use crate::reply::{Reply, Span};
 use crate::schedule_cache::{CacheView, ScheduleCacheMessage};
 use crate::status_commands;
 
@@ -268,7 +268,15 @@ fn role_in(snapshot: &OnCallSnapshot, roster: Roster, person: &Person) -> Option
 
 async fn who(ctx: &CommandContext, query: UserQuery, deadline: Instant) -> Reply {
     match find_person(ctx, query, deadline).await {
-        Ok((person, snapshot, _)) => format::who_card(&person, snapshot.as_deref()),
+        Ok((person, snapshot, staleness)) => {
+            let mut card = format::who_card(&person, snapshot.as_deref());
+            // "On call now" from cached data says how old that data is, as `!ic` does.
+            if let Some(note) = staleness {
+                card.lines
+                    .insert(0, vec![Span::Strong("⚠ ".into()), Span::Text(note)]);
+            }
+            card
+        }
         Err(reply) => reply,
     }
 }

@@ -4,7 +4,9 @@
 //! handler, a panic) or stops on its own is spawned again under the same name after a backoff (100 ms doubling
 //! to 30 s, reset after a quiet minute), each restart logged with the reason and counted. A child over its
 //! restart budget is reported as failing while the backoff keeps trying. The root never stops because a
-//! child did.
+//! child did. When the root is stopped, it stops its children and waits for them (at most
+//! [`CHILDREN_STOP_PATIENCE`]), so each runs its `post_stop` (the stalks actor saves its set there); ractor
+//! would otherwise kill them, skipping it.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -110,6 +112,9 @@ pub struct RootState {
     children: BTreeMap<Child, ChildRecord>,
 }
 
+/// How long a stopping root waits for its children's `post_stop` before ractor kills what is left.
+pub const CHILDREN_STOP_PATIENCE: Duration = Duration::from_secs(5);
+
 impl Actor for RootActor {
     type Msg = RootMessage;
     type State = RootState;
@@ -154,6 +159,18 @@ impl Actor for RootActor {
             }
             RootMessage::Republish => state.publish(),
         }
+        Ok(())
+    }
+
+    async fn post_stop(
+        &self,
+        myself: ActorRef<RootMessage>,
+        _state: &mut RootState,
+    ) -> Result<(), ActorProcessingErr> {
+        myself
+            .get_cell()
+            .stop_children_and_wait(Some("shutdown".into()), Some(CHILDREN_STOP_PATIENCE))
+            .await;
         Ok(())
     }
 

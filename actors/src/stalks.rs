@@ -1,8 +1,11 @@
 //! The stalks actor: the set of stalking channels and the supervisor of their stalk actors.
 //!
-//! It owns the set (channel, where to post, since when), saved to `stalks.json` through the [`StateStore`] on
-//! every change and restored at start, so a bot restarted mid-incident keeps stalking the same channels (a
-//! corrupt file is logged and ignored). It spawns one [`StalkActor`] per channel, linked to itself and named
+//! It owns the set (channel, where to post, since when), saved to `stalks.json` through the [`StateStore`] and
+//! restored at start, so a bot restarted mid-incident keeps stalking the same channels (a corrupt file is
+//! logged and ignored). Saves are coalesced: a change marks the set dirty and a `Flush` message
+//! [`SAVE_DELAY`] later writes it (compact JSON) once for every change made meanwhile; `post_stop` and a
+//! requested crash flush too. So a change is on disk within [`SAVE_DELAY`] or at stop, and 10,000 stalks in
+//! a burst cost a few writes instead of 10,000 rewrites of a growing file. It spawns one [`StalkActor`] per channel, linked to itself and named
 //! [`ActorNames::stalk`]; a stalk that fails is restarted under the same name after a [`RestartBackoff`] delay,
 //! with the [`LastPosted`] the supervisor keeps for it, so the channel is not told the same thing twice. A stalk
 //! ended by `!status unstalk` just ends.
@@ -11,7 +14,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 use serde::{Deserialize, Serialize};
@@ -32,6 +35,8 @@ use crate::system_state::SystemState;
 
 /// The state file holding the set of stalking channels.
 pub const STALKS_FILE: &str = "stalks.json";
+/// The longest a change to the set waits before it is saved; every change within it shares one save.
+pub const SAVE_DELAY: Duration = Duration::from_millis(100);
 
 pub struct StalksActor;
 
@@ -54,6 +59,8 @@ pub enum StalksMessage {
     Crash,
     /// Internal: restart the stalk actor of this channel after its backoff delay.
     Restart(String),
+    /// Internal: save the set if it changed since the last save ([`SAVE_DELAY`] after the first change).
+    Flush,
 }
 
 /// One stalking channel, for the admin endpoint.
@@ -100,6 +107,10 @@ pub struct StalksState {
     store: Arc<dyn StateStore>,
     policy: RestartPolicy,
     channels: BTreeMap<String, ChannelStalk>,
+    /// Changed since the last save.
+    dirty: bool,
+    /// A `Flush` is on its way.
+    flush_pending: bool,
 }
 
 impl Actor for StalksActor {
@@ -118,6 +129,8 @@ impl Actor for StalksActor {
             store: args.store,
             policy: args.policy,
             channels: BTreeMap::new(),
+            dirty: false,
+            flush_pending: false,
         };
         for saved in state.load() {
             if state.channels.contains_key(&saved.target.channel) {
@@ -145,14 +158,31 @@ impl Actor for StalksActor {
                 let _ = reply.send(answer);
             }
             StalksMessage::Unstalk(channel, reply) => {
-                let _ = reply.send(state.unstalk(&channel));
+                let _ = reply.send(state.unstalk(&myself, &channel));
             }
             StalksMessage::List(reply) => {
                 let _ = reply.send(state.list());
             }
             StalksMessage::Restart(channel) => state.restart(&myself, &channel).await,
-            StalksMessage::Crash => return Err("stalks actor crash requested (chaos)".into()),
+            StalksMessage::Flush => {
+                state.flush_pending = false;
+                state.flush();
+            }
+            StalksMessage::Crash => {
+                // A failed actor gets no `post_stop`: save what changed before failing.
+                state.flush();
+                return Err("stalks actor crash requested (chaos)".into());
+            }
         }
+        Ok(())
+    }
+
+    async fn post_stop(
+        &self,
+        _myself: ActorRef<StalksMessage>,
+        state: &mut StalksState,
+    ) -> Result<(), ActorProcessingErr> {
+        state.flush();
         Ok(())
     }
 
@@ -183,13 +213,13 @@ impl StalksState {
         }
         let channel = target.channel.clone();
         self.add(target, SystemTime::now());
-        self.save();
+        self.changed(myself);
         self.start(myself, &channel).await;
         tracing::info!(channel = %channel, "stalking");
         now_stalking_reply()
     }
 
-    fn unstalk(&mut self, channel: &str) -> Reply {
+    fn unstalk(&mut self, myself: &ActorRef<StalksMessage>, channel: &str) -> Reply {
         let Some(stalk) = self.channels.remove(channel) else {
             return not_stalking_reply();
         };
@@ -197,7 +227,7 @@ impl StalksState {
             actor.stop(Some("unstalked".to_string()));
         }
         self.count_active();
-        self.save();
+        self.changed(myself);
         tracing::info!(channel = %channel, "unstalked");
         unstalked_reply(stalk.since)
     }
@@ -341,7 +371,25 @@ impl StalksState {
         }
     }
 
-    fn save(&self) {
+    /// Marks the set changed and makes sure a `Flush` comes within [`SAVE_DELAY`].
+    fn changed(&mut self, myself: &ActorRef<StalksMessage>) {
+        self.dirty = true;
+        if !self.flush_pending {
+            self.flush_pending = true;
+            myself.send_after(SAVE_DELAY, || StalksMessage::Flush);
+        }
+    }
+
+    /// Saves the set if it changed since the last save. A failed save leaves it dirty: the next change or the
+    /// stop tries again.
+    fn flush(&mut self) {
+        if self.dirty {
+            self.dirty = !self.save();
+        }
+    }
+
+    /// Writes the whole set; false (logged) when it could not.
+    fn save(&self) -> bool {
         let saved = SavedStalks {
             stalks: self
                 .channels
@@ -352,11 +400,15 @@ impl StalksState {
                 })
                 .collect(),
         };
-        let written = serde_json::to_vec_pretty(&saved)
+        let written = serde_json::to_vec(&saved)
             .map_err(std::io::Error::other)
             .and_then(|bytes| self.store.save(STALKS_FILE, &bytes));
-        if let Err(e) = written {
-            tracing::warn!(error = %e, file = STALKS_FILE, "cannot save stalks file");
+        match written {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(error = %e, file = STALKS_FILE, "cannot save stalks file");
+                false
+            }
         }
     }
 }
@@ -680,6 +732,99 @@ mod tests {
         tree.status.stop(None);
     }
 
+    /// A store that counts saves of each file.
+    #[derive(Default)]
+    struct CountingStore {
+        files: MemoryStateStore,
+        saves: std::sync::Mutex<BTreeMap<String, usize>>,
+    }
+
+    impl CountingStore {
+        fn saves(&self, name: &str) -> usize {
+            self.saves.lock().unwrap().get(name).copied().unwrap_or(0)
+        }
+
+        fn saved_channels(&self) -> Vec<String> {
+            let bytes = self.files.load(STALKS_FILE).expect("load").expect("saved");
+            let saved: SavedStalks = serde_json::from_slice(&bytes).expect("valid json");
+            saved.stalks.into_iter().map(|s| s.target.channel).collect()
+        }
+    }
+
+    impl StateStore for CountingStore {
+        fn load(&self, name: &str) -> std::io::Result<Option<Vec<u8>>> {
+            self.files.load(name)
+        }
+
+        fn save(&self, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+            *self
+                .saves
+                .lock()
+                .unwrap()
+                .entry(name.to_string())
+                .or_default() += 1;
+            self.files.save(name, bytes)
+        }
+
+        fn append_line(&self, name: &str, line: &str) -> std::io::Result<()> {
+            self.files.append_line(name, line)
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_burst_of_changes_is_saved_once_within_the_save_delay_and_at_stop() {
+        let names = ActorNames::with_prefix("stalks-coalesce/");
+        let store = Arc::new(CountingStore::default());
+        let (stalks, _) = Actor::spawn(
+            Some(names.stalks()),
+            StalksActor,
+            StalksArgs {
+                names: names.clone(),
+                chat: RecordingChat::new(),
+                store: store.clone(),
+                policy: RestartPolicy::default(),
+            },
+        )
+        .await
+        .expect("stalks starts");
+        let change = |msg: fn(String, RpcReplyPort<Reply>) -> StalksMessage, channel: String| {
+            let stalks = stalks.clone();
+            async move {
+                ractor::call_t!(stalks, msg, 1_000, channel).expect("stalks answers");
+            }
+        };
+        let stalk = |c: String, reply| StalksMessage::Stalk(ChatTarget::channel(c), reply);
+
+        let started = Instant::now();
+        for i in 0..200 {
+            change(stalk, format!("c{i}")).await;
+        }
+        change(StalksMessage::Unstalk, "c0".to_string()).await;
+        assert!(
+            started.elapsed() < SAVE_DELAY,
+            "the burst fits in one delay"
+        );
+        assert_eq!(store.saves(STALKS_FILE), 0, "nothing saved yet");
+
+        tokio::time::sleep(SAVE_DELAY + Duration::from_millis(1)).await;
+        assert_eq!(store.saves(STALKS_FILE), 1, "201 changes, one save");
+        assert_eq!(store.saved_channels().len(), 199);
+        let text = store.files.load(STALKS_FILE).unwrap().unwrap();
+        assert!(!text.contains(&b'\n'), "compact JSON");
+
+        tokio::time::sleep(SAVE_DELAY * 10).await;
+        assert_eq!(store.saves(STALKS_FILE), 1, "no change, no save");
+
+        change(StalksMessage::Unstalk, "c1".to_string()).await;
+        stalks
+            .stop_and_wait(None, Some(Duration::from_secs(1)))
+            .await
+            .expect("stalks stops");
+        assert_eq!(store.saves(STALKS_FILE), 2, "the last change saved at stop");
+        assert_eq!(store.saved_channels().len(), 198);
+        assert!(!store.saved_channels().contains(&"c1".to_string()));
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_corrupt_stalks_file_is_ignored() {
         let store = Arc::new(MemoryStateStore::new());
@@ -688,6 +833,7 @@ mod tests {
         assert!(tree.list().await.is_empty());
         tree.stalk("ops").await;
         assert_eq!(tree.list().await.len(), 1);
+        tokio::time::sleep(SAVE_DELAY + Duration::from_millis(1)).await;
         let saved = tree.store.load(STALKS_FILE).expect("load").expect("saved");
         assert!(serde_json::from_slice::<SavedStalks>(&saved).is_ok());
         tree.stop();

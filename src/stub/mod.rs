@@ -79,7 +79,7 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::net::TcpListener;
-use tokio::sync::{oneshot, watch};
+use tokio::sync::{oneshot, watch, Notify};
 use tokio::task::JoinHandle;
 
 use fault::FaultTable;
@@ -106,6 +106,8 @@ pub(crate) struct StubState {
     started: SystemTime,
     /// Turns true (or closes) when the server shuts down: hanging and slow requests give up then.
     closing: watch::Receiver<bool>,
+    /// Woken on every counted request, for [`StubHandle::wait_for_requests`].
+    requested: Notify,
     inner: Mutex<StubInner>,
 }
 
@@ -127,9 +129,13 @@ impl StubState {
 
     /// Counts a request to `path` and returns the fault in force for it.
     fn count_and_fault(&self, path: &str) -> Fault {
-        let mut inner = self.lock();
-        *inner.requests.entry(path.to_owned()).or_default() += 1;
-        inner.faults.fault_for(path)
+        let fault = {
+            let mut inner = self.lock();
+            *inner.requests.entry(path.to_owned()).or_default() += 1;
+            inner.faults.fault_for(path)
+        };
+        self.requested.notify_waiters();
+        fault
     }
 
     fn replace_alerts(&self, alerts: Vec<StubAlert>) {
@@ -195,6 +201,7 @@ impl StubServer {
             base_url: format!("http://{addr}"),
             started: now,
             closing: closing_rx,
+            requested: Notify::new(),
             inner: Mutex::new(StubInner {
                 data,
                 faults: FaultTable::new(fault),
@@ -279,6 +286,21 @@ impl StubHandle {
             .filter(|(path, _)| path.starts_with(path_prefix))
             .map(|(_, n)| n)
             .sum()
+    }
+
+    /// Waits until [`Self::request_count`] of `path_prefix` reaches `n` (counted as a request arrives, before
+    /// its fault is applied), at most `within`; false when it did not.
+    pub async fn wait_for_requests(&self, path_prefix: &str, n: usize, within: Duration) -> bool {
+        let reached = async {
+            loop {
+                let requested = self.state.requested.notified();
+                if self.request_count(path_prefix) >= n {
+                    return;
+                }
+                requested.await;
+            }
+        };
+        tokio::time::timeout(within, reached).await.is_ok()
     }
 
     /// Same as `POST /_alerts`: replaces the alert set (the Watchdog is always served besides).

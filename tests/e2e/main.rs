@@ -8,5 +8,6 @@ mod helpers;
 mod ic_commands;
 mod odd_data;
 mod pages;
+mod process;
 mod restarts;
 mod status;

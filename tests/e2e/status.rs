@@ -91,8 +91,10 @@ async fn stalks_survive_a_restart() {
     let mut bot = spawn_bot_with("stalk-restart", StubData::demo(), options).await;
     bot.say_in("war-room", "!status stalk").await;
     bot.next_post("war-room").await;
-    assert!(bot.state.0.join("stalks.json").exists());
     bot.restart().await;
+    // Saved within `SAVE_DELAY` of the change, or at the stop at the latest.
+    let saved = std::fs::read_to_string(bot.state.0.join("stalks.json")).expect("stalks saved");
+    assert!(saved.contains("war-room"), "{saved}");
     bot.stub()
         .set_alerts(vec![StubAlert::new("CertExpiry", "warning")]);
     // The restarted bot stalks the same channel: it posts the state (now DEGRADED) without being asked.

@@ -132,10 +132,12 @@ pub async fn start(
     let access = AccessPolicy {
         page_channels: config.access.page_channels.clone(),
         allow_dm: config.access.allow_dm,
+        admins: config.access.admins.clone(),
     };
     let context = Arc::new(
         CommandContext::new(names.clone(), chat.clone(), pagerduty.clone(), deadlines)
-            .with_access(access),
+            .with_access(access)
+            .with_chaos(config.admin.chaos),
     );
     let refresh_interval = secs(pd.refresh_interval_secs);
     let (cache_facts_tx, cache_facts) = watch::channel(CacheFacts::default());

@@ -97,6 +97,10 @@ pub struct AccessSettings {
     pub page_channels: Vec<String>,
     #[serde(default = "defaults::allow_dm")]
     pub allow_dm: bool,
+    /// Chat user ids who may use the admin commands (`!ic refresh`, `!ic crash`): Slack member ids such as
+    /// `U0123ABC`, `console` on the console. Empty: nobody.
+    #[serde(default)]
+    pub admins: Vec<String>,
 }
 
 impl Default for AccessSettings {
@@ -104,6 +108,7 @@ impl Default for AccessSettings {
         AccessSettings {
             page_channels: Vec::new(),
             allow_dm: true,
+            admins: Vec::new(),
         }
     }
 }

@@ -11,6 +11,9 @@ pub struct AccessPolicy {
     pub page_channels: Vec<String>,
     /// Whether commands in direct messages are answered (paging from a DM also needs `page_channels` empty).
     pub allow_dm: bool,
+    /// Chat user ids (Slack member ids such as `U0123ABC`; `console` on the console) who may use the admin
+    /// commands (`!ic refresh`, `!ic crash`). Empty: nobody.
+    pub admins: Vec<String>,
 }
 
 impl Default for AccessPolicy {
@@ -18,6 +21,7 @@ impl Default for AccessPolicy {
         AccessPolicy {
             page_channels: Vec::new(),
             allow_dm: true,
+            admins: Vec::new(),
         }
     }
 }
@@ -29,6 +33,12 @@ impl AccessPolicy {
             return Err(Reply::text(
                 "This bot does not take commands in direct messages; use a channel.",
             ));
+        }
+        if command.is_admin() && !self.admins.contains(&msg.user) {
+            return Err(Reply::text(format!(
+                "Only the bot's admins ([access] admins) may use `!ic {}`.",
+                command.name()
+            )));
         }
         let channel = &msg.reply_to.channel;
         if command.is_page()
@@ -76,6 +86,7 @@ mod tests {
         let p = AccessPolicy {
             page_channels: vec!["incidents".into()],
             allow_dm: true,
+            admins: vec![],
         };
         assert!(p.check(&msg("incidents", false), &page()).is_ok());
         let refused = p.check(&msg("random", false), &page()).unwrap_err().plain();
@@ -86,10 +97,34 @@ mod tests {
     }
 
     #[test]
+    fn admin_commands_only_for_admins() {
+        let p = AccessPolicy {
+            admins: vec!["U1".into()],
+            ..AccessPolicy::default()
+        };
+        let mut m = msg("ops", false);
+        m.user = "U2".into();
+        let refused = p.check(&m, &Command::Refresh).unwrap_err().plain();
+        assert_eq!(
+            refused,
+            "Only the bot's admins ([access] admins) may use `!ic refresh`."
+        );
+        m.user = "U1".into();
+        assert!(p.check(&m, &Command::Crash("pager".into())).is_ok());
+        assert!(
+            AccessPolicy::default()
+                .check(&m, &Command::Refresh)
+                .is_err(),
+            "nobody by default"
+        );
+    }
+
+    #[test]
     fn direct_messages_can_be_turned_off() {
         let p = AccessPolicy {
             page_channels: vec![],
             allow_dm: false,
+            admins: vec![],
         };
         assert!(p
             .check(&msg("D1", true), &Command::IncidentCommanders)

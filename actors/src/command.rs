@@ -65,6 +65,10 @@ pub enum Command {
     Stalk,
     /// `!status unstalk`: stop watching in this channel.
     Unstalk,
+    /// `!ic refresh` (admins): refresh the on-call data from PagerDuty now.
+    Refresh,
+    /// `!ic crash <actor>` (admins, chaos drills only): make an actor fail on purpose.
+    Crash(String),
 }
 
 /// The user typed one of our commands wrongly. The text is what they read.
@@ -133,6 +137,16 @@ impl Command {
             example: "!ic help",
             about: "this help",
         },
+        HelpEntry {
+            syntax: "!ic refresh",
+            example: "!ic refresh",
+            about: "admins: refresh the on-call data from PagerDuty now",
+        },
+        HelpEntry {
+            syntax: "!ic crash <actor>",
+            example: "!ic crash pager",
+            about: "admins, chaos drills only: make an actor fail on purpose",
+        },
     ];
 
     /// A stable, short name for logs and metrics.
@@ -148,7 +162,14 @@ impl Command {
             Command::Status => "status",
             Command::Stalk => "stalk",
             Command::Unstalk => "unstalk",
+            Command::Refresh => "refresh",
+            Command::Crash(_) => "crash",
         }
+    }
+
+    /// Whether only `[access] admins` may use the command.
+    pub fn is_admin(&self) -> bool {
+        matches!(self, Command::Refresh | Command::Crash(_))
     }
 
     /// Whether the command pages somebody.
@@ -193,6 +214,13 @@ fn parse_ic(args: &[&str]) -> Result<Command, ParseError> {
     let rest = &args[1..];
     match sub.to_lowercase().as_str() {
         "help" => no_more(rest, "!ic help").map(|()| Command::Help),
+        "refresh" => no_more(rest, "!ic refresh").map(|()| Command::Refresh),
+        "crash" => match rest {
+            [actor] => Ok(Command::Crash(truncate(actor, 100))),
+            _ => Err(usage(
+                "`!ic crash <actor>`: one actor, such as `pager` or `stalk:ops`.",
+            )),
+        },
         "responders" => no_more(rest, "!ic responders").map(|()| Command::Responders),
         "who" => parse_who(rest),
         "page" => parse_page(rest),
@@ -567,6 +595,8 @@ mod tests {
             "status",
             "stalk",
             "unstalk",
+            "refresh",
+            "crash",
         ];
         assert_eq!(covered, all.into_iter().collect());
     }

@@ -10,6 +10,7 @@ use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
 
 use crate::access::AccessPolicy;
+use crate::admin_commands;
 use crate::ask::ask;
 use crate::chat::InboundMessage;
 use crate::command::{Command, PageOptions, UserQuery};
@@ -60,6 +61,8 @@ pub struct CommandContext {
     pub deadlines: Deadlines,
     /// Where paging is allowed, and whether DMs are answered.
     pub access: AccessPolicy,
+    /// `[admin] chaos`: whether `!ic crash` may crash actors.
+    pub chaos: bool,
     /// The last view the cache gave, used while the cache restarts.
     last_view: Mutex<Option<CacheView>>,
 }
@@ -77,6 +80,7 @@ impl CommandContext {
             pagerduty,
             deadlines,
             access: AccessPolicy::default(),
+            chaos: false,
             last_view: Mutex::new(None),
         }
     }
@@ -84,6 +88,12 @@ impl CommandContext {
     /// The same context with these access rules.
     pub fn with_access(mut self, access: AccessPolicy) -> Self {
         self.access = access;
+        self
+    }
+
+    /// The same context with chaos drills on or off.
+    pub fn with_chaos(mut self, chaos: bool) -> Self {
+        self.chaos = chaos;
         self
     }
 
@@ -135,6 +145,8 @@ pub async fn run_command(
             Command::Who(query) => who(ctx, query, deadline).await,
             Command::PageUser(query, opts) => page_user(ctx, msg, query, opts, deadline).await,
             Command::Help => format::help(),
+            Command::Refresh => admin_commands::refresh(&ctx.names, deadline).await,
+            Command::Crash(actor) => admin_commands::crash(&ctx.names, &actor, ctx.chaos),
             Command::Status | Command::Stalk | Command::Unstalk => {
                 status_commands::run(&ctx.names, msg, &command, sent, deadline).await
             }

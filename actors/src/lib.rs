@@ -22,7 +22,9 @@
 //! - [`pager`]: pages and per-person outcomes; [`page_audit`] the audit log, [`page_dedup`] repeats.
 //! - [`status`]: the one prober of monitoring; publishes each poll to the stalks.
 //! - [`stalks`]: the stalking channels (saved across restarts), supervisor of one [`stalk`] actor per channel.
-//! - [`access`]: where paging is allowed, whether DMs are answered.
+//! - [`access`]: where paging is allowed, whether DMs are answered, who is an admin; [`admin_commands`]
+//!   the admins' `!ic refresh` and `!ic crash`.
+//! - [`chaos`]: crashing a named actor on purpose, for drills.
 //! - [`utc`]: calendar times for people and APIs.
 //! - [`ask`]: calling a named actor that may be restarting; [`names`]: the registry names of a tree.
 //! - [`metric_names`]: every metric the bot exports, its labels, and who emits it.
@@ -30,8 +32,10 @@
 //!   of the parser and every formatter over hostile text.
 
 pub mod access;
+pub mod admin_commands;
 pub mod ask;
 pub mod backoff;
+pub mod chaos;
 pub mod chat;
 pub mod command;
 pub mod commands;

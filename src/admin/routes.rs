@@ -6,15 +6,8 @@ use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use icbot_actors::gateway::GatewayMessage;
-use icbot_actors::pager::PagerMessage;
-use icbot_actors::schedule_cache::ScheduleCacheMessage;
-use icbot_actors::stalk::StalkMessage;
-use icbot_actors::stalks::StalksMessage;
-use icbot_actors::status::StatusMessage;
+use icbot_actors::chaos::{self, CrashError};
 use serde_json::json;
-
-use icbot_actors::names::ActorNames;
 
 use super::facts::AdminSources;
 use super::{metrics, page};
@@ -84,85 +77,25 @@ async fn crash(State(sources): State<AdminSources>, Path(name): Path<String>) ->
         )
             .into_response();
     }
-    let Some((full, kind)) = resolve(&sources.names, &name) else {
-        return unknown_actor(&name);
-    };
-    let Some(cell) = ractor::registry::where_is(full.clone()) else {
-        return unknown_actor(&name);
-    };
-    let sent = match kind {
-        Crashable::Gateway => cell
-            .send_message(GatewayMessage::Crash)
-            .map_err(|e| e.to_string()),
-        Crashable::Pager => cell
-            .send_message(PagerMessage::Crash)
-            .map_err(|e| e.to_string()),
-        Crashable::ScheduleCache => cell
-            .send_message(ScheduleCacheMessage::Crash)
-            .map_err(|e| e.to_string()),
-        Crashable::Status => cell
-            .send_message(StatusMessage::Crash)
-            .map_err(|e| e.to_string()),
-        Crashable::Stalks => cell
-            .send_message(StalksMessage::Crash)
-            .map_err(|e| e.to_string()),
-        Crashable::Stalk => cell
-            .send_message(StalkMessage::Crash)
-            .map_err(|e| e.to_string()),
-    };
-    match sent {
-        Ok(()) => {
-            tracing::warn!(actor = %full, id = %cell.get_id(), "chaos: crash requested through the admin server");
+    match chaos::crash(&sources.names, &name) {
+        Ok(full) => {
+            let id = ractor::registry::where_is(full.clone()).map(|c| c.get_id().to_string());
             (
                 StatusCode::ACCEPTED,
-                Json(json!({ "crashing": full, "id": cell.get_id().to_string() })),
+                Json(json!({ "crashing": full, "id": id })),
             )
                 .into_response()
         }
-        Err(e) => {
-            tracing::warn!(actor = %full, error = %e, "chaos: crash not delivered");
+        Err(CrashError::Unknown(_)) => unknown_actor(&name),
+        Err(e @ CrashError::NotRunning(_)) => {
+            tracing::warn!(actor = %name, error = %e, "chaos: crash not delivered");
             (
                 StatusCode::CONFLICT,
-                Json(json!({ "error": format!("{full} is not taking messages (restarting?)") })),
+                Json(json!({ "error": e.to_string() })),
             )
                 .into_response()
         }
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Crashable {
-    Gateway,
-    Pager,
-    ScheduleCache,
-    Status,
-    Stalks,
-    Stalk,
-}
-
-/// The registry name and kind of a crashable actor, from its full name or its name without the tree's prefix.
-fn resolve(names: &ActorNames, name: &str) -> Option<(String, Crashable)> {
-    let bare = ActorNames::default();
-    let fixed = [
-        (Crashable::Gateway, names.gateway(), bare.gateway()),
-        (Crashable::Pager, names.pager(), bare.pager()),
-        (
-            Crashable::ScheduleCache,
-            names.schedule_cache(),
-            bare.schedule_cache(),
-        ),
-        (Crashable::Status, names.status(), bare.status()),
-        (Crashable::Stalks, names.stalks(), bare.stalks()),
-    ];
-    for (kind, full, short) in fixed {
-        if name == full || name == short {
-            return Some((full, kind));
-        }
-    }
-    let channel = name
-        .strip_prefix(&names.stalk(""))
-        .or_else(|| name.strip_prefix(&bare.stalk("")))?;
-    (!channel.is_empty()).then(|| (names.stalk(channel), Crashable::Stalk))
 }
 
 fn unknown_actor(name: &str) -> Response {
@@ -181,33 +114,4 @@ async fn not_found() -> Response {
         "not found; try / /healthz /readyz /actors /metrics\n",
     )
         .into_response()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn crash_names_resolve_with_or_without_the_prefix() {
-        let names = ActorNames::with_prefix("t1/");
-        assert_eq!(
-            resolve(&names, "pager"),
-            Some(("t1/pager".to_string(), Crashable::Pager))
-        );
-        assert_eq!(
-            resolve(&names, "t1/schedule_cache"),
-            Some(("t1/schedule_cache".to_string(), Crashable::ScheduleCache))
-        );
-        assert_eq!(
-            resolve(&names, "stalk:ops"),
-            Some(("t1/stalk:ops".to_string(), Crashable::Stalk))
-        );
-        assert_eq!(
-            resolve(&names, "t1/stalk:ops"),
-            Some(("t1/stalk:ops".to_string(), Crashable::Stalk))
-        );
-        assert_eq!(resolve(&names, "stalk:"), None);
-        assert_eq!(resolve(&names, "icbot"), None);
-        assert_eq!(resolve(&names, "../etc"), None);
-    }
 }

@@ -2,6 +2,7 @@
 //! 127.0.0.1:0; and the real binary on the shipped config.
 
 mod admin;
+mod chat_admin;
 mod console;
 mod faults;
 mod helpers;

@@ -1,0 +1,118 @@
+//! Chaos drills: making a named actor fail on purpose, with a real failure inside it (its `Crash` message)
+//! that its supervisor handles like any other. Used by the admin server's crash endpoint and by the
+//! `!ic crash <actor>` chat command; both are off unless `[admin] chaos = true`.
+
+use crate::gateway::GatewayMessage;
+use crate::names::ActorNames;
+use crate::pager::PagerMessage;
+use crate::schedule_cache::ScheduleCacheMessage;
+use crate::stalk::StalkMessage;
+use crate::stalks::StalksMessage;
+use crate::status::StatusMessage;
+
+/// The kinds of actor that can be crashed (the root cannot).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Crashable {
+    Gateway,
+    Pager,
+    ScheduleCache,
+    Status,
+    Stalks,
+    Stalk,
+}
+
+/// Why a crash was not sent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CrashError {
+    #[error("no crashable actor named {0:?} (gateway, schedule_cache, pager, status, stalks, stalk:<channel>)")]
+    Unknown(String),
+    #[error("{0} is not taking messages (restarting?)")]
+    NotRunning(String),
+}
+
+/// The registry name and kind of a crashable actor, from its full name or its name without the tree's prefix.
+pub fn resolve(names: &ActorNames, name: &str) -> Option<(String, Crashable)> {
+    let bare = ActorNames::default();
+    let fixed = [
+        (Crashable::Gateway, names.gateway(), bare.gateway()),
+        (Crashable::Pager, names.pager(), bare.pager()),
+        (
+            Crashable::ScheduleCache,
+            names.schedule_cache(),
+            bare.schedule_cache(),
+        ),
+        (Crashable::Status, names.status(), bare.status()),
+        (Crashable::Stalks, names.stalks(), bare.stalks()),
+    ];
+    for (kind, full, short) in fixed {
+        if name == full || name == short {
+            return Some((full, kind));
+        }
+    }
+    let channel = name
+        .strip_prefix(&names.stalk(""))
+        .or_else(|| name.strip_prefix(&bare.stalk("")))?;
+    (!channel.is_empty()).then(|| (names.stalk(channel), Crashable::Stalk))
+}
+
+/// Sends the named actor its `Crash` message; returns its full registry name.
+pub fn crash(names: &ActorNames, name: &str) -> Result<String, CrashError> {
+    let (full, kind) = resolve(names, name).ok_or_else(|| CrashError::Unknown(name.to_string()))?;
+    let cell = ractor::registry::where_is(full.clone())
+        .ok_or_else(|| CrashError::NotRunning(full.clone()))?;
+    let sent = match kind {
+        Crashable::Gateway => cell.send_message(GatewayMessage::Crash).is_ok(),
+        Crashable::Pager => cell.send_message(PagerMessage::Crash).is_ok(),
+        Crashable::ScheduleCache => cell.send_message(ScheduleCacheMessage::Crash).is_ok(),
+        Crashable::Status => cell.send_message(StatusMessage::Crash).is_ok(),
+        Crashable::Stalks => cell.send_message(StalksMessage::Crash).is_ok(),
+        Crashable::Stalk => cell.send_message(StalkMessage::Crash).is_ok(),
+    };
+    if !sent {
+        return Err(CrashError::NotRunning(full));
+    }
+    tracing::warn!(actor = %full, id = %cell.get_id(), "chaos: crash requested");
+    Ok(full)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crash_names_resolve_with_or_without_the_prefix() {
+        let names = ActorNames::with_prefix("t1/");
+        assert_eq!(
+            resolve(&names, "pager"),
+            Some(("t1/pager".to_string(), Crashable::Pager))
+        );
+        assert_eq!(
+            resolve(&names, "t1/schedule_cache"),
+            Some(("t1/schedule_cache".to_string(), Crashable::ScheduleCache))
+        );
+        assert_eq!(
+            resolve(&names, "stalk:ops"),
+            Some(("t1/stalk:ops".to_string(), Crashable::Stalk))
+        );
+        assert_eq!(
+            resolve(&names, "t1/stalk:ops"),
+            Some(("t1/stalk:ops".to_string(), Crashable::Stalk))
+        );
+        assert_eq!(resolve(&names, "stalk:"), None);
+        assert_eq!(resolve(&names, "icbot"), None);
+        assert_eq!(resolve(&names, "../etc"), None);
+    }
+
+    #[test]
+    fn unknown_and_absent_actors_are_errors() {
+        let names = ActorNames::with_prefix("chaos-absent/");
+        assert!(matches!(
+            crash(&names, "nobody"),
+            Err(CrashError::Unknown(_))
+        ));
+        assert!(matches!(
+            crash(&names, "pager"),
+            Err(CrashError::NotRunning(_))
+        ));
+    }
+}

@@ -234,8 +234,8 @@ impl AuditLog {
         }
     }
 
-    /// The records of pages sent (started and outcomes, not duplicates) at or after `since`, oldest first,
-    /// read from the end of the log (and of the previous file when the current one starts inside the window).
+    /// The records (started and outcomes) at or after `since`, oldest first, read from the end of the log (and
+    /// of the previous file when the current one starts inside the window).
     pub fn recent(&self, since: SystemTime) -> Vec<AuditRecord> {
         let (current, reached_start) = self.read_back(AUDIT_FILE, since);
         let mut records = if reached_start {
@@ -244,7 +244,6 @@ impl AuditLog {
             Vec::new()
         };
         records.extend(current);
-        records.retain(|r| r.duplicate_of.is_none());
         records
     }
 

@@ -96,7 +96,7 @@ impl RecentPages {
     /// was never recorded.
     pub fn restore(&mut self, records: impl IntoIterator<Item = AuditRecord>) {
         self.restored = true;
-        for r in records.into_iter().filter(|r| r.duplicate_of.is_none()) {
+        for r in records {
             let key = r.key();
             match r.event {
                 AuditEvent::Started => {
@@ -112,15 +112,23 @@ impl RecentPages {
                     self.pages.insert(key, prior);
                 }
                 AuditEvent::Outcome => {
+                    // The outcome of a started page: recorded, whatever it was (PagerDuty having the
+                    // incident open already included).
                     let same_page = r.page_id.is_some()
                         && self.pages.get(&key).map(|p| &p.page_id) == Some(&r.page_id);
+                    let state = match &r.duplicate_of {
+                        Some(d) if d.state == PriorState::OpenInPagerDuty => d.state,
+                        _ => PriorState::Recorded,
+                    };
                     match (r.incident, same_page) {
                         (Some(incident), true) => {
                             if let Some(p) = self.pages.get_mut(&key) {
                                 p.incident = Some(incident);
-                                p.state = PriorState::Recorded;
+                                p.state = state;
                             }
                         }
+                        // A repeat answered with an earlier page: that page has its own records.
+                        (_, false) if r.duplicate_of.is_some() => {}
                         (Some(incident), false) => {
                             let prior = PriorPage {
                                 requested_by: r.requested_by,
@@ -317,6 +325,35 @@ mod tests {
         with_outcome.restore([record(AuditEvent::Started, Some("p1"), None), outcome]);
         let p = with_outcome.prior(&ids(&["a"]), SystemTime::now()).unwrap();
         assert_eq!(p.state, PriorState::Recorded);
+        assert_eq!(p.incident, Some(incident()));
+    }
+
+    #[test]
+    fn a_page_pagerduty_had_open_already_is_not_restored_as_unknown() {
+        let mut recent = RecentPages::new(Duration::from_secs(120));
+        let mut outcome = record(AuditEvent::Outcome, Some("p1"), Some(incident()));
+        outcome.targets.clear();
+        outcome.results = vec![(
+            UserId("a".into()),
+            "A".into(),
+            crate::pager::PersonResult::AlreadyPaged,
+        )];
+        outcome.duplicate_of = Some(PriorPage {
+            state: PriorState::OpenInPagerDuty,
+            incident: Some(incident()),
+            ..prior("p1", SystemTime::now())
+        });
+        // And a repeat answered from the table, with no started record of its own: ignored.
+        let mut repeat = outcome.clone();
+        repeat.page_id = Some("p2".into());
+        repeat.incident = None;
+        recent.restore([
+            record(AuditEvent::Started, Some("p1"), None),
+            outcome,
+            repeat,
+        ]);
+        let p = recent.prior(&ids(&["a"]), SystemTime::now()).unwrap();
+        assert_eq!(p.state, PriorState::OpenInPagerDuty);
         assert_eq!(p.incident, Some(incident()));
     }
 }

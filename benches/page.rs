@@ -58,6 +58,7 @@ async fn main() {
                 title: "bench yardstick".into(),
                 details: "one request".into(),
                 assignee: UserId("PU00000".into()),
+                incident_key: None,
             })
             .await
             .expect("incident created");

@@ -14,6 +14,8 @@ use icbot_actors::commands::{CommandContext, Deadlines};
 use icbot_actors::gateway::{GatewayArgs, GatewayHandle};
 use icbot_actors::in_flight::InFlight;
 use icbot_actors::names::ActorNames;
+use icbot_actors::page_audit::AuditLog;
+use icbot_actors::page_dedup::RecentPages;
 use icbot_actors::pager::PagerArgs;
 use icbot_actors::ports::{ChatOut, PagerDutyApi, StateStore, StatusProbe};
 use icbot_actors::root::{ChildHealth, RootActor, RootArgs, RootMessage};
@@ -134,10 +136,14 @@ pub async fn start(
         allow_dm: config.access.allow_dm,
         admins: config.access.admins.clone(),
     };
+    // Made once: the pager and the commands share the audit log, and the recent pages outlive the pager.
+    let audit = Arc::new(AuditLog::new(store.clone(), config.pager.audit_max_bytes));
+    let recent = RecentPages::shared(secs(config.pager.dedup_window_secs));
     let context = Arc::new(
         CommandContext::new(names.clone(), chat.clone(), pagerduty.clone(), deadlines)
             .with_access(access)
-            .with_chaos(config.admin.chaos),
+            .with_chaos(config.admin.chaos)
+            .with_audit(audit.clone()),
     );
     let refresh_interval = secs(pd.refresh_interval_secs);
     let (cache_facts_tx, cache_facts) = watch::channel(CacheFacts::default());
@@ -157,15 +163,13 @@ pub async fn start(
             facts: cache_facts_tx.clone(),
         }
     };
-    let dedup_window = secs(config.pager.dedup_window_secs);
     let pager_args = {
-        let (pagerduty, store, from_email) =
-            (pagerduty.clone(), store.clone(), pd.from_email.clone());
+        let (pagerduty, from_email) = (pagerduty.clone(), pd.from_email.clone());
         move || PagerArgs {
             pagerduty: pagerduty.clone(),
-            store: store.clone(),
+            audit: audit.clone(),
+            recent: recent.clone(),
             from_email: from_email.clone(),
-            dedup_window,
         }
     };
     let status_args = {

@@ -70,6 +70,9 @@ impl AdminSettings {
     }
 }
 
+/// The smallest `[pager] audit_max_bytes`: a few hundred records.
+pub const MIN_AUDIT_BYTES: u64 = 64 * 1024;
+
 /// `[pager]`: how pages behave.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -77,12 +80,17 @@ pub struct PagerSettings {
     /// A second page of the same people within this window answers with the first page (`--again` pages anyway).
     #[serde(default = "defaults::dedup_window")]
     pub dedup_window_secs: f64,
+    /// The page audit log (`pages.jsonl`) is rotated to `pages.jsonl.1` before an append would take it past
+    /// this size; one previous file is kept.
+    #[serde(default = "defaults::audit_max_bytes")]
+    pub audit_max_bytes: u64,
 }
 
 impl Default for PagerSettings {
     fn default() -> Self {
         PagerSettings {
             dedup_window_secs: defaults::dedup_window(),
+            audit_max_bytes: defaults::audit_max_bytes(),
         }
     }
 }
@@ -276,6 +284,9 @@ mod defaults {
     }
     pub fn dedup_window() -> f64 {
         120.0
+    }
+    pub fn audit_max_bytes() -> u64 {
+        icbot_actors::page_audit::DEFAULT_MAX_BYTES
     }
     pub fn allow_dm() -> bool {
         true
@@ -503,6 +514,13 @@ impl Config {
                 "pager.dedup_window_secs: {dedup} must be 0 (off) or more seconds"
             ));
         }
+        if self.pager.audit_max_bytes < MIN_AUDIT_BYTES {
+            problems.push(format!(
+                "pager.audit_max_bytes: {} is too small to hold the records of one dedup window; use at least {MIN_AUDIT_BYTES} (default {})",
+                self.pager.audit_max_bytes,
+                defaults::audit_max_bytes()
+            ));
+        }
         if let Some(listen) = self.admin.listen_addr() {
             if listen.parse::<std::net::SocketAddr>().is_err() {
                 problems.push(format!(
@@ -574,7 +592,21 @@ mod tests {
         assert_eq!(c.status.source, StatusSource::Embedded);
         assert_eq!(c.status.poll_interval_secs, 30.0);
         assert_eq!(c.status.ignore_alerts, ["Watchdog"]);
+        assert_eq!(c.pager.audit_max_bytes, 10_485_760);
         assert!(c.problems(&Secrets::default()).is_empty());
+    }
+
+    #[test]
+    fn a_tiny_audit_log_limit_is_a_problem() {
+        let text = format!("{MINIMAL}\n[pager]\naudit_max_bytes = 100\n");
+        let c = Config::parse(&text, no_env()).unwrap();
+        let problems = c.problems(&Secrets::default());
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.starts_with("pager.audit_max_bytes")),
+            "{problems:?}"
+        );
     }
 
     #[test]

@@ -8,6 +8,8 @@ use std::fmt;
 const HINT_ECHO_MAX: usize = 40;
 /// The longest `<user>` accepted: an email address is at most 254 characters, and no name is longer.
 pub const MAX_QUERY_CHARS: usize = 254;
+/// The most people one `!ic page @a @b ...` may name; a bigger page is refused (page a schedule instead).
+pub const MAX_NAMED_PEOPLE: usize = 50;
 /// A page message is cut to this many characters: the incident title, its details, the responder request and
 /// the audit log all carry it, and PagerDuty cuts titles at 1,024 characters anyway.
 pub const MAX_MESSAGE_CHARS: usize = 1_024;
@@ -55,8 +57,9 @@ pub enum Command {
     PageResponders(PageOptions),
     /// `!ic who <user>`: a person's contact details and what they are on call for.
     Who(UserQuery),
-    /// `!ic page @<user> [message]`: page one person.
-    PageUser(UserQuery, PageOptions),
+    /// `!ic page @<user> [@<user>...] [message]`: page the people named (at most [`MAX_NAMED_PEOPLE`], no
+    /// repeats), all in one incident.
+    PageUsers(Vec<UserQuery>, PageOptions),
     /// `!ic help`, `!help`: this list.
     Help,
     /// `!status`: the overall system state from monitoring.
@@ -118,6 +121,16 @@ impl Command {
             about: "page one person (@name, @\"Full Name\", an email or a mention)",
         },
         HelpEntry {
+            syntax: "!ic page @<user> @<user>... [message]",
+            example: "!ic page @alice @\"Chen Wei\" bob@example.com db failover",
+            about: "page several people in one incident (the first named is assigned, the others asked to respond); nobody is paged unless everyone named is found",
+        },
+        HelpEntry {
+            syntax: "!ic page [...] --again",
+            example: "!ic page @alice --again still down",
+            about: "page even if the same people were paged moments ago",
+        },
+        HelpEntry {
             syntax: "!status",
             example: "!status",
             about: "the overall system state from monitoring",
@@ -157,7 +170,7 @@ impl Command {
             Command::Responders => "responders",
             Command::PageResponders(_) => "page_responders",
             Command::Who(_) => "who",
-            Command::PageUser(..) => "page_user",
+            Command::PageUsers(..) => "page_user",
             Command::Help => "help",
             Command::Status => "status",
             Command::Stalk => "stalk",
@@ -176,7 +189,9 @@ impl Command {
     pub fn is_page(&self) -> bool {
         matches!(
             self,
-            Command::PageIncidentCommanders(_) | Command::PageResponders(_) | Command::PageUser(..)
+            Command::PageIncidentCommanders(_)
+                | Command::PageResponders(_)
+                | Command::PageUsers(..)
         )
     }
 
@@ -263,7 +278,7 @@ fn parse_who(rest: &[&str]) -> Result<Command, ParseError> {
     Ok(Command::Who(user_query(raw)?))
 }
 
-/// `!ic page [responders | @user] [--again] [message]`
+/// `!ic page [responders | @user @user...] [--again] [message]`
 fn parse_page(rest: &[&str]) -> Result<Command, ParseError> {
     let again = rest.iter().any(|w| w.eq_ignore_ascii_case("--again"));
     let words: Vec<&str> = rest
@@ -284,10 +299,35 @@ fn parse_page(rest: &[&str]) -> Result<Command, ParseError> {
     if first.eq_ignore_ascii_case("responders") {
         return Ok(Command::PageResponders(message(&words[1..])));
     }
-    if let Some((target, used)) = page_target(&words)? {
-        return Ok(Command::PageUser(target, message(&words[used..])));
+    // Every explicit target at the start, then the message.
+    let mut people: Vec<UserQuery> = Vec::new();
+    let mut at = 0;
+    while at < words.len() {
+        let Some((target, used)) = page_target(&words[at..])? else {
+            break;
+        };
+        at += used;
+        if !people.iter().any(|p| same_query(p, &target)) {
+            people.push(target);
+        }
+        if people.len() > MAX_NAMED_PEOPLE {
+            return Err(usage(&format!(
+                "One page names at most {MAX_NAMED_PEOPLE} people; nobody was paged. Page a schedule (`!ic page` or `!ic page responders`) or split the list."
+            )));
+        }
+    }
+    if !people.is_empty() {
+        return Ok(Command::PageUsers(people, message(&words[at..])));
     }
     Ok(Command::PageIncidentCommanders(message(&words)))
+}
+
+/// Whether two queries name the same person for sure: equal, names compared without case.
+fn same_query(a: &UserQuery, b: &UserQuery) -> bool {
+    match (a, b) {
+        (UserQuery::Name(x), UserQuery::Name(y)) => x.to_lowercase() == y.to_lowercase(),
+        _ => a == b,
+    }
 }
 
 /// The person a page names in its first word(s), and how many words that took. Only explicit forms count, so
@@ -455,8 +495,8 @@ mod tests {
     fn page_user_by_at_name() {
         assert_eq!(
             parse("!ic page @alice come to the bridge"),
-            Ok(Some(Command::PageUser(
-                UserQuery::Name("alice".into()),
+            Ok(Some(Command::PageUsers(
+                vec![UserQuery::Name("alice".into())],
                 page(Some("come to the bridge"), false)
             )))
         );
@@ -466,15 +506,15 @@ mod tests {
     fn page_user_by_quoted_full_name() {
         assert_eq!(
             parse("!ic page @\"Alice Smith\" now"),
-            Ok(Some(Command::PageUser(
-                UserQuery::Name("Alice Smith".into()),
+            Ok(Some(Command::PageUsers(
+                vec![UserQuery::Name("Alice Smith".into())],
                 page(Some("now"), false)
             )))
         );
         assert_eq!(
             parse("!ic page @\"Alice\""),
-            Ok(Some(Command::PageUser(
-                UserQuery::Name("Alice".into()),
+            Ok(Some(Command::PageUsers(
+                vec![UserQuery::Name("Alice".into())],
                 page(None, false)
             )))
         );
@@ -489,18 +529,72 @@ mod tests {
     fn page_user_by_email_or_mention() {
         assert_eq!(
             parse("!ic page Alice@Example.com"),
-            Ok(Some(Command::PageUser(
-                UserQuery::Email("alice@example.com".into()),
+            Ok(Some(Command::PageUsers(
+                vec![UserQuery::Email("alice@example.com".into())],
                 page(None, false)
             )))
         );
         assert_eq!(
             parse("!ic page <@U123ABC> hi"),
-            Ok(Some(Command::PageUser(
-                UserQuery::Mention("U123ABC".into()),
+            Ok(Some(Command::PageUsers(
+                vec![UserQuery::Mention("U123ABC".into())],
                 page(Some("hi"), false)
             )))
         );
+    }
+
+    #[test]
+    fn several_named_people_are_all_targets_before_the_message() {
+        assert_eq!(
+            parse("!ic page @alice @chen db down"),
+            Ok(Some(Command::PageUsers(
+                vec![
+                    UserQuery::Name("alice".into()),
+                    UserQuery::Name("chen".into())
+                ],
+                page(Some("db down"), false)
+            )))
+        );
+        assert_eq!(
+            parse("!ic page @\"Chen Wei\" bob@example.com <@U1> --again @alice hi"),
+            Ok(Some(Command::PageUsers(
+                vec![
+                    UserQuery::Name("Chen Wei".into()),
+                    UserQuery::Email("bob@example.com".into()),
+                    UserQuery::Mention("U1".into()),
+                    UserQuery::Name("alice".into()),
+                ],
+                page(Some("hi"), true)
+            )))
+        );
+    }
+
+    #[test]
+    fn a_person_named_twice_is_paged_once() {
+        assert_eq!(
+            parse("!ic page @alice @Alice alice@x.io ALICE@x.io"),
+            Ok(Some(Command::PageUsers(
+                vec![
+                    UserQuery::Name("alice".into()),
+                    UserQuery::Email("alice@x.io".into())
+                ],
+                page(None, false)
+            )))
+        );
+    }
+
+    #[test]
+    fn more_named_people_than_allowed_is_refused() {
+        let names: Vec<String> = (0..=MAX_NAMED_PEOPLE).map(|i| format!("@p{i}")).collect();
+        let err = parse(&format!("!ic page {} down", names.join(" "))).unwrap_err();
+        assert!(err.0.contains("at most 50 people"), "{err}");
+        assert!(err.0.contains("nobody was paged"), "{err}");
+        let ok: Vec<String> = (0..MAX_NAMED_PEOPLE).map(|i| format!("@p{i}")).collect();
+        let Ok(Some(Command::PageUsers(people, _))) = parse(&format!("!ic page {}", ok.join(" ")))
+        else {
+            panic!("50 people page");
+        };
+        assert_eq!(people.len(), MAX_NAMED_PEOPLE);
     }
 
     #[test]

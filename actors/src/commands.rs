@@ -4,7 +4,9 @@
 //! the command that waits on it. Each function returns the reply; none returns an error: a failure is an
 //! answer to report.
 
+use std::future::Future;
 use std::sync::{Arc, Mutex};
+use std::task::Poll;
 use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
@@ -14,11 +16,12 @@ use crate::admin_commands;
 use crate::ask::ask;
 use crate::chat::InboundMessage;
 use crate::command::{Command, PageOptions, UserQuery};
-use crate::directory::{resolve, Resolution};
+use crate::directory::{resolve, Resolution, Unresolved};
 use crate::format;
 use crate::names::ActorNames;
 use crate::oncall::{OnCallSnapshot, Person, Roster};
-use crate::pager::{PageOutcome, PageRequest, PageTarget, PagerMessage};
+use crate::page_audit::{AuditLog, AuditRecord};
+use crate::pager::{PageOutcome, PageRequest, PageTarget, PagerMessage, Targeting};
 use crate::ports::{ChatOut, PagerDutyApi};
 use crate::reply::{Reply, Span};
 use crate::schedule_cache::{CacheView, ScheduleCacheMessage};
@@ -63,6 +66,8 @@ pub struct CommandContext {
     pub access: AccessPolicy,
     /// `[admin] chaos`: whether `!ic crash` may crash actors.
     pub chaos: bool,
+    /// The page audit log, for the replies to pages that the pager could not make.
+    pub audit: Option<Arc<AuditLog>>,
     /// The last view the cache gave, used while the cache restarts.
     last_view: Mutex<Option<CacheView>>,
 }
@@ -81,7 +86,21 @@ impl CommandContext {
             deadlines,
             access: AccessPolicy::default(),
             chaos: false,
+            audit: None,
             last_view: Mutex::new(None),
+        }
+    }
+
+    /// The same context, auditing the page replies it makes itself in `audit`.
+    pub fn with_audit(mut self, audit: Arc<AuditLog>) -> Self {
+        self.audit = Some(audit);
+        self
+    }
+
+    fn audit(&self, record: &AuditRecord) {
+        match &self.audit {
+            Some(audit) => audit.append(record),
+            None => tracing::warn!("no page audit log to record a page reply in"),
         }
     }
 
@@ -132,6 +151,7 @@ pub async fn run_command(
 ) -> Reply {
     let deadline = Instant::now() + ctx.deadlines.of(&command);
     let name = command.name();
+    let page = page_in_words(&command);
     let work = async {
         match command {
             Command::IncidentCommanders => listing(ctx, Roster::IncidentCommanders, deadline).await,
@@ -143,7 +163,9 @@ pub async fn run_command(
                 page_roster(ctx, msg, Roster::Responders, opts, deadline).await
             }
             Command::Who(query) => who(ctx, query, deadline).await,
-            Command::PageUser(query, opts) => page_user(ctx, msg, query, opts, deadline).await,
+            Command::PageUsers(queries, opts) => {
+                page_users(ctx, msg, queries, opts, deadline).await
+            }
             Command::Help => format::help(),
             Command::Refresh => admin_commands::refresh(&ctx.names, deadline).await,
             Command::Crash(actor) => admin_commands::crash(&ctx.names, &actor, ctx.chaos),
@@ -157,11 +179,31 @@ pub async fn run_command(
         Ok(reply) => reply,
         Err(_) => {
             tracing::error!(command = name, "command overran its deadline");
+            if let Some((audience, message)) = page {
+                // Whatever the page did, its reply is this one: audit it like any other.
+                let failure = format!("`{name}` did not finish in time");
+                ctx.audit(&AuditRecord::unanswered(msg, audience, message, failure));
+            }
             Reply::text(format!(
                 "⚠ `{name}` did not finish in time; try again, or use PagerDuty directly."
             ))
             .alerting()
         }
+    }
+}
+
+/// A page command's audience and message, for the audit record of a reply made without the page's outcome.
+fn page_in_words(command: &Command) -> Option<(String, Option<String>)> {
+    match command {
+        Command::PageIncidentCommanders(o) => {
+            Some(("the Incident Commanders".into(), o.message.clone()))
+        }
+        Command::PageResponders(o) => Some(("the responders".into(), o.message.clone())),
+        Command::PageUsers(queries, o) => {
+            let named: Vec<String> = queries.iter().map(|q| q.to_string()).collect();
+            Some((named.join(" "), o.message.clone()))
+        }
+        _ => None,
     }
 }
 
@@ -209,29 +251,63 @@ async fn page_roster(
         Roster::IncidentCommanders => "the Incident Commanders",
         Roster::Responders => "the responders",
     };
-    let request = page_request(msg, audience.to_string(), targets, opts);
+    let targeting = match roster {
+        Roster::IncidentCommanders => Targeting::IncidentCommanders,
+        Roster::Responders => Targeting::Responders,
+    };
+    let request = page_request(msg, audience.to_string(), targets, opts, targeting);
     let outcome = send_page(ctx, request, deadline).await;
     format::page_outcome(&outcome, view.staleness_note(SystemTime::now()))
 }
 
-async fn page_user(
+/// Pages everyone named, in one incident (the first named is assigned, the others asked to respond). Each one
+/// is looked up first, all at once, within half the deadline; if any is unknown or ambiguous, nobody is paged
+/// and the reply says why for each.
+async fn page_users(
     ctx: &CommandContext,
     msg: &InboundMessage,
-    query: UserQuery,
+    queries: Vec<UserQuery>,
     opts: PageOptions,
     deadline: Instant,
 ) -> Reply {
     let lookup_by = Instant::now() + until(deadline) / 2;
-    let (person, snapshot, staleness) = match find_person(ctx, query, lookup_by).await {
-        Ok(found) => found,
-        Err(reply) => return reply,
-    };
-    let role = snapshot
-        .as_ref()
-        .map(|s| s.schedules_of(&person.id).join(", "))
-        .filter(|r| !r.is_empty());
-    let audience = person.name.clone();
-    let request = page_request(msg, audience, vec![PageTarget { person, role }], opts);
+    let named = queries.len();
+    let (found, snapshot, staleness) = find_people(ctx, queries, lookup_by).await;
+    let mut people: Vec<Person> = Vec::new();
+    let mut problems: Vec<(UserQuery, Unresolved)> = Vec::new();
+    for (query, result) in found {
+        match result {
+            // Named twice in different ways (a name and an email): paged once.
+            Ok(person) if people.iter().any(|p| p.id == person.id) => {}
+            Ok(person) => people.push(person),
+            Err(why) => problems.push((query, why)),
+        }
+    }
+    if let [(query, why)] = problems.as_slice() {
+        if named == 1 {
+            return format::unresolved_one(query, why);
+        }
+    }
+    if !problems.is_empty() {
+        tracing::info!(
+            named,
+            unresolved = problems.len(),
+            "page refused: not everyone named was found"
+        );
+        return format::unresolved_people(named, &problems);
+    }
+    let audience = format::named_audience(&people);
+    let targets = people
+        .into_iter()
+        .map(|person| {
+            let role = snapshot
+                .as_ref()
+                .map(|s| s.schedules_of(&person.id).join(", "))
+                .filter(|r| !r.is_empty());
+            PageTarget { person, role }
+        })
+        .collect();
+    let request = page_request(msg, audience, targets, opts, Targeting::People);
     let outcome = send_page(ctx, request, deadline).await;
     format::page_outcome(&outcome, staleness)
 }
@@ -241,6 +317,7 @@ fn page_request(
     audience: String,
     targets: Vec<PageTarget>,
     opts: PageOptions,
+    targeting: Targeting,
 ) -> PageRequest {
     PageRequest {
         requested_by: msg.user.clone(),
@@ -249,11 +326,13 @@ fn page_request(
         targets,
         message: opts.message,
         again: opts.again,
+        targeting,
     }
 }
 
 /// Asks the pager; when the pager cannot answer (restarting, stuck), the outcome is "not confirmed" for
-/// everyone, so the reply still lists the phones.
+/// everyone, so the reply still lists the phones, and it is audited here (the pager never saw it, or its own
+/// record comes too late for this reply).
 async fn send_page(ctx: &CommandContext, request: PageRequest, deadline: Instant) -> PageOutcome {
     let within = deadline.saturating_duration_since(Instant::now());
     let asked = ask(&ctx.names.pager(), "the pager", within, |reply| {
@@ -264,7 +343,9 @@ async fn send_page(ctx: &CommandContext, request: PageRequest, deadline: Instant
         Ok(outcome) => outcome,
         Err(e) => {
             tracing::error!(error = %e, "pager did not answer; falling back to phone numbers");
-            PageOutcome::unconfirmed(request, e.to_string())
+            let outcome = PageOutcome::unconfirmed(request, e.to_string());
+            ctx.audit(&AuditRecord::of(&outcome));
+            outcome
         }
     }
 }
@@ -279,8 +360,12 @@ fn role_in(snapshot: &OnCallSnapshot, roster: Roster, person: &Person) -> Option
 }
 
 async fn who(ctx: &CommandContext, query: UserQuery, deadline: Instant) -> Reply {
-    match find_person(ctx, query, deadline).await {
-        Ok((person, snapshot, staleness)) => {
+    let (mut found, snapshot, staleness) = find_people(ctx, vec![query], deadline).await;
+    let Some((query, result)) = found.pop() else {
+        return format::cache_unavailable();
+    };
+    match result {
+        Ok(person) => {
             let mut card = format::who_card(&person, snapshot.as_deref());
             // "On call now" from cached data says how old that data is, as `!ic` does.
             if let Some(note) = staleness {
@@ -289,36 +374,58 @@ async fn who(ctx: &CommandContext, query: UserQuery, deadline: Instant) -> Reply
             }
             card
         }
-        Err(reply) => reply,
+        Err(why) => format::unresolved_one(&query, &why),
     }
 }
 
-type Found = (Person, Option<Arc<OnCallSnapshot>>, Option<String>);
+/// Each query (as the user typed it) with the person it means or why none; the snapshot and its staleness.
+type Found = (
+    Vec<(UserQuery, Result<Person, Unresolved>)>,
+    Option<Arc<OnCallSnapshot>>,
+    Option<String>,
+);
 
-/// The person a query means: known people first, then PagerDuty's search, filtered exactly. `Err` is the reply
-/// to give instead (ambiguous, unknown, lookup failed).
-async fn find_person(
-    ctx: &CommandContext,
-    query: UserQuery,
-    deadline: Instant,
-) -> Result<Found, Reply> {
-    let query = match query {
-        UserQuery::Mention(id) => mention_to_email(ctx, &id, deadline).await?,
-        q => q,
-    };
+/// The people the queries mean, all looked up at once by `deadline`: mentions turned into emails, then the
+/// known people, then PagerDuty's search (filtered exactly) for those not known.
+async fn find_people(ctx: &CommandContext, queries: Vec<UserQuery>, deadline: Instant) -> Found {
+    let emails = join_all(queries.iter().map(|q| async move {
+        match q {
+            UserQuery::Mention(id) => mention_to_email(ctx, id, deadline).await,
+            other => Ok(other.clone()),
+        }
+    }))
+    .await;
     let view = ctx.view(until(deadline) / 2).await;
     let snapshot = view.as_ref().and_then(|v| v.snapshot.clone());
     let staleness = view
         .as_ref()
         .and_then(|v| v.staleness_note(SystemTime::now()));
-    if let Some(s) = &snapshot {
-        match resolve(&query, s.people.values()) {
-            Resolution::Found(p) => return Ok((p, snapshot, staleness)),
-            Resolution::Ambiguous(c) => return Err(format::ambiguous(&query, &c)),
-            Resolution::NotFound => {}
+    let results = join_all(emails.into_iter().map(|email| {
+        let snapshot = snapshot.clone();
+        async move {
+            let query = email?;
+            if let Some(s) = &snapshot {
+                match resolve(&query, s.people.values()) {
+                    Resolution::Found(p) => return Ok(p),
+                    Resolution::Ambiguous(c) => return Err(Unresolved::Ambiguous(c)),
+                    Resolution::NotFound => {}
+                }
+            }
+            search_person(ctx, &query, deadline).await
         }
-    }
-    let text = match &query {
+    }))
+    .await;
+    let found = queries.into_iter().zip(results).collect();
+    (found, snapshot, staleness)
+}
+
+/// PagerDuty's search for one person the bot does not know yet; a person found is taught to the cache.
+async fn search_person(
+    ctx: &CommandContext,
+    query: &UserQuery,
+    deadline: Instant,
+) -> Result<Person, Unresolved> {
+    let text = match query {
         UserQuery::Email(e) => e.clone(),
         UserQuery::Name(n) => n.clone(),
         UserQuery::Mention(m) => m.clone(),
@@ -326,43 +433,124 @@ async fn find_person(
     let searched = tokio::time::timeout(until(deadline), ctx.pagerduty.find_users(&text)).await;
     let found = match searched {
         Ok(Ok(found)) => found,
-        Ok(Err(e)) => return Err(format::not_found(&query, Some(e.to_string()))),
+        Ok(Err(e)) => {
+            return Err(Unresolved::NotFound {
+                search_failed: Some(e.to_string()),
+            })
+        }
         Err(_) => {
-            return Err(format::not_found(
-                &query,
-                Some("PagerDuty did not answer in time (timeout)".into()),
-            ))
+            return Err(Unresolved::NotFound {
+                search_failed: Some("PagerDuty did not answer in time (timeout)".into()),
+            })
         }
     };
-    match resolve(&query, &found) {
+    match resolve(query, &found) {
         Resolution::Found(p) => {
             if let Some(cache) =
                 ractor::ActorRef::<ScheduleCacheMessage>::where_is(ctx.names.schedule_cache())
             {
                 let _ = cache.cast(ScheduleCacheMessage::Learn(vec![p.clone()]));
             }
-            Ok((p, snapshot, staleness))
+            Ok(p)
         }
-        Resolution::Ambiguous(c) => Err(format::ambiguous(&query, &c)),
-        Resolution::NotFound => Err(format::not_found(&query, None)),
+        Resolution::Ambiguous(c) => Err(Unresolved::Ambiguous(c)),
+        Resolution::NotFound => Err(Unresolved::NotFound {
+            search_failed: None,
+        }),
     }
+}
+
+/// Runs every future at once in this task and returns their outputs in order.
+async fn join_all<F: Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
+    let mut futures: Vec<std::pin::Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (future, output) in futures.iter_mut().zip(outputs.iter_mut()) {
+            if output.is_none() {
+                match future.as_mut().poll(cx) {
+                    Poll::Ready(out) => *output = Some(out),
+                    Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    })
+    .await;
+    outputs.into_iter().flatten().collect()
 }
 
 async fn mention_to_email(
     ctx: &CommandContext,
     chat_user: &str,
     deadline: Instant,
-) -> Result<UserQuery, Reply> {
+) -> Result<UserQuery, Unresolved> {
     match tokio::time::timeout(until(deadline) / 2, ctx.chat.email_of(chat_user)).await {
         Ok(Ok(Some(email))) => Ok(UserQuery::Email(email.to_lowercase())),
-        Ok(Ok(None)) => Err(Reply::text(
-            "That chat user has no email the bot can see; use their email or name instead.",
+        Ok(Ok(None)) => Err(Unresolved::Mention(
+            "That chat user has no email the bot can see; use their email or name instead.".into(),
         )),
-        Ok(Err(e)) => Err(Reply::text(format!(
+        Ok(Err(e)) => Err(Unresolved::Mention(format!(
             "Could not look up that chat user ({e}); use their email or name instead."
         ))),
-        Err(_) => Err(Reply::text(
-            "Looking up that chat user timed out; use their email or name instead.",
+        Err(_) => Err(Unresolved::Mention(
+            "Looking up that chat user timed out; use their email or name instead.".into(),
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chat::ChatTarget;
+    use crate::fakes::{FakePagerDuty, RecordingChat};
+    use crate::page_audit::{AuditEvent, DEFAULT_MAX_BYTES};
+    use crate::pager::AUDIT_FILE;
+    use crate::ports::StateStore;
+    use crate::state_store::MemoryStateStore;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_page_the_pager_cannot_answer_is_still_audited() {
+        // No tree at all: no cache, no pager (as while the pager restarts).
+        let store = Arc::new(MemoryStateStore::new());
+        let deadlines = Deadlines {
+            lookup: Duration::from_secs(5),
+            page: Duration::from_secs(10),
+            status: Duration::from_secs(5),
+        };
+        let ctx = CommandContext::new(
+            ActorNames::with_prefix("no-pager/"),
+            RecordingChat::new(),
+            Arc::new(FakePagerDuty::demo()),
+            deadlines,
+        )
+        .with_audit(Arc::new(AuditLog::new(store.clone(), DEFAULT_MAX_BYTES)));
+        let msg = InboundMessage {
+            reply_to: ChatTarget::channel("ops"),
+            user: "dana".into(),
+            text: "!ic page @alice db down".into(),
+            direct: false,
+        };
+        let command = Command::parse(&msg.text).unwrap().unwrap();
+        let started = Instant::now();
+        let reply = run_command(&ctx, &msg, command, None).await.plain();
+        assert!(started.elapsed() <= deadlines.page + ANSWER_MARGIN);
+        assert!(
+            reply.starts_with("⚠ PAGE NOT CONFIRMED for Alice Smith"),
+            "{reply}"
+        );
+        assert!(reply.contains("+1 5550101"), "{reply}");
+        let log = String::from_utf8(store.load(AUDIT_FILE).unwrap().expect("audited")).unwrap();
+        let record: AuditRecord = serde_json::from_str(log.lines().next().unwrap()).unwrap();
+        assert_eq!(record.event, AuditEvent::Outcome);
+        assert_eq!(record.requested_by, "dana");
+        assert_eq!(record.channel, "ops");
+        assert!(record.fallback_shown);
+        assert!(record.failure.unwrap().contains("pager"));
+        assert_eq!(record.results.len(), 1);
     }
 }

@@ -12,6 +12,17 @@ pub enum Resolution {
     NotFound,
 }
 
+/// Why a named person could not be paged or shown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unresolved {
+    /// Nobody matches; `search_failed` when PagerDuty's search could not be asked.
+    NotFound { search_failed: Option<String> },
+    /// Several people match: the candidates.
+    Ambiguous(Vec<Person>),
+    /// A chat mention the bot could not turn into an email: why, in words.
+    Mention(String),
+}
+
 /// Resolves `query` among `people`: an exact email, else an exact full name, else a unique prefix of a name
 /// (or of any word of it). Case-insensitive. Mentions resolve only after the chat adapter turned them into an
 /// email, so here they find nobody.

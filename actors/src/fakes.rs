@@ -175,6 +175,8 @@ pub enum FakeMode {
     Fails(PagerDutyError),
     /// Never answers.
     Hangs,
+    /// Writes (incident creates, responder requests) wait until [`FakePagerDuty::release`].
+    HoldsWrites,
 }
 
 /// PagerDuty in memory: schedule `P` (alice), `S` (bob and carol), `T` (nobody); carol has no phone.
@@ -186,6 +188,10 @@ pub struct FakePagerDuty {
     on_call_requests: AtomicUsize,
     pub incidents: Mutex<Vec<NewIncident>>,
     pub responder_requests: Mutex<Vec<(String, UserId, Vec<UserId>)>>,
+    /// Opened when held writes may go on.
+    released: tokio::sync::watch::Sender<bool>,
+    /// How many writes arrived (held or not).
+    writes: tokio::sync::watch::Sender<usize>,
 }
 
 impl FakePagerDuty {
@@ -221,6 +227,31 @@ impl FakePagerDuty {
             on_call_requests: AtomicUsize::new(0),
             incidents: Mutex::new(Vec::new()),
             responder_requests: Mutex::new(Vec::new()),
+            released: tokio::sync::watch::channel(false).0,
+            writes: tokio::sync::watch::channel(0).0,
+        }
+    }
+
+    /// Lets held writes go on (see [`FakeMode::HoldsWrites`]).
+    pub fn release(&self) {
+        self.set_mode(FakeMode::Works);
+        self.released.send_replace(true);
+    }
+
+    /// Waits until `n` writes arrived (held or not), at most `within`.
+    pub async fn wait_for_writes(&self, n: usize, within: Duration) {
+        let mut writes = self.writes.subscribe();
+        tokio::time::timeout(within, writes.wait_for(|w| *w >= n))
+            .await
+            .expect("the writes reached the fake PagerDuty")
+            .expect("the fake is alive");
+    }
+
+    fn incident(n: usize) -> Incident {
+        Incident {
+            id: format!("Q{n}"),
+            number: n as u64,
+            html_url: format!("https://pd.example/incidents/Q{n}"),
         }
     }
 
@@ -246,7 +277,19 @@ impl FakePagerDuty {
             FakeMode::Works => Ok(()),
             FakeMode::Fails(e) => Err(e),
             FakeMode::Hangs => std::future::pending().await,
+            FakeMode::HoldsWrites => Ok(()),
         }
+    }
+
+    /// The gate of writes: also holds them in [`FakeMode::HoldsWrites`].
+    async fn write_gate(&self) -> Result<(), PagerDutyError> {
+        self.writes.send_modify(|w| *w += 1);
+        let held = *self.mode.lock().unwrap() == FakeMode::HoldsWrites;
+        if held {
+            let mut released = self.released.subscribe();
+            let _ = released.wait_for(|r| *r).await;
+        }
+        self.gate().await
     }
 }
 
@@ -291,15 +334,30 @@ impl PagerDutyApi for FakePagerDuty {
     }
 
     async fn create_incident(&self, incident: &NewIncident) -> Result<Incident, PagerDutyError> {
-        self.gate().await?;
+        self.write_gate().await?;
         let mut all = self.incidents.lock().unwrap();
+        // PagerDuty opens nothing new for the key of an open incident (all the fake's incidents are open).
+        if let Some(key) = &incident.incident_key {
+            if let Some(i) = all
+                .iter()
+                .position(|i| i.incident_key.as_ref() == Some(key))
+            {
+                return Err(PagerDutyError::AlreadyOpen {
+                    incident: Some(Self::incident(i + 1)),
+                });
+            }
+        }
         all.push(incident.clone());
-        let n = all.len() as u64;
-        Ok(Incident {
-            id: format!("Q{n}"),
-            number: n,
-            html_url: format!("https://pd.example/incidents/Q{n}"),
-        })
+        Ok(Self::incident(all.len()))
+    }
+
+    async fn find_incident(&self, incident_key: &str) -> Result<Option<Incident>, PagerDutyError> {
+        self.gate().await?;
+        let all = self.incidents.lock().unwrap();
+        Ok(all
+            .iter()
+            .position(|i| i.incident_key.as_deref() == Some(incident_key))
+            .map(|i| Self::incident(i + 1)))
     }
 
     async fn request_responders(
@@ -309,7 +367,7 @@ impl PagerDutyApi for FakePagerDuty {
         targets: &[UserId],
         _message: &str,
     ) -> Result<(), PagerDutyError> {
-        self.gate().await?;
+        self.write_gate().await?;
         self.responder_requests.lock().unwrap().push((
             incident_id.to_string(),
             requester.clone(),

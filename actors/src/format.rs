@@ -2,10 +2,11 @@
 
 use std::time::SystemTime;
 
-use crate::command::{truncate, Command, UserQuery};
+use crate::command::{truncate, Command, UserQuery, MAX_QUERY_CHARS};
+use crate::directory::Unresolved;
 use crate::oncall::{human_age, OnCallSnapshot, Person, Roster};
-use crate::page_dedup::PriorPage;
-use crate::pager::{PageOutcome, PersonResult};
+use crate::page_dedup::{PriorPage, PriorState};
+use crate::pager::{PageOutcome, PageRequest, PageTarget, PersonResult, Targeting};
 use crate::reply::{code, strong, text, Reply, Span};
 use crate::schedule_cache::{failure_text, CacheView};
 
@@ -173,6 +174,138 @@ fn page_handle(person: &Person) -> String {
     }
 }
 
+/// How to name this person in a command the user may type back: their email (it finds exactly them), else
+/// `@"Full Name"`. Uncut while the parser takes it, so that it parses back to the same person.
+fn page_handle_exact(person: &Person) -> String {
+    let email = person.email.trim();
+    if !email.is_empty()
+        && email.chars().count() <= MAX_QUERY_CHARS
+        && !email.contains(char::is_whitespace)
+    {
+        return email.to_string();
+    }
+    let name = person.name.split_whitespace().collect::<Vec<_>>().join(" ");
+    if name.chars().count() <= MAX_QUERY_CHARS && !name.contains('"') {
+        format!("@\"{name}\"")
+    } else {
+        page_handle(person)
+    }
+}
+
+/// The longest `--again` command a reply spells out; past it the reply says to repeat the command instead.
+const AGAIN_COMMAND_MAX: usize = 600;
+
+/// The command that pages the same people again despite a recent page: the request's own targets.
+pub fn again_command(request: &PageRequest) -> String {
+    match request.targeting {
+        Targeting::IncidentCommanders => "!ic page --again [message]".to_string(),
+        Targeting::Responders => "!ic page responders --again [message]".to_string(),
+        Targeting::People => {
+            let handles: Vec<String> = request
+                .targets
+                .iter()
+                .map(|t| page_handle_exact(&t.person))
+                .collect();
+            let command = format!("!ic page {} --again [message]", handles.join(" "));
+            if command.chars().count() <= AGAIN_COMMAND_MAX {
+                command
+            } else {
+                "your command again, with --again".to_string()
+            }
+        }
+    }
+}
+
+/// "was" for one person, "were" for a roster or several people.
+fn was_or_were(request: &PageRequest) -> &'static str {
+    if request.targeting == Targeting::People && request.targets.len() == 1 {
+        "was"
+    } else {
+        "were"
+    }
+}
+
+/// Who a page of named people goes to, in words: "Alice Smith", "Alice Smith and Bob Jones",
+/// "Alice Smith, Bob Jones and 3 others".
+pub fn named_audience(people: &[Person]) -> String {
+    const NAMED: usize = 3;
+    let names: Vec<&str> = people.iter().map(|p| p.name.as_str()).collect();
+    match names.len() {
+        0 => "nobody".to_string(),
+        1 => names[0].to_string(),
+        n if n <= NAMED => format!("{} and {}", names[..n - 1].join(", "), names[n - 1]),
+        n => format!(
+            "{} and {} others",
+            names[..NAMED - 1].join(", "),
+            n - (NAMED - 1)
+        ),
+    }
+}
+
+/// Why one named person was not found, as the reply to `!ic who` or a page naming only them.
+pub fn unresolved_one(query: &UserQuery, why: &Unresolved) -> Reply {
+    match why {
+        Unresolved::NotFound { search_failed } => not_found(query, search_failed.clone()),
+        Unresolved::Ambiguous(candidates) => ambiguous(query, candidates),
+        Unresolved::Mention(why) => Reply::text(why.clone()),
+    }
+}
+
+/// A page naming several people, some of whom were not found: nobody was paged, and why each one failed.
+pub fn unresolved_people(named: usize, problems: &[(UserQuery, Unresolved)]) -> Reply {
+    let mut reply = Reply::new();
+    reply.line(vec![
+        strong("⚠ Nobody was paged: "),
+        text(format!(
+            "{} of the {named} people named could not be found for sure.",
+            problems.len()
+        )),
+    ]);
+    for (query, why) in problems {
+        let q = truncate(&query.to_string(), ECHO_MAX);
+        let line = match why {
+            Unresolved::NotFound {
+                search_failed: None,
+            } => format!("• “{q}”: nobody by that name or email in PagerDuty"),
+            Unresolved::NotFound {
+                search_failed: Some(e),
+            } => format!(
+                "• “{q}”: not among the people the bot knows, and searching PagerDuty failed: {e}"
+            ),
+            Unresolved::Ambiguous(candidates) => {
+                let shown: Vec<String> = candidates
+                    .iter()
+                    .take(CANDIDATES_MAX)
+                    .map(|p| {
+                        format!(
+                            "{} <{}>",
+                            truncate(&p.name, ECHO_MAX),
+                            truncate(&p.email, ECHO_MAX)
+                        )
+                    })
+                    .collect();
+                let more = candidates.len().saturating_sub(CANDIDATES_MAX);
+                let more = if more > 0 {
+                    format!(" …and {more} more")
+                } else {
+                    String::new()
+                };
+                format!(
+                    "• “{q}”: matches {} people: {}{more}",
+                    candidates.len(),
+                    shown.join(", ")
+                )
+            }
+            Unresolved::Mention(why) => format!("• “{q}”: {why}"),
+        };
+        reply.line(vec![text(line)]);
+    }
+    reply.line(vec![text(
+        "Name each one exactly (an email or @\"Full Name\") and page again.",
+    )]);
+    reply.alerting()
+}
+
 pub fn ambiguous(query: &UserQuery, candidates: &[Person]) -> Reply {
     let mut reply = Reply::new();
     reply.line(vec![text(format!(
@@ -212,11 +345,11 @@ pub fn not_found(query: &UserQuery, search_failed: Option<String>) -> Reply {
 /// The answer to a page: the incident link and per person paged or not; on any failure, what failed, each
 /// person not confirmed with their phones, and to call them by hand.
 pub fn page_outcome(outcome: &PageOutcome, staleness: Option<String>) -> Reply {
+    if let Some(prior) = &outcome.duplicate_of {
+        return already_paged(outcome, prior);
+    }
     let mut reply = Reply::new();
     let audience = truncate(&outcome.request.audience, ECHO_MAX);
-    if let Some(prior) = &outcome.duplicate_of {
-        return already_paged(&audience, prior, outcome.at);
-    }
     if outcome.everyone_confirmed() {
         let mut head = vec![strong(format!("Paged {audience}"))];
         if let Some(i) = &outcome.incident {
@@ -285,34 +418,108 @@ pub fn page_outcome(outcome: &PageOutcome, staleness: Option<String>) -> Reply {
     reply
 }
 
-/// A repeat of a recent page: the first one stands.
-fn already_paged(audience: &str, prior: &PriorPage, now: SystemTime) -> Reply {
-    let age = human_age(now.duration_since(prior.at).unwrap_or_default());
-    let mut reply = Reply::new();
-    let mut head = vec![
-        strong(format!("Not paging again: {audience} were paged {age} ago")),
-        text(format!(
-            " by {} in #{}",
-            truncate(&prior.requested_by, ECHO_MAX),
-            truncate(&prior.channel, ECHO_MAX)
-        )),
-    ];
-    match &prior.incident {
-        Some(i) => {
-            head.push(text(format!(": incident #{} ", i.number)));
-            head.push(Span::Link {
+/// A repeat of a recent page: the first one stands. When that page's outcome is unknown (the bot restarted
+/// mid-page), says so, with the incident PagerDuty has for it or else the phones to call.
+fn already_paged(outcome: &PageOutcome, prior: &PriorPage) -> Reply {
+    let request = &outcome.request;
+    let audience = truncate(&request.audience, ECHO_MAX);
+    let verb = was_or_were(request);
+    let age = human_age(outcome.at.duration_since(prior.at).unwrap_or_default());
+    let by = format!(
+        " by {} in #{}",
+        truncate(&prior.requested_by, ECHO_MAX),
+        truncate(&prior.channel, ECHO_MAX)
+    );
+    let incident_link = |i: &crate::ports::Incident| {
+        vec![
+            text(format!("incident #{} ", i.number)),
+            Span::Link {
                 url: i.html_url.clone(),
                 label: i.html_url.clone(),
-            });
+            },
+        ]
+    };
+    let mut reply = Reply::new();
+    match prior.state {
+        PriorState::Recorded => {
+            let mut head = vec![
+                strong(format!(
+                    "Not paging again: {audience} {verb} paged {age} ago"
+                )),
+                text(by),
+            ];
+            match &prior.incident {
+                Some(i) => {
+                    head.push(text(": "));
+                    head.extend(incident_link(i));
+                }
+                None => head.push(text(" (that page is still going out)")),
+            }
+            reply.line(head);
         }
-        None => head.push(text(" (that page is still going out)")),
+        PriorState::OpenInPagerDuty => {
+            let mut head = vec![strong(format!(
+                "Not paging again: PagerDuty already has an open incident for {audience}"
+            ))];
+            match &prior.incident {
+                Some(i) => {
+                    head.push(text(": "));
+                    head.extend(incident_link(i));
+                }
+                None => head.push(text(" (the bot could not fetch it; look in PagerDuty)")),
+            }
+            reply.line(head);
+        }
+        PriorState::OutcomeUnknown => {
+            reply.alert = true;
+            reply.line(vec![
+                strong(format!(
+                    "⚠ Not paging again: {audience} {verb} paged {age} ago"
+                )),
+                text(format!(
+                    "{by}, but that page did not record its outcome: the bot restarted mid-page."
+                )),
+            ]);
+            match &prior.incident {
+                Some(i) => {
+                    let mut line = vec![text("PagerDuty has its incident: ")];
+                    line.extend(incident_link(i));
+                    reply.line(line);
+                    reply.line(vec![text(
+                        "Check there who was notified; call anyone missing by hand.",
+                    )]);
+                }
+                None => {
+                    reply.line(vec![strong(
+                        "PagerDuty has no incident the bot can find for it: call them by hand now.",
+                    )]);
+                    for target in &request.targets {
+                        reply.line(person_to_call(target));
+                    }
+                }
+            }
+        }
     }
-    reply.line(head);
     reply.line(vec![
         text("To page them anyway: "),
-        code("!ic page --again [message]"),
+        code(again_command(request)),
     ]);
     reply
+}
+
+/// "Alice Smith (Primary) — +1 555 0101": a person to phone.
+fn person_to_call(target: &PageTarget) -> Vec<Span> {
+    let role = target
+        .role
+        .as_deref()
+        .map(|r| format!(" ({r})"))
+        .unwrap_or_default();
+    let mut line = vec![text(format!(
+        "{}{role} — ",
+        truncate(&target.person.name, ECHO_MAX)
+    ))];
+    line.extend(phones(&target.person));
+    line
 }
 
 /// Nobody on call to page in a roster.
@@ -476,6 +683,7 @@ mod tests {
                 targets: targets.clone(),
                 message: None,
                 again: false,
+                targeting: crate::pager::Targeting::IncidentCommanders,
             },
             incident: incident.then(|| Incident {
                 id: "Q1".into(),
@@ -486,6 +694,8 @@ mod tests {
             failure: failure.map(String::from),
             at: SystemTime::now(),
             duplicate_of: None,
+            page_id: None,
+            incident_key: None,
         }
     }
 
@@ -501,10 +711,121 @@ mod tests {
             channel: "war-room".into(),
             at: o.at - Duration::from_secs(45),
             incident: o.incident.clone(),
+            page_id: None,
+            incident_key: None,
+            state: PriorState::Recorded,
         });
         let text = page_outcome(&o, None).plain();
         assert!(text.starts_with("Not paging again: the Incident Commanders were paged 45 s ago by erik in #war-room: incident #42"), "{text}");
         assert!(text.contains("!ic page --again"), "{text}");
+    }
+
+    fn repeat_of(targeting: Targeting, people: Vec<Person>) -> PageOutcome {
+        let mut o = outcome(vec![], None, true);
+        o.request.targeting = targeting;
+        o.request.audience = named_audience(&people);
+        o.request.targets = people
+            .into_iter()
+            .map(|person| PageTarget { person, role: None })
+            .collect();
+        o.results = o
+            .request
+            .targets
+            .iter()
+            .map(|t| (t.clone(), PersonResult::AlreadyPaged))
+            .collect();
+        o.duplicate_of = Some(PriorPage {
+            requested_by: "erik".into(),
+            channel: "ops".into(),
+            at: o.at - Duration::from_secs(30),
+            incident: o.incident.clone(),
+            page_id: None,
+            incident_key: None,
+            state: PriorState::Recorded,
+        });
+        o
+    }
+
+    /// The `!ic page ...` command a reply suggests, as typed (the `[message]` placeholder dropped).
+    fn suggested(reply: &str) -> String {
+        let at = reply.find("!ic page").expect("a command is suggested");
+        reply[at..]
+            .lines()
+            .next()
+            .unwrap()
+            .replace(" [message]", "")
+    }
+
+    #[test]
+    fn a_repeat_of_one_person_says_was_and_hints_that_person_only() {
+        let bongani = person("bongani", "Bongani Dlamini", None);
+        let text = page_outcome(&repeat_of(Targeting::People, vec![bongani.clone()]), None).plain();
+        assert!(
+            text.starts_with(
+                "Not paging again: Bongani Dlamini was paged 30 s ago by erik in #ops"
+            ),
+            "{text}"
+        );
+        let hint = suggested(&text);
+        assert_eq!(hint, "!ic page bongani@example.com --again");
+        // Typed back, the hint names the same person, and nobody else.
+        let Ok(Some(Command::PageUsers(queries, opts))) = Command::parse(&hint) else {
+            panic!("the hint parses as a page of people: {hint}");
+        };
+        assert!(opts.again);
+        let everyone = [bongani.clone(), person("alice", "Alice Smith", None)];
+        let ids: Vec<_> = queries
+            .iter()
+            .map(|q| match crate::directory::resolve(q, &everyone) {
+                crate::directory::Resolution::Found(p) => p.id,
+                other => panic!("{q}: {other:?}"),
+            })
+            .collect();
+        assert_eq!(ids, vec![bongani.id]);
+    }
+
+    #[test]
+    fn a_repeat_of_several_people_hints_all_of_them_and_parses_back() {
+        let mut no_email = person("chen", "Chen  Wei", None);
+        no_email.email.clear();
+        let people = vec![person("alice", "Alice Smith", None), no_email];
+        let text = page_outcome(&repeat_of(Targeting::People, people.clone()), None).plain();
+        assert!(
+            text.contains("Alice Smith and Chen  Wei were paged"),
+            "{text}"
+        );
+        let hint = suggested(&text);
+        assert_eq!(hint, "!ic page alice@example.com @\"Chen Wei\" --again");
+        let Ok(Some(Command::PageUsers(queries, _))) = Command::parse(&hint) else {
+            panic!("{hint}");
+        };
+        assert_eq!(
+            queries,
+            vec![
+                UserQuery::Email("alice@example.com".into()),
+                UserQuery::Name("Chen Wei".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn a_repeat_of_a_roster_hints_that_roster() {
+        let people = vec![person("alice", "Alice Smith", None)];
+        for (targeting, hint, parsed) in [
+            (Targeting::IncidentCommanders, "!ic page --again", "ic_page"),
+            (
+                Targeting::Responders,
+                "!ic page responders --again",
+                "page_responders",
+            ),
+        ] {
+            let mut o = repeat_of(targeting, people.clone());
+            o.request.audience = "the responders".into();
+            let text = page_outcome(&o, None).plain();
+            assert!(text.contains("the responders were paged"), "{text}");
+            assert_eq!(suggested(&text), hint);
+            assert_eq!(Command::parse(hint).unwrap().unwrap().name(), parsed);
+        }
     }
 
     #[test]

@@ -11,7 +11,7 @@ use crate::chat::ChatTarget;
 use crate::command::{Command, UserQuery, MAX_MESSAGE_CHARS, MAX_QUERY_CHARS};
 use crate::format;
 use crate::oncall::{OnCallSnapshot, Person, Phone, Roster, ScheduleOnCall, ScheduleRef};
-use crate::page_dedup::PriorPage;
+use crate::page_dedup::{PriorPage, PriorState};
 use crate::pager::{PageOutcome, PageRequest, PageTarget, PersonResult};
 use crate::ports::{Incident, PagerDutyError};
 use crate::reply::{Reply, MAX_REPLY_CHARS};
@@ -155,6 +155,7 @@ fn outcome(people: &[Person], audience: String, message: Option<String>, n: u8) 
             targets: targets.clone(),
             message,
             again: false,
+            targeting: crate::pager::Targeting::IncidentCommanders,
         },
         incident: n.is_multiple_of(2).then(|| Incident {
             id: "Q1".into(),
@@ -171,6 +172,8 @@ fn outcome(people: &[Person], audience: String, message: Option<String>, n: u8) 
             .then(|| "PagerDuty did not answer in time (timeout)".into()),
         at: SystemTime::now(),
         duplicate_of: None,
+        page_id: None,
+        incident_key: None,
     }
 }
 
@@ -195,8 +198,14 @@ proptest! {
     fn the_parser_never_panics_and_bounds_what_it_keeps(text in hostile(), prefix in prop::sample::select(
         &["", "!ic ", "!ic who ", "!ic page ", "!ic page @", "!ic page @\"", "!ic page responders ", "!status ", "!IC"][..])) {
         match Command::parse(&format!("{prefix}{text}")) {
-            Ok(Some(Command::Who(q) | Command::PageUser(q, _))) => {
+            Ok(Some(Command::Who(q))) => {
                 prop_assert!(q.to_string().chars().count() <= MAX_QUERY_CHARS + 3);
+            }
+            Ok(Some(Command::PageUsers(people, _))) => {
+                prop_assert!(people.len() <= crate::command::MAX_NAMED_PEOPLE);
+                for q in people {
+                    prop_assert!(q.to_string().chars().count() <= MAX_QUERY_CHARS + 3);
+                }
             }
             Ok(Some(Command::PageIncidentCommanders(o) | Command::PageResponders(o))) => {
                 let n = o.message.map_or(0, |m| m.chars().count());
@@ -239,15 +248,25 @@ proptest! {
         let reply = format::page_outcome(&o, staleness.clone());
         assert_lines_short(&reply);
         assert_bounded(&reply);
-        o.duplicate_of = Some(PriorPage {
-            requested_by: audience.clone(),
-            channel: audience,
-            at: UNIX_EPOCH,
-            incident: o.incident.clone(),
-        });
-        let repeat = format::page_outcome(&o, staleness);
-        assert_lines_short(&repeat);
-        assert_bounded(&repeat);
+        for (state, targeting) in [
+            (PriorState::Recorded, crate::pager::Targeting::IncidentCommanders),
+            (PriorState::OutcomeUnknown, crate::pager::Targeting::People),
+            (PriorState::OpenInPagerDuty, crate::pager::Targeting::People),
+        ] {
+            o.request.targeting = targeting;
+            o.duplicate_of = Some(PriorPage {
+                requested_by: audience.clone(),
+                channel: audience.clone(),
+                at: UNIX_EPOCH,
+                incident: o.incident.clone(),
+                page_id: None,
+                incident_key: None,
+                state,
+            });
+            let repeat = format::page_outcome(&o, staleness.clone());
+            assert_lines_short(&repeat);
+            assert_bounded(&repeat);
+        }
     }
 
     #[test]
@@ -302,7 +321,7 @@ proptest! {
         for prefix in ["", "!ic", "!ic ", "!ic who ", "!ic page ", "!ic page @", "!status "] {
             match Command::parse(&format!("{prefix}{text}")) {
                 Err(hint) => prop_assert!(hint.0.chars().count() <= 300),
-                Ok(Some(Command::PageIncidentCommanders(o) | Command::PageUser(_, o))) => {
+                Ok(Some(Command::PageIncidentCommanders(o) | Command::PageUsers(_, o))) => {
                     prop_assert!(o.message.map_or(0, |m| m.chars().count()) <= MAX_MESSAGE_CHARS + 1);
                 }
                 Ok(_) => {}

@@ -19,7 +19,8 @@
 //! - [`gateway`]: inbound message to command to reply; [`commands`] runs each command within its deadline,
 //!   [`status_commands`] the `!status` ones; [`in_flight`] counts what is still to be answered.
 //! - [`schedule_cache`]: on-call snapshots refreshed from PagerDuty, persisted, served at once.
-//! - [`pager`]: pages and per-person outcomes; [`page_audit`] the audit log, [`page_dedup`] repeats.
+//! - [`pager`]: pages and per-person outcomes; [`page_audit`] the write-ahead audit log, [`page_dedup`] repeats
+//!   (a table made at wiring, so it outlives the pager).
 //! - [`status`]: the one prober of monitoring; publishes each poll to the stalks.
 //! - [`stalks`]: the stalking channels (saved across restarts), supervisor of one [`stalk`] actor per channel.
 //! - [`access`]: where paging is allowed, whether DMs are answered, who is an admin; [`admin_commands`]

@@ -1,24 +1,51 @@
 //! Page deduplication: a second page of the same people within the window answers with the first page's
 //! incident and who asked, instead of opening a second incident. `--again` pages anyway. A page still in
-//! flight counts; a page that failed does not (paging again is then the right thing).
+//! flight counts; a page that failed does not (paging again is then the right thing); a page started before a
+//! restart that never recorded its outcome counts as "outcome unknown" (never paged again blindly).
+//!
+//! The table ([`SharedRecentPages`]) is made once at wiring and handed to each pager it starts, so a pager
+//! crash never loses it: the page tasks record their finish in it directly, whether or not the pager that
+//! started them still runs. It is seeded once from the audit log ([`crate::page_audit`]).
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
 use crate::oncall::UserId;
-use crate::page_audit::AuditRecord;
+use crate::page_audit::{AuditEvent, AuditRecord};
 use crate::ports::Incident;
+
+/// What is known of the earlier page.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PriorState {
+    /// In flight (no incident yet), or finished with its incident.
+    #[default]
+    Recorded,
+    /// Started before the bot restarted and never recorded its outcome: whether PagerDuty got it is unknown.
+    OutcomeUnknown,
+    /// PagerDuty refused a second incident with the same `incident_key`: one is open already.
+    OpenInPagerDuty,
+}
 
 /// The earlier page a request would repeat.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PriorPage {
     pub requested_by: String,
     pub channel: String,
+    #[serde(with = "crate::page_audit::audit_time")]
     pub at: SystemTime,
-    /// `None` while that page is still in flight.
+    /// `None` while that page is still in flight, or when its outcome is unknown and no incident was found.
     pub incident: Option<Incident>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page_id: Option<String>,
+    /// The idempotency key its incident was (or would have been) created with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incident_key: Option<String>,
+    #[serde(default)]
+    pub state: PriorState,
 }
 
 /// Who a page went to, in a form that ignores order and repeats.
@@ -31,11 +58,15 @@ pub fn key<'a>(ids: impl IntoIterator<Item = &'a UserId>) -> PageKey {
     key
 }
 
+/// The recent-pages table as the pager and its page tasks share it.
+pub type SharedRecentPages = Arc<Mutex<RecentPages>>;
+
 /// Recent pages by who they went to.
 #[derive(Debug, Default)]
 pub struct RecentPages {
     window: Duration,
     pages: HashMap<PageKey, PriorPage>,
+    restored: bool,
 }
 
 impl RecentPages {
@@ -43,20 +74,81 @@ impl RecentPages {
         RecentPages {
             window,
             pages: HashMap::new(),
+            restored: false,
         }
     }
 
-    /// Seeds from the audit log (pages sent before a restart).
+    /// A table to share between the wiring, the pager and its page tasks.
+    pub fn shared(window: Duration) -> SharedRecentPages {
+        Arc::new(Mutex::new(RecentPages::new(window)))
+    }
+
+    pub fn window(&self) -> Duration {
+        self.window
+    }
+
+    /// Whether [`Self::restore`] already ran: a pager restarted in the same process keeps the live table.
+    pub fn is_restored(&self) -> bool {
+        self.restored
+    }
+
+    /// Seeds from the audit log (oldest first): pages sent before a restart, and pages started whose outcome
+    /// was never recorded.
     pub fn restore(&mut self, records: impl IntoIterator<Item = AuditRecord>) {
-        for r in records.into_iter().filter(|r| r.incident.is_some()) {
-            let prior = PriorPage {
-                requested_by: r.requested_by,
-                channel: r.channel,
-                at: r.at,
-                incident: r.incident,
-            };
-            self.pages
-                .insert(key(r.results.iter().map(|(id, _, _)| id)), prior);
+        self.restored = true;
+        for r in records {
+            let key = r.key();
+            match r.event {
+                AuditEvent::Started => {
+                    let prior = PriorPage {
+                        requested_by: r.requested_by,
+                        channel: r.channel,
+                        at: r.at,
+                        incident: None,
+                        page_id: r.page_id,
+                        incident_key: r.incident_key,
+                        state: PriorState::OutcomeUnknown,
+                    };
+                    self.pages.insert(key, prior);
+                }
+                AuditEvent::Outcome => {
+                    // The outcome of a started page: recorded, whatever it was (PagerDuty having the
+                    // incident open already included).
+                    let same_page = r.page_id.is_some()
+                        && self.pages.get(&key).map(|p| &p.page_id) == Some(&r.page_id);
+                    let state = match &r.duplicate_of {
+                        Some(d) if d.state == PriorState::OpenInPagerDuty => d.state,
+                        _ => PriorState::Recorded,
+                    };
+                    match (r.incident, same_page) {
+                        (Some(incident), true) => {
+                            if let Some(p) = self.pages.get_mut(&key) {
+                                p.incident = Some(incident);
+                                p.state = state;
+                            }
+                        }
+                        // A repeat answered with an earlier page: that page has its own records.
+                        (_, false) if r.duplicate_of.is_some() => {}
+                        (Some(incident), false) => {
+                            let prior = PriorPage {
+                                requested_by: r.requested_by,
+                                channel: r.channel,
+                                at: r.at,
+                                incident: Some(incident),
+                                page_id: r.page_id,
+                                incident_key: r.incident_key,
+                                state: PriorState::Recorded,
+                            };
+                            self.pages.insert(key, prior);
+                        }
+                        (None, true) => {
+                            self.pages.remove(&key);
+                        }
+                        // A failure of another page (or a fallback the command made): nothing to forget.
+                        (None, false) => {}
+                    }
+                }
+            }
         }
     }
 
@@ -71,27 +163,33 @@ impl RecentPages {
     }
 
     /// A page of `key` was sent; until it finishes, a repeat is answered as "in flight".
-    pub fn started(&mut self, key: PageKey, requested_by: &str, channel: &str, now: SystemTime) {
-        self.prune(now);
-        let prior = PriorPage {
-            requested_by: requested_by.to_string(),
-            channel: channel.to_string(),
-            at: now,
-            incident: None,
-        };
+    pub fn started(&mut self, key: PageKey, prior: PriorPage) {
+        self.prune(prior.at);
         self.pages.insert(key, prior);
     }
 
-    /// The page of `key` finished: remember its incident, or forget it when none was created.
-    pub fn finished(&mut self, key: &PageKey, incident: Option<Incident>) {
+    /// The page `page_id` of `key` finished: remember its incident, or forget it when none was created. A
+    /// later page of the same people (`--again`) is left alone.
+    pub fn finished(&mut self, key: &PageKey, page_id: &str, incident: Option<Incident>) {
+        let Some(p) = self.pages.get_mut(key) else {
+            return;
+        };
+        if p.page_id.as_deref() != Some(page_id) {
+            return;
+        }
         match incident {
-            Some(incident) => {
-                if let Some(p) = self.pages.get_mut(key) {
-                    p.incident = Some(incident);
-                }
-            }
+            Some(incident) => p.incident = Some(incident),
             None => {
                 self.pages.remove(key);
+            }
+        }
+    }
+
+    /// The incident of an earlier page whose outcome is unknown, found in PagerDuty by its key.
+    pub fn found(&mut self, key: &PageKey, incident: Incident) {
+        if let Some(p) = self.pages.get_mut(key) {
+            if p.state == PriorState::OutcomeUnknown && p.incident.is_none() {
+                p.incident = Some(incident);
             }
         }
     }
@@ -115,6 +213,18 @@ mod tests {
             .iter())
     }
 
+    fn prior(page_id: &str, at: SystemTime) -> PriorPage {
+        PriorPage {
+            requested_by: "dana".into(),
+            channel: "ops".into(),
+            at,
+            incident: None,
+            page_id: Some(page_id.into()),
+            incident_key: None,
+            state: PriorState::Recorded,
+        }
+    }
+
     fn incident() -> Incident {
         Incident {
             id: "Q1".into(),
@@ -132,13 +242,13 @@ mod tests {
     fn a_repeat_within_the_window_is_found_in_flight_and_after() {
         let t = SystemTime::now();
         let mut recent = RecentPages::new(Duration::from_secs(120));
-        recent.started(ids(&["a", "b"]), "dana", "ops", t);
+        recent.started(ids(&["a", "b"]), prior("p1", t));
         let prior = recent
             .prior(&ids(&["b", "a"]), t + Duration::from_secs(5))
             .unwrap();
         assert_eq!(prior.requested_by, "dana");
         assert!(prior.incident.is_none(), "in flight");
-        recent.finished(&ids(&["a", "b"]), Some(incident()));
+        recent.finished(&ids(&["a", "b"]), "p1", Some(incident()));
         assert_eq!(
             recent
                 .prior(&ids(&["a", "b"]), t + Duration::from_secs(60))
@@ -159,8 +269,91 @@ mod tests {
     fn a_failed_page_is_forgotten() {
         let t = SystemTime::now();
         let mut recent = RecentPages::new(Duration::from_secs(120));
-        recent.started(ids(&["a"]), "dana", "ops", t);
-        recent.finished(&ids(&["a"]), None);
+        recent.started(ids(&["a"]), prior("p1", t));
+        recent.finished(&ids(&["a"]), "p1", None);
         assert!(recent.prior(&ids(&["a"]), t).is_none());
+    }
+
+    #[test]
+    fn an_earlier_page_finishing_leaves_a_later_one_alone() {
+        let t = SystemTime::now();
+        let mut recent = RecentPages::new(Duration::from_secs(120));
+        recent.started(ids(&["a"]), prior("p1", t));
+        recent.started(ids(&["a"]), prior("p2", t));
+        recent.finished(&ids(&["a"]), "p1", None);
+        assert_eq!(
+            recent.prior(&ids(&["a"]), t).unwrap().page_id.as_deref(),
+            Some("p2")
+        );
+    }
+
+    fn record(event: AuditEvent, page_id: Option<&str>, incident: Option<Incident>) -> AuditRecord {
+        AuditRecord {
+            event,
+            page_id: page_id.map(String::from),
+            at: SystemTime::now(),
+            requested_by: "dana".into(),
+            channel: "ops".into(),
+            audience: "Alice".into(),
+            message: None,
+            targets: vec![(UserId("a".into()), "A".into())],
+            dedup_key: vec![],
+            incident_key: Some("icbot-k".into()),
+            incident,
+            results: vec![],
+            failure: None,
+            fallback_shown: false,
+            duplicate_of: None,
+        }
+    }
+
+    #[test]
+    fn a_started_page_without_its_outcome_is_restored_as_unknown() {
+        let mut recent = RecentPages::new(Duration::from_secs(120));
+        recent.restore([record(AuditEvent::Started, Some("p1"), None)]);
+        let p = recent.prior(&ids(&["a"]), SystemTime::now()).unwrap();
+        assert_eq!(p.state, PriorState::OutcomeUnknown);
+        assert_eq!(p.incident_key.as_deref(), Some("icbot-k"));
+        let mut with_outcome = RecentPages::new(Duration::from_secs(120));
+        let mut outcome = record(AuditEvent::Outcome, Some("p1"), Some(incident()));
+        outcome.targets.clear();
+        outcome.results = vec![(
+            UserId("a".into()),
+            "A".into(),
+            crate::pager::PersonResult::Assigned,
+        )];
+        with_outcome.restore([record(AuditEvent::Started, Some("p1"), None), outcome]);
+        let p = with_outcome.prior(&ids(&["a"]), SystemTime::now()).unwrap();
+        assert_eq!(p.state, PriorState::Recorded);
+        assert_eq!(p.incident, Some(incident()));
+    }
+
+    #[test]
+    fn a_page_pagerduty_had_open_already_is_not_restored_as_unknown() {
+        let mut recent = RecentPages::new(Duration::from_secs(120));
+        let mut outcome = record(AuditEvent::Outcome, Some("p1"), Some(incident()));
+        outcome.targets.clear();
+        outcome.results = vec![(
+            UserId("a".into()),
+            "A".into(),
+            crate::pager::PersonResult::AlreadyPaged,
+        )];
+        outcome.duplicate_of = Some(PriorPage {
+            state: PriorState::OpenInPagerDuty,
+            incident: Some(incident()),
+            ..prior("p1", SystemTime::now())
+        });
+        // And a repeat answered from the table, with no started record of its own: ignored.
+        let mut repeat = outcome.clone();
+        repeat.page_id = Some("p2".into());
+        repeat.incident = None;
+        recent.restore([
+            record(AuditEvent::Started, Some("p1"), None),
+            outcome,
+            repeat,
+        ]);
+        let p = recent.prior(&ids(&["a"]), SystemTime::now()).unwrap();
+        assert_eq!(p.state, PriorState::OpenInPagerDuty);
+        assert_eq!(p.incident, Some(incident()));
     }
 }

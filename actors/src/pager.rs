@@ -2,12 +2,19 @@
 //!
 //! Child of the root supervisor, registered as `pager`. Each page runs in its own task, so one slow page never
 //! holds up another, and within the deadline it is given: when the deadline comes first, the outcome says what
-//! was confirmed so far and everyone else is "not confirmed", so the room calls them by hand. Every outcome is
-//! appended to the audit log ([`page_audit`]) before it is returned. A repeat of a recent page of the same
-//! people is answered with the first page instead of a second incident ([`page_dedup`]), unless `again`.
+//! was confirmed so far and everyone else is "not confirmed", so the room calls them by hand.
+//!
+//! Intent, act, outcome: a page appends its `started` record to the audit log ([`page_audit`]) before its first
+//! PagerDuty write, creates the incident with an `incident_key` PagerDuty honours (a retried create never opens
+//! a second incident), and appends its outcome before it is returned. A repeat of a recent page of the same
+//! people is answered with the first page instead of a second incident ([`page_dedup`]), unless `again`; a
+//! repeat of a page whose outcome was never recorded (the bot died mid-page) is answered as such, with the
+//! incident found by its key or the phones to call. The recent-pages table is shared with the wiring, so it
+//! outlives a pager crash; page tasks record their finish in it directly.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use serde::{Deserialize, Serialize};
@@ -16,9 +23,9 @@ use tokio::time::Instant;
 use crate::chat::ChatTarget;
 use crate::metric_names;
 use crate::oncall::{Person, UserId};
-use crate::page_audit;
-use crate::page_dedup::{self, PriorPage, RecentPages};
-use crate::ports::{Incident, NewIncident, PagerDutyApi, PagerDutyError, StateStore};
+use crate::page_audit::{AuditLog, AuditRecord};
+use crate::page_dedup::{self, PageKey, PriorPage, PriorState, SharedRecentPages};
+use crate::ports::{Incident, NewIncident, PagerDutyApi, PagerDutyError};
 
 pub use crate::page_audit::AUDIT_FILE;
 
@@ -34,11 +41,12 @@ pub struct PagerActor;
 
 pub struct PagerArgs {
     pub pagerduty: Arc<dyn PagerDutyApi>,
-    pub store: Arc<dyn StateStore>,
+    /// The page audit log, shared with the command context.
+    pub audit: Arc<AuditLog>,
+    /// The recent pages (dedup window inside), made once at wiring: it outlives pager restarts.
+    pub recent: SharedRecentPages,
     /// The bot's PagerDuty login: its user is the requester of responder requests.
     pub from_email: String,
-    /// A page of the same people within this window answers with the first one.
-    pub dedup_window: Duration,
 }
 
 /// One person to page, and in which role (the schedule they are on call for).
@@ -46,6 +54,17 @@ pub struct PagerArgs {
 pub struct PageTarget {
     pub person: Person,
     pub role: Option<String>,
+}
+
+/// How the user named whom to page: what a repeat of the page types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Targeting {
+    /// `!ic page`
+    IncidentCommanders,
+    /// `!ic page responders`
+    Responders,
+    /// `!ic page @a @b`: the people themselves.
+    People,
 }
 
 /// A page to send.
@@ -61,6 +80,7 @@ pub struct PageRequest {
     pub message: Option<String>,
     /// Page even if the same people were paged within the dedup window.
     pub again: bool,
+    pub targeting: Targeting,
 }
 
 impl PageRequest {
@@ -100,6 +120,11 @@ pub struct PageOutcome {
     pub at: SystemTime,
     /// Not sent: this earlier page of the same people stands.
     pub duplicate_of: Option<PriorPage>,
+    /// The page's id in the audit log (its `started` record carries it too); `None` for a fallback made
+    /// without the pager.
+    pub page_id: Option<String>,
+    /// The idempotency key the incident was created with.
+    pub incident_key: Option<String>,
 }
 
 impl PageOutcome {
@@ -117,6 +142,8 @@ impl PageOutcome {
             failure: Some(failure),
             at: SystemTime::now(),
             duplicate_of: None,
+            page_id: None,
+            incident_key: None,
         }
     }
 
@@ -134,6 +161,8 @@ impl PageOutcome {
             failure: None,
             at: SystemTime::now(),
             duplicate_of: Some(prior),
+            page_id: None,
+            incident_key: None,
         }
     }
 
@@ -158,7 +187,7 @@ pub enum PagerMessage {
     Page(PageRequest, Instant, RpcReplyPort<PageOutcome>),
     /// The last outcome, for operators.
     LastOutcome(RpcReplyPort<Option<PageOutcome>>),
-    /// A page task finished (bookkeeping).
+    /// A page task finished (bookkeeping for operators; the dedup table already has it).
     Finished(Box<PageOutcome>),
     /// Chaos: fail inside the actor, as a bug would.
     Crash,
@@ -166,12 +195,12 @@ pub enum PagerMessage {
 
 pub struct PagerState {
     pagerduty: Arc<dyn PagerDutyApi>,
-    store: Arc<dyn StateStore>,
+    audit: Arc<AuditLog>,
     from_email: String,
     /// The bot's own user id, looked up once.
     requester: Arc<tokio::sync::Mutex<Option<UserId>>>,
     last: Option<PageOutcome>,
-    recent: RecentPages,
+    recent: SharedRecentPages,
 }
 
 impl Actor for PagerActor {
@@ -184,18 +213,23 @@ impl Actor for PagerActor {
         _myself: ActorRef<Self::Msg>,
         args: PagerArgs,
     ) -> Result<PagerState, ActorProcessingErr> {
-        let mut recent = RecentPages::new(args.dedup_window);
-        let since = SystemTime::now()
-            .checked_sub(args.dedup_window)
-            .unwrap_or(SystemTime::UNIX_EPOCH);
-        recent.restore(page_audit::sent_since(args.store.as_ref(), since));
+        {
+            // Once per process: a restarted pager keeps the live table, pages in flight included.
+            let mut recent = lock(&args.recent);
+            if !recent.is_restored() {
+                let since = SystemTime::now()
+                    .checked_sub(recent.window())
+                    .unwrap_or(SystemTime::UNIX_EPOCH);
+                recent.restore(args.audit.recent(since));
+            }
+        }
         Ok(PagerState {
             pagerduty: args.pagerduty,
-            store: args.store,
+            audit: args.audit,
             from_email: args.from_email,
             requester: Arc::new(tokio::sync::Mutex::new(None)),
             last: None,
-            recent,
+            recent: args.recent,
         })
     }
 
@@ -212,10 +246,51 @@ impl Actor for PagerActor {
             PagerMessage::LastOutcome(reply) => {
                 let _ = reply.send(state.last.clone());
             }
-            PagerMessage::Finished(outcome) => state.finished(*outcome),
+            PagerMessage::Finished(outcome) => state.last = Some(*outcome),
             PagerMessage::Crash => return Err("crash requested (chaos)".into()),
         }
         Ok(())
+    }
+}
+
+fn lock(recent: &SharedRecentPages) -> std::sync::MutexGuard<'_, page_dedup::RecentPages> {
+    recent.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A new page id: the time in milliseconds and a counter, unique within the process and across restarts.
+fn new_page_id(now: SystemTime) -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let millis = now
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis();
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{millis:x}-{n:x}")
+}
+
+/// The `incident_key` of a page: the same for every page of the same people in the same dedup window (so a
+/// retried create finds the incident open), distinct for `--again` (a new incident) and when dedup is off.
+pub fn incident_key(
+    key: &PageKey,
+    at: SystemTime,
+    window: Duration,
+    again: bool,
+    page_id: &str,
+) -> String {
+    // FNV-1a: short, and the same in every build (std's hasher promises neither).
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for id in key {
+        for b in id.0.bytes().chain([0]) {
+            hash ^= u64::from(b);
+            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    let secs = at.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+    let window = window.as_secs();
+    if again || window == 0 {
+        format!("icbot-{hash:016x}-{page_id}")
+    } else {
+        format!("icbot-{hash:016x}-{}", secs - secs % window)
     }
 }
 
@@ -229,29 +304,64 @@ impl PagerState {
     ) {
         let key = page_dedup::key(request.targets.iter().map(|t| &t.person.id));
         let now = SystemTime::now();
+        let page_id = new_page_id(now);
+        let stop_at = deadline.checked_sub(ANSWER_MARGIN).unwrap_or(deadline);
         if !request.again {
-            if let Some(prior) = self.recent.prior(&key, now).cloned() {
-                tracing::info!(first_by = %prior.requested_by, "same people paged moments ago; not paging again");
-                let outcome = PageOutcome::duplicate(request, prior);
-                page_audit::append(self.store.as_ref(), &outcome);
-                let _ = reply.send(outcome);
+            let prior = lock(&self.recent).prior(&key, now).cloned();
+            if let Some(prior) = prior {
+                tracing::info!(first_by = %prior.requested_by, state = ?prior.state, "same people paged moments ago; not paging again");
+                let (api, audit, recent) = (
+                    self.pagerduty.clone(),
+                    self.audit.clone(),
+                    self.recent.clone(),
+                );
+                tokio::spawn(async move {
+                    let prior = find_unknown_incident(api, &recent, &key, prior, stop_at).await;
+                    let mut outcome = PageOutcome::duplicate(request, prior);
+                    outcome.page_id = Some(page_id);
+                    audit.outcome(&outcome);
+                    let _ = reply.send(outcome);
+                });
                 return;
             }
         }
+        let window = lock(&self.recent).window();
+        let incident_key = incident_key(&key, now, window, request.again, &page_id);
         if !request.targets.is_empty() {
-            self.recent
-                .started(key, &request.requested_by, &request.reply_to.channel, now);
+            let prior = PriorPage {
+                requested_by: request.requested_by.clone(),
+                channel: request.reply_to.channel.clone(),
+                at: now,
+                incident: None,
+                page_id: Some(page_id.clone()),
+                incident_key: Some(incident_key.clone()),
+                state: PriorState::Recorded,
+            };
+            lock(&self.recent).started(key.clone(), prior);
         }
         let api = self.pagerduty.clone();
-        let store = self.store.clone();
+        let audit = self.audit.clone();
+        let recent = self.recent.clone();
         let from_email = self.from_email.clone();
         let requester = self.requester.clone();
-        let span = tracing::info_span!("page", audience = %request.audience, targets = request.targets.len());
+        let span = tracing::info_span!("page", audience = %request.audience, targets = request.targets.len(), page_id = %page_id);
         let task = async move {
-            let stop_at = deadline.checked_sub(ANSWER_MARGIN).unwrap_or(deadline);
             metrics::counter!(metric_names::PAGES_ATTEMPTED_TOTAL).increment(1);
-            let outcome = page(api, &from_email, &requester, request, stop_at).await;
-            page_audit::append(store.as_ref(), &outcome);
+            let started = AuditRecord::started(&request, &page_id, &key, &incident_key, now);
+            let sent = Sent {
+                api,
+                audit: audit.clone(),
+                from_email: &from_email,
+                requester: &requester,
+                started,
+                incident_key: incident_key.clone(),
+            };
+            let mut outcome = page(sent, request, stop_at).await;
+            outcome.page_id = Some(page_id.clone());
+            outcome.incident_key = Some(incident_key);
+            audit.outcome(&outcome);
+            // Straight into the shared table: the pager that started this page may have died since.
+            lock(&recent).finished(&key, &page_id, outcome.incident.clone());
             let counted = if outcome.everyone_confirmed() {
                 metric_names::PAGES_CONFIRMED_TOTAL
             } else {
@@ -268,14 +378,37 @@ impl PagerState {
     }
 }
 
-impl PagerState {
-    fn finished(&mut self, outcome: PageOutcome) {
-        if outcome.duplicate_of.is_none() {
-            let key = page_dedup::key(outcome.request.targets.iter().map(|t| &t.person.id));
-            self.recent.finished(&key, outcome.incident.clone());
-        }
-        self.last = Some(outcome);
+/// An earlier page whose outcome is unknown (the bot restarted mid-page): its incident, looked up in
+/// PagerDuty by its `incident_key` until `stop_at`, and remembered when found.
+async fn find_unknown_incident(
+    api: Arc<dyn PagerDutyApi>,
+    recent: &SharedRecentPages,
+    key: &PageKey,
+    mut prior: PriorPage,
+    stop_at: Instant,
+) -> PriorPage {
+    if prior.state != PriorState::OutcomeUnknown || prior.incident.is_some() {
+        return prior;
     }
+    let Some(incident_key) = prior.incident_key.clone() else {
+        return prior;
+    };
+    match tokio::time::timeout_at(stop_at, api.find_incident(&incident_key)).await {
+        Ok(Ok(Some(incident))) => {
+            lock(recent).found(key, incident.clone());
+            prior.incident = Some(incident);
+        }
+        Ok(Ok(None)) => {
+            tracing::warn!(%incident_key, "an earlier page's outcome is unknown and PagerDuty has no incident for it")
+        }
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, %incident_key, "cannot look up an earlier page's incident")
+        }
+        Err(_) => {
+            tracing::warn!(%incident_key, "looking up an earlier page's incident timed out")
+        }
+    }
+    prior
 }
 
 /// What a page confirmed so far; read when the deadline cuts it short.
@@ -286,22 +419,57 @@ struct Progress {
     /// How many of the targets after the first a responder request has confirmed.
     requested: usize,
     error: Option<String>,
+    /// PagerDuty already had an open incident with this page's `incident_key`.
+    already_open: Option<Option<Incident>>,
 }
 
-async fn page(
+/// What a page task sends with.
+struct Sent<'a> {
     api: Arc<dyn PagerDutyApi>,
-    from_email: &str,
-    requester: &tokio::sync::Mutex<Option<UserId>>,
-    request: PageRequest,
-    stop_at: Instant,
-) -> PageOutcome {
+    audit: Arc<AuditLog>,
+    from_email: &'a str,
+    requester: &'a tokio::sync::Mutex<Option<UserId>>,
+    /// Appended before the first PagerDuty write.
+    started: AuditRecord,
+    incident_key: String,
+}
+
+async fn page(sent: Sent<'_>, request: PageRequest, stop_at: Instant) -> PageOutcome {
     if request.targets.is_empty() {
         return PageOutcome::unconfirmed(request, "nobody to page".to_string());
     }
     let progress = Mutex::new(Progress::default());
-    let work = run_page(api.as_ref(), from_email, requester, &request, &progress);
+    let work = async {
+        // Write-ahead, off the runtime's threads and within the deadline like the rest of the page.
+        let (audit, started) = (sent.audit.clone(), sent.started.clone());
+        if let Err(e) = tokio::task::spawn_blocking(move || audit.append(&started)).await {
+            tracing::error!(error = %e, "writing the page's started record failed");
+        }
+        run_page(
+            sent.api.as_ref(),
+            sent.from_email,
+            sent.requester,
+            &request,
+            &sent.incident_key,
+            &progress,
+        )
+        .await
+    };
     let timed_out = tokio::time::timeout_at(stop_at, work).await.is_err();
     let p = progress.into_inner().unwrap_or_else(|e| e.into_inner());
+    if let Some(incident) = p.already_open {
+        tracing::info!(incident = ?incident.as_ref().map(|i| &i.id), "PagerDuty already has this page's incident open; not paging again");
+        let prior = PriorPage {
+            requested_by: request.requested_by.clone(),
+            channel: request.reply_to.channel.clone(),
+            at: SystemTime::now(),
+            incident,
+            page_id: None,
+            incident_key: Some(sent.incident_key.clone()),
+            state: PriorState::OpenInPagerDuty,
+        };
+        return PageOutcome::duplicate(request, prior);
+    }
     let failure = match (timed_out, p.error) {
         (_, Some(e)) => Some(e),
         (true, None) => Some("PagerDuty did not answer in time (timeout)".to_string()),
@@ -340,6 +508,8 @@ async fn page(
         failure,
         at: SystemTime::now(),
         duplicate_of: None,
+        page_id: None,
+        incident_key: None,
     };
     match &outcome.failure {
         None => {
@@ -360,6 +530,7 @@ async fn run_page(
     from_email: &str,
     requester: &tokio::sync::Mutex<Option<UserId>>,
     request: &PageRequest,
+    incident_key: &str,
     progress: &Mutex<Progress>,
 ) {
     let record =
@@ -373,6 +544,7 @@ async fn run_page(
         title: request.title(),
         details: details(request),
         assignee: primary.person.id.clone(),
+        incident_key: Some(incident_key.to_string()),
     };
     let needs_requester = !others.is_empty();
     let (created, requester_id) = tokio::join!(api.create_incident(&new), async {
@@ -384,6 +556,11 @@ async fn run_page(
     });
     let incident = match created {
         Ok(incident) => incident,
+        Err(PagerDutyError::AlreadyOpen { incident }) => {
+            // An earlier try of this very page got through: never page its people twice.
+            record(&|p| p.already_open = Some(incident.clone()));
+            return;
+        }
         Err(e) => {
             record(&|p| p.error = Some(format!("could not create the incident: {e}")));
             return;
@@ -464,6 +641,8 @@ fn details(request: &PageRequest) -> String {
 mod tests {
     use super::*;
     use crate::fakes::{FakeMode, FakePagerDuty};
+    use crate::page_dedup::{PriorState, RecentPages};
+    use crate::ports::StateStore;
     use crate::state_store::MemoryStateStore;
 
     fn target(id: &str, name: &str) -> PageTarget {
@@ -481,17 +660,36 @@ mod tests {
             targets,
             message: Some("checkout down".into()),
             again: false,
+            targeting: Targeting::IncidentCommanders,
         }
     }
 
+    /// A pager as a fresh process would start it: its own dedup table, read back from `store`.
     async fn spawn(pd: Arc<FakePagerDuty>, store: Arc<MemoryStateStore>) -> ActorRef<PagerMessage> {
+        spawn_sharing(pd, store, RecentPages::shared(Duration::from_secs(120))).await
+    }
+
+    async fn spawn_sharing(
+        pd: Arc<FakePagerDuty>,
+        store: Arc<MemoryStateStore>,
+        recent: SharedRecentPages,
+    ) -> ActorRef<PagerMessage> {
         let args = PagerArgs {
             pagerduty: pd,
-            store,
+            audit: Arc::new(AuditLog::new(store, crate::page_audit::DEFAULT_MAX_BYTES)),
+            recent,
             from_email: "icbot@example.com".into(),
-            dedup_window: Duration::from_secs(120),
         };
         Actor::spawn(None, PagerActor, args).await.unwrap().0
+    }
+
+    /// The outcome records of the audit log.
+    fn outcomes(store: &MemoryStateStore) -> Vec<AuditRecord> {
+        let log = String::from_utf8(store.load(AUDIT_FILE).unwrap().unwrap_or_default()).unwrap();
+        log.lines()
+            .map(|l| serde_json::from_str::<AuditRecord>(l).unwrap())
+            .filter(|r| r.event == crate::page_audit::AuditEvent::Outcome)
+            .collect()
     }
 
     #[tokio::test]
@@ -527,9 +725,8 @@ mod tests {
             2,
             "--again pages anyway"
         );
-        let log = String::from_utf8(store.load(AUDIT_FILE).unwrap().unwrap()).unwrap();
         assert_eq!(
-            log.lines().count(),
+            outcomes(&store).len(),
             4,
             "every request is audited, duplicates too"
         );
@@ -634,7 +831,7 @@ mod tests {
             )]
         );
         let log = String::from_utf8(store.load(AUDIT_FILE).unwrap().unwrap()).unwrap();
-        assert_eq!(log.lines().count(), 1);
+        assert_eq!(outcomes(&store).len(), 1);
         assert!(log.contains("\"requested_by\":\"dana\""), "{log}");
     }
 
@@ -677,5 +874,159 @@ mod tests {
             store.load(AUDIT_FILE).unwrap().is_some(),
             "the fallback is audited too"
         );
+    }
+
+    /// A store holding what a bot killed mid-page left: the `started` record of a page of `people`, no outcome.
+    fn killed_mid_page(people: &[PageTarget], incident_key: &str) -> Arc<MemoryStateStore> {
+        let store = Arc::new(MemoryStateStore::new());
+        let req = request(people.to_vec());
+        let key = page_dedup::key(req.targets.iter().map(|t| &t.person.id));
+        let at = SystemTime::now() - Duration::from_secs(30);
+        let started = AuditRecord::started(&req, "p-killed", &key, incident_key, at);
+        store
+            .append_line(AUDIT_FILE, &serde_json::to_string(&started).unwrap())
+            .unwrap();
+        store
+    }
+
+    #[tokio::test]
+    async fn a_page_whose_outcome_was_lost_is_not_sent_again_and_its_incident_is_found_by_key() {
+        let pd = Arc::new(FakePagerDuty::demo());
+        let people = vec![target("alice", "Alice"), target("bob", "Bob")];
+        // The killed bot's create did reach PagerDuty, with its key.
+        pd.create_incident(&NewIncident {
+            title: "db down".into(),
+            details: String::new(),
+            assignee: UserId("alice".into()),
+            incident_key: Some("icbot-killed".into()),
+        })
+        .await
+        .unwrap();
+        let store = killed_mid_page(&people, "icbot-killed");
+        let pager = spawn(pd.clone(), store.clone()).await;
+        let out = page_with(&pager, request(people.clone()), Duration::from_secs(5)).await;
+        let prior = out.duplicate_of.clone().expect("not paged again");
+        assert_eq!(prior.state, PriorState::OutcomeUnknown);
+        assert_eq!(prior.requested_by, "dana");
+        assert_eq!(
+            out.incident.as_ref().map(|i| i.number),
+            Some(1),
+            "found by its key"
+        );
+        assert_eq!(pd.incidents.lock().unwrap().len(), 1, "no second incident");
+        assert!(pd.responder_requests.lock().unwrap().is_empty());
+        let text = crate::format::page_outcome(&out, None).plain();
+        assert!(text.contains("did not record its outcome"), "{text}");
+        assert!(text.contains("incident #1"), "{text}");
+        assert!(text.contains("!ic page --again"), "{text}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lost_outcome_without_an_incident_gives_the_phones_within_the_deadline() {
+        let pd = Arc::new(FakePagerDuty::demo());
+        let mut alice = target("alice", "Alice");
+        alice.person.phones.push(crate::oncall::Phone {
+            country_code: Some(1),
+            number: "5550101".into(),
+        });
+        let store = killed_mid_page(std::slice::from_ref(&alice), "icbot-never-created");
+        let pager = spawn(pd.clone(), store).await;
+        // PagerDuty never answers the lookup: the reply still comes by the deadline.
+        pd.set_mode(FakeMode::Hangs);
+        let start = Instant::now();
+        let out = page_with(&pager, request(vec![alice]), Duration::from_secs(10)).await;
+        assert!(start.elapsed() < Duration::from_secs(10));
+        assert_eq!(
+            out.duplicate_of.as_ref().map(|p| p.state),
+            Some(PriorState::OutcomeUnknown)
+        );
+        assert!(out.incident.is_none());
+        let reply = crate::format::page_outcome(&out, None);
+        assert!(reply.alert);
+        let text = reply.plain();
+        assert!(text.contains("call them by hand"), "{text}");
+        assert!(text.contains("Alice (Primary) — +1 5550101"), "{text}");
+        assert!(
+            pd.incidents.lock().unwrap().is_empty(),
+            "never paged blindly"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_create_pagerduty_already_has_open_is_answered_as_already_paged() {
+        let pd = Arc::new(FakePagerDuty::demo());
+        let people = || vec![target("alice", "Alice"), target("bob", "Bob")];
+        let first = page_with(
+            &spawn(pd.clone(), Arc::new(MemoryStateStore::new())).await,
+            request(people()),
+            Duration::from_secs(5),
+        )
+        .await;
+        assert!(first.everyone_confirmed());
+        // A bot whose audit log was lost pages the same people in the same window: same incident_key.
+        let pager = spawn(pd.clone(), Arc::new(MemoryStateStore::new())).await;
+        let second = page_with(&pager, request(people()), Duration::from_secs(5)).await;
+        let prior = second.duplicate_of.clone().expect("already paged");
+        assert_eq!(prior.state, PriorState::OpenInPagerDuty);
+        assert_eq!(second.incident, first.incident, "with that incident's link");
+        assert_eq!(pd.incidents.lock().unwrap().len(), 1, "no second incident");
+        assert_eq!(
+            pd.responder_requests.lock().unwrap().len(),
+            1,
+            "nobody asked to respond twice"
+        );
+        let mut again = request(people());
+        again.again = true;
+        let forced = page_with(&pager, again, Duration::from_secs(5)).await;
+        assert!(
+            forced.duplicate_of.is_none(),
+            "--again opens a new incident"
+        );
+        let keys: Vec<Option<String>> = pd
+            .incidents
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|i| i.incident_key.clone())
+            .collect();
+        assert_eq!(keys.len(), 2);
+        assert_ne!(keys[0], keys[1]);
+        assert!(keys
+            .iter()
+            .all(|k| k.as_deref().is_some_and(|k| k.starts_with("icbot-"))));
+    }
+
+    #[tokio::test]
+    async fn the_started_record_is_written_before_pagerduty_is_asked() {
+        let pd = Arc::new(FakePagerDuty::demo());
+        pd.set_mode(FakeMode::HoldsWrites);
+        let store = Arc::new(MemoryStateStore::new());
+        let pager = spawn(pd.clone(), store.clone()).await;
+        let asked = pager.clone();
+        let waiter = tokio::spawn(async move {
+            page_with(
+                &asked,
+                request(vec![target("alice", "Alice")]),
+                Duration::from_secs(5),
+            )
+            .await
+        });
+        pd.wait_for_writes(1, Duration::from_secs(5)).await;
+        let log = String::from_utf8(store.load(AUDIT_FILE).unwrap().unwrap()).unwrap();
+        let started: AuditRecord = serde_json::from_str(log.lines().next().unwrap()).unwrap();
+        assert_eq!(started.event, crate::page_audit::AuditEvent::Started);
+        assert_eq!(started.dedup_key, vec![UserId("alice".into())]);
+        assert_eq!(started.requested_by, "dana");
+        assert!(outcomes(&store).is_empty(), "no outcome yet");
+        pd.release();
+        let out = waiter.await.unwrap();
+        assert_eq!(
+            pd.incidents.lock().unwrap()[0].incident_key,
+            started.incident_key,
+            "the create carries the key the started record names"
+        );
+        let outcome = outcomes(&store).pop().expect("the outcome follows");
+        assert_eq!(outcome.page_id, started.page_id, "tied by the page id");
+        assert_eq!(out.page_id, started.page_id);
     }
 }

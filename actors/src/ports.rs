@@ -31,6 +31,10 @@ pub enum PagerDutyError {
     /// An answer that is not the JSON we expect.
     #[error("PagerDuty sent an unreadable answer ({0})")]
     Malformed(String),
+    /// `POST /incidents` with the `incident_key` of an incident still open: nothing new was created. The
+    /// incident, when it could be found by its key.
+    #[error("PagerDuty already has an open incident for this page")]
+    AlreadyOpen { incident: Option<Incident> },
 }
 
 /// What `POST /incidents` needs from the core.
@@ -41,6 +45,10 @@ pub struct NewIncident {
     pub details: String,
     /// The one person the incident is assigned to.
     pub assignee: UserId,
+    /// PagerDuty's idempotency key: while an incident with this key is open on the service, a create with
+    /// the same key opens nothing new (it answers [`PagerDutyError::AlreadyOpen`]).
+    #[serde(default)]
+    pub incident_key: Option<String>,
 }
 
 /// The incident PagerDuty created.
@@ -64,8 +72,12 @@ pub trait PagerDutyApi: Send + Sync + 'static {
     /// PagerDuty's fuzzy user search (`GET /users?query=`), with phone numbers. The caller filters.
     async fn find_users(&self, query: &str) -> Result<Vec<Person>, PagerDutyError>;
 
-    /// `POST /incidents` on the configured service, urgency high.
+    /// `POST /incidents` on the configured service, urgency high. A create with the key of an open
+    /// incident answers [`PagerDutyError::AlreadyOpen`] with that incident.
     async fn create_incident(&self, incident: &NewIncident) -> Result<Incident, PagerDutyError>;
+
+    /// The incident opened with this `incident_key` (`GET /incidents?incident_key=..`), if any.
+    async fn find_incident(&self, incident_key: &str) -> Result<Option<Incident>, PagerDutyError>;
 
     /// One `POST /incidents/{id}/responder_requests` asking all `targets` to join.
     async fn request_responders(
@@ -113,6 +125,31 @@ pub trait StateStore: Send + Sync + 'static {
     fn load(&self, name: &str) -> std::io::Result<Option<Vec<u8>>>;
     /// Replaces the saved bytes atomically (no reader ever sees half a file).
     fn save(&self, name: &str, bytes: &[u8]) -> std::io::Result<()>;
-    /// Appends one line (the page audit log).
+    /// Appends one line (the page audit log). The line always starts on a fresh line: a last line left
+    /// unfinished by a crash is ended first, so the new one is never glued onto it.
     fn append_line(&self, name: &str, line: &str) -> std::io::Result<()>;
+
+    /// The file's size in bytes, `Ok(None)` when it does not exist.
+    fn size(&self, name: &str) -> std::io::Result<Option<u64>> {
+        Ok(self.load(name)?.map(|b| b.len() as u64))
+    }
+
+    /// At most the last `max` bytes of the file, `Ok(None)` when it does not exist. A store that can seek
+    /// reads only those.
+    fn load_tail(&self, name: &str, max: u64) -> std::io::Result<Option<Vec<u8>>> {
+        Ok(self.load(name)?.map(|bytes| {
+            let from = bytes
+                .len()
+                .saturating_sub(usize::try_from(max).unwrap_or(usize::MAX));
+            bytes[from..].to_vec()
+        }))
+    }
+
+    /// Moves the file to `<name>.1`, replacing the previous one: the next append starts a new file.
+    fn rotate(&self, name: &str) -> std::io::Result<()> {
+        if let Some(bytes) = self.load(name)? {
+            self.save(&format!("{name}.1"), &bytes)?;
+        }
+        self.save(name, &[])
+    }
 }

@@ -333,10 +333,13 @@ mod tests {
     use super::*;
     use crate::chat::{ChatTarget, InboundMessage};
     use crate::commands::{CommandContext, Deadlines};
-    use crate::fakes::{healthy, FakePagerDuty, FakeProbe, RecordingChat};
+    use crate::fakes::{healthy, FakeMode, FakePagerDuty, FakeProbe, RecordingChat};
     use crate::gateway::{GatewayHandle, GatewayMessage};
     use crate::in_flight::InFlight;
     use crate::oncall::ScheduleRef;
+    use crate::oncall::UserId;
+    use crate::page_audit::{AuditLog, DEFAULT_MAX_BYTES};
+    use crate::page_dedup::{RecentPages, SharedRecentPages};
     use crate::pager::PagerMessage;
     use crate::ports::StateStore;
     use crate::schedule_cache::{CacheFacts, ScheduleCacheMessage};
@@ -346,6 +349,8 @@ mod tests {
 
     struct Tree {
         root: ActorRef<RootMessage>,
+        pd: Arc<FakePagerDuty>,
+        recent: SharedRecentPages,
         handle: GatewayHandle,
         chat: Arc<RecordingChat>,
         said: usize,
@@ -368,19 +373,14 @@ mod tests {
             page: Duration::from_secs(10),
             status: Duration::from_secs(5),
         };
-        let context = Arc::new(CommandContext::new(
-            names.clone(),
-            chat.clone(),
-            pd.clone(),
-            deadlines,
-        ));
-        let (pd1, pd2, store1, store2, store3) = (
-            pd.clone(),
-            pd.clone(),
-            store.clone(),
-            store.clone(),
-            store.clone(),
+        let audit = Arc::new(AuditLog::new(store.clone(), DEFAULT_MAX_BYTES));
+        let recent = RecentPages::shared(Duration::from_secs(120));
+        let context = Arc::new(
+            CommandContext::new(names.clone(), chat.clone(), pd.clone(), deadlines)
+                .with_audit(audit.clone()),
         );
+        let recent2 = recent.clone();
+        let (pd1, pd2, store1, store3) = (pd.clone(), pd.clone(), store.clone(), store.clone());
         let (names1, names2, chat1) = (names.clone(), names.clone(), chat.clone());
         let cache_facts = watch::channel(CacheFacts::default()).0;
         let args = RootArgs {
@@ -405,9 +405,9 @@ mod tests {
             }),
             pager: Arc::new(move || PagerArgs {
                 pagerduty: pd2.clone(),
-                store: store2.clone(),
+                audit: audit.clone(),
+                recent: recent2.clone(),
                 from_email: "icbot@example.com".into(),
-                dedup_window: Duration::from_secs(120),
             }),
             status: Arc::new(move || StatusArgs {
                 probe: probe.clone(),
@@ -434,6 +434,8 @@ mod tests {
         let handle = GatewayHandle::new(&names, InFlight::new());
         Tree {
             root,
+            pd,
+            recent,
             handle,
             chat,
             said: 0,
@@ -445,6 +447,12 @@ mod tests {
     impl Tree {
         /// Says `text` in #ops and returns the reply (the next post to #ops).
         async fn say(&mut self, text: &str) -> String {
+            self.send(text);
+            self.chat.wait_for("ops", self.said).await[self.said - 1].clone()
+        }
+
+        /// Says `text` in #ops without waiting for the reply.
+        fn send(&mut self, text: &str) {
             self.handle.deliver(InboundMessage {
                 reply_to: ChatTarget::channel("ops"),
                 user: "dana".into(),
@@ -452,13 +460,67 @@ mod tests {
                 direct: false,
             });
             self.said += 1;
-            self.chat.wait_for("ops", self.said).await[self.said - 1].clone()
         }
 
         async fn health(&self, child: Child) -> ChildHealth {
             let all = ractor::call_t!(self.root, RootMessage::Health, 1000).unwrap();
             all.into_iter().find(|h| h.child == child).unwrap()
         }
+    }
+
+    #[tokio::test]
+    async fn a_page_in_flight_survives_a_pager_crash_and_is_not_doubled() {
+        let mut t = tree("inflight-crash/").await;
+        assert!(t.say("!ic").await.contains("Alice Smith"));
+        t.pd.set_mode(FakeMode::HoldsWrites);
+        t.send("!ic page @alice db down");
+        // The incident create is in PagerDuty's hands, not answered yet.
+        t.pd.wait_for_writes(1, Duration::from_secs(10)).await;
+        let before = t.health(Child::Pager).await.restarts;
+        ractor::registry::where_is(Child::Pager.name(&t.names))
+            .expect("pager running")
+            .send_message(PagerMessage::Crash)
+            .unwrap();
+        let restarted = t.health.wait_for(|all| {
+            all.iter()
+                .any(|h| h.child == Child::Pager && h.running && h.restarts > before)
+        });
+        tokio::time::timeout(Duration::from_secs(10), restarted)
+            .await
+            .unwrap()
+            .unwrap();
+        // The first page has not answered yet: this reply is the second post.
+        t.send("!ic page @alice db still down");
+        let second = t.chat.wait_for("ops", 2).await[1].clone();
+        assert!(
+            second.starts_with("Not paging again: Alice Smith was paged")
+                && second.contains("(that page is still going out)"),
+            "the restarted pager still knows the page in flight: {second}"
+        );
+        t.pd.release();
+        let posts = t.chat.wait_for("ops", 3).await;
+        let first = posts
+            .iter()
+            .find(|p| p.starts_with("Paged Alice Smith"))
+            .unwrap_or_else(|| panic!("the first page finished: {posts:?}"));
+        assert!(first.contains("incident #1"), "{first}");
+        assert_eq!(
+            t.pd.incidents.lock().unwrap().len(),
+            1,
+            "no second incident"
+        );
+        let key = vec![UserId("alice".into())];
+        let recent = t.recent.lock().unwrap();
+        let prior = recent
+            .prior(&key, std::time::SystemTime::now())
+            .expect("the page is in the table");
+        assert_eq!(
+            prior.incident.as_ref().map(|i| i.number),
+            Some(1),
+            "the page task recorded its incident though its pager died"
+        );
+        drop(recent);
+        t.root.stop(None);
     }
 
     #[tokio::test]

@@ -92,6 +92,10 @@ fn describe() {
         "Pages where someone was not confirmed: the room was told to phone them."
     );
     describe_counter!(
+        AUDIT_UNREADABLE_LINES_TOTAL,
+        "Lines of the page audit log (pages.jsonl) skipped as unreadable when read back."
+    );
+    describe_counter!(
         STATUS_CHECKS_TOTAL,
         "Monitoring checks, by result (normal, degraded, critical, unknown)."
     );

@@ -66,6 +66,14 @@ pub(crate) fn rejected(status: StatusCode, body: &[u8]) -> PagerDutyError {
     }
 }
 
+/// What PagerDuty says (400, code 2002) to a `POST /incidents` with the `incident_key` of an open incident.
+const OPEN_KEY_ERROR: &str = "matching dedup key already exists";
+
+/// Whether `error` is PagerDuty refusing a second incident with the key of an open one.
+pub(crate) fn is_open_key(error: &PagerDutyError) -> bool {
+    matches!(error, PagerDutyError::Rejected { status: 400, message } if message.contains(OPEN_KEY_ERROR))
+}
+
 /// A 2xx body that is not the JSON we expect.
 pub(crate) fn malformed(what: &str, error: &serde_json::Error) -> PagerDutyError {
     PagerDutyError::Malformed(shorten(&format!("{what}: {error}")))

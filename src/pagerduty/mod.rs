@@ -34,8 +34,8 @@ use serde::Serialize;
 use url::Url;
 
 use wire::{
-    CreateIncident, IncidentEnvelope, OnCallWire, OnCallsPage, ResponderRequest, UserEnvelope,
-    UserWire, UsersPage,
+    CreateIncident, IncidentEnvelope, IncidentsPage, OnCallWire, OnCallsPage, ResponderRequest,
+    UserEnvelope, UserWire, UsersPage,
 };
 
 /// The media type that selects REST API v2.
@@ -395,13 +395,41 @@ impl PagerDutyApi for PagerDutyClient {
             &incident.details,
             &self.inner.service_id,
             &incident.assignee.0,
+            incident.incident_key.as_deref(),
         );
-        let answer = self
+        let answer = match self
             .post(self.endpoint(&["incidents"], &[]), "POST /incidents", &body)
-            .await?;
+            .await
+        {
+            Ok(answer) => answer,
+            Err(e) => {
+                let Some(key) = incident
+                    .incident_key
+                    .as_deref()
+                    .filter(|_| errors::is_open_key(&e))
+                else {
+                    return Err(e);
+                };
+                // PagerDuty's error does not say which incident: ask by the key.
+                let incident = match self.find_incident(key).await {
+                    Ok(found) => found,
+                    Err(e) => {
+                        tracing::warn!(error = %e, incident_key = key, "cannot fetch the open incident with this key");
+                        None
+                    }
+                };
+                return Err(PagerDutyError::AlreadyOpen { incident });
+            }
+        };
         let envelope: IncidentEnvelope =
             serde_json::from_slice(&answer).map_err(|e| errors::malformed("incident", &e))?;
         Ok(envelope.incident.into())
+    }
+
+    async fn find_incident(&self, incident_key: &str) -> Result<Option<Incident>, PagerDutyError> {
+        let url = self.endpoint(&["incidents"], &[("incident_key", incident_key)]);
+        let page: IncidentsPage = self.get(url, "GET /incidents", "incidents").await?;
+        Ok(page.incidents.into_iter().next().map(Incident::from))
     }
 
     async fn request_responders(

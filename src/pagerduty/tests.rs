@@ -156,6 +156,7 @@ fn new_incident(title: &str) -> NewIncident {
         title: title.into(),
         details: "Paged by @ada in #ops: the site is down".into(),
         assignee: UserId("PUSER1".into()),
+        incident_key: None,
     }
 }
 
@@ -692,4 +693,78 @@ fn a_token_that_cannot_be_a_header_is_refused_without_showing_it() {
         Err(PagerDutyError::Transport(text)) => assert!(!text.contains("s3cr3t"), "{text}"),
         other => panic!("expected Transport, got {other:?}"),
     }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Idempotent creates, against the bundled stub (it answers a repeated key as PagerDuty does)
+
+#[tokio::test]
+async fn a_create_with_the_key_of_an_open_incident_is_already_open_with_its_link() {
+    let stub = crate::stub::StubServer::start(
+        "127.0.0.1:0",
+        crate::stub::StubData::demo(),
+        crate::stub::Fault::None,
+    )
+    .await
+    .unwrap();
+    let client = client(&stub.url());
+    let keyed = |key: &str| NewIncident {
+        incident_key: Some(key.into()),
+        assignee: UserId("PUSR001".into()),
+        ..new_incident("Checkout down")
+    };
+    let first = client.create_incident(&keyed("icbot-abc-1")).await.unwrap();
+    assert_eq!(
+        client.find_incident("icbot-abc-1").await.unwrap(),
+        Some(first.clone())
+    );
+    assert_eq!(client.find_incident("icbot-none").await.unwrap(), None);
+    let retried = client.create_incident(&keyed("icbot-abc-1")).await;
+    assert_eq!(
+        retried,
+        Err(PagerDutyError::AlreadyOpen {
+            incident: Some(first.clone())
+        }),
+        "a retried create finds the first incident"
+    );
+    assert_eq!(stub.pages().incidents.len(), 1, "no second incident");
+    assert_eq!(stub.pages().incidents[0]["incident_key"], "icbot-abc-1");
+    let other = client.create_incident(&keyed("icbot-abc-2")).await.unwrap();
+    assert_ne!(other.id, first.id, "another key is another incident");
+    stub.shutdown().await;
+}
+
+#[tokio::test]
+async fn pagerdutys_answer_to_an_open_key_maps_to_already_open_even_without_the_incident() {
+    // PagerDuty's own body for it; the lookup by key finds nothing here.
+    let (base, fake) = fake(|_, seen| {
+        if seen.method == Method::POST {
+            Answer(
+                StatusCode::BAD_REQUEST,
+                vec![],
+                json!({"error": {"message": "Arguments Caused Error", "code": 2002,
+                    "errors": ["Open incident with matching dedup key already exists on this service"]}})
+                .to_string(),
+            )
+        } else {
+            ok(json!({"incidents": [], "limit": 25, "offset": 0, "more": false}))
+        }
+    })
+    .await;
+    let mut keyed = new_incident("Site down");
+    keyed.incident_key = Some("icbot-k".into());
+    assert_eq!(
+        client(&base).create_incident(&keyed).await,
+        Err(PagerDutyError::AlreadyOpen { incident: None })
+    );
+    let lookup = &fake.requests()[1];
+    assert_eq!(lookup.path, "/incidents");
+    assert_eq!(lookup.query_value("incident_key"), Some("icbot-k"));
+    // Without a key the same answer is an ordinary rejection.
+    assert!(matches!(
+        client(&base)
+            .create_incident(&new_incident("Site down"))
+            .await,
+        Err(PagerDutyError::Rejected { status: 400, .. })
+    ));
 }

@@ -107,6 +107,13 @@ pub(crate) struct IncidentEnvelope {
     pub incident: IncidentWire,
 }
 
+/// `GET /incidents?incident_key=..`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct IncidentsPage {
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub incidents: Vec<IncidentWire>,
+}
+
 #[derive(Debug, Deserialize)]
 pub(crate) struct IncidentWire {
     pub id: String,
@@ -177,6 +184,9 @@ pub(crate) struct NewIncidentWire<'a> {
     pub urgency: &'static str,
     pub assignments: [Assignment<'a>; 1],
     pub body: IncidentBody<'a>,
+    /// PagerDuty opens no second incident with the key of an open one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub incident_key: Option<&'a str>,
 }
 
 #[derive(Debug, Serialize)]
@@ -192,7 +202,13 @@ pub(crate) struct IncidentBody<'a> {
 }
 
 impl<'a> CreateIncident<'a> {
-    pub fn new(title: &'a str, details: &'a str, service_id: &'a str, assignee: &'a str) -> Self {
+    pub fn new(
+        title: &'a str,
+        details: &'a str,
+        service_id: &'a str,
+        assignee: &'a str,
+        incident_key: Option<&'a str>,
+    ) -> Self {
         CreateIncident {
             incident: NewIncidentWire {
                 kind: "incident",
@@ -212,6 +228,7 @@ impl<'a> CreateIncident<'a> {
                     kind: "incident_body",
                     details,
                 },
+                incident_key,
             },
         }
     }
@@ -393,7 +410,7 @@ mod tests {
 
     #[test]
     fn create_incident_body_shape() {
-        let body = CreateIncident::new("Down", "details", "PSVC", "PUSER");
+        let body = CreateIncident::new("Down", "details", "PSVC", "PUSER", Some("icbot-k"));
         assert_eq!(
             serde_json::to_value(&body).unwrap(),
             json!({"incident": {
@@ -402,7 +419,8 @@ mod tests {
                 "service": {"id": "PSVC", "type": "service_reference"},
                 "urgency": "high",
                 "assignments": [{"assignee": {"id": "PUSER", "type": "user_reference"}}],
-                "body": {"type": "incident_body", "details": "details"}
+                "body": {"type": "incident_body", "details": "details"},
+                "incident_key": "icbot-k"
             }})
         );
     }

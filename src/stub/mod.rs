@@ -17,9 +17,13 @@
 //! - `GET /users/{id}/contact_methods`: `{"contact_methods": [..]}` as full objects (`country_code` on
 //!   phone and SMS only).
 //! - `GET /schedules?query=..`: `{"schedules": [..]}` with each schedule's policy and on-call users.
-//! - `POST /incidents`: 201 `{"incident": {id, incident_number, title, status: "triggered", html_url, ..}}`.
-//!   400 when `type` is not `incident`, the title is empty, the service is unknown, there is more than
-//!   one assignment, or the assignee is not a known user. Recorded in `/_pages`.
+//! - `POST /incidents`: 201 `{"incident": {id, incident_number, title, status: "triggered", html_url,
+//!   incident_key, ..}}`. 400 when `type` is not `incident`, the title is empty, the service is unknown, there
+//!   is more than one assignment, or the assignee is not a known user. As PagerDuty does, an `incident_key`
+//!   that an open incident on the same service already has opens nothing new: 400, code 2002, "Arguments
+//!   Caused Error", `errors: ["Open incident with matching dedup key already exists on this service"]`
+//!   (stub incidents stay open). Recorded in `/_pages` when created.
+//! - `GET /incidents?incident_key=..`: `{"incidents": [..]}`, the incidents created (with that key), paginated.
 //! - `POST /incidents/{id}/responder_requests`: 200 `{"responder_request": {..}}`. 404 for an unknown
 //!   incident; 400 for an unknown requester, no targets, or an unknown user target. Recorded in `/_pages`.
 //!

@@ -24,7 +24,7 @@ pub(super) fn router() -> Router<Arc<StubState>> {
         .route("/users/{id}", get(get_user))
         .route("/users/{id}/contact_methods", get(list_contact_methods))
         .route("/schedules", get(list_schedules))
-        .route("/incidents", post(create_incident))
+        .route("/incidents", post(create_incident).get(list_incidents))
         .route(
             "/incidents/{id}/responder_requests",
             post(create_responder_request),
@@ -255,6 +255,29 @@ impl Render<'_> {
         })
     }
 
+    fn incident(&self, i: &IncidentRecord) -> Value {
+        let (id, number, now) = (&i.id, i.number, &i.created_at);
+        let assignments: Vec<Value> = i
+            .assignee
+            .iter()
+            .map(|(id, name)| json!({ "at": now, "assignee": self.user_ref(id, name) }))
+            .collect();
+        json!({
+            "id": id, "type": "incident", "summary": format!("[#{number}] {}", i.title),
+            "self": format!("{}/incidents/{id}", self.base), "html_url": format!("{}/incidents/{id}", self.base),
+            "incident_number": number, "title": i.title, "status": i.status, "urgency": i.urgency,
+            "created_at": now, "updated_at": now, "last_status_change_at": now,
+            "incident_key": i.incident_key, "assigned_via": "direct_assignment",
+            "service": {
+                "id": i.service_id, "type": "service_reference", "summary": i.service_name,
+                "self": format!("{}/services/{}", self.base, i.service_id),
+                "html_url": format!("{}/service-directory/{}", self.base, i.service_id),
+            },
+            "assignments": assignments, "acknowledgements": [], "pending_actions": [], "teams": [],
+            "resolved_at": null,
+        })
+    }
+
     fn incident_ref(&self, id: &str, number: u64, title: &str) -> Value {
         json!({
             "id": id, "type": "incident_reference", "summary": format!("[#{number}] {title}"),
@@ -446,6 +469,7 @@ struct NewIncident {
     urgency: Option<String>,
     #[serde(default)]
     assignments: Vec<NewAssignment>,
+    incident_key: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -514,7 +538,7 @@ async fn create_incident(
         base: &state.base_url,
     };
     let now = rfc3339(std::time::SystemTime::now());
-    let (id, number, service_name, assignee) = {
+    let stored = {
         let mut inner = state.lock();
         let Some(service) = inner.data.service(&service_id) else {
             tracing::info!(service = %service_id, "stub rejected an incident on an unknown service");
@@ -534,6 +558,22 @@ async fn create_incident(
                 }
             },
         };
+        // PagerDuty opens no second incident with the key of an open one on the same service.
+        if let Some(key) = &incident.incident_key {
+            let open = inner.incidents.iter().find(|i| {
+                &i.incident_key == key && i.service_id == service_id && i.status != "resolved"
+            });
+            if let Some(open) = open {
+                tracing::info!(incident = %open.id, incident_key = %key, "stub refused a second incident with the key of an open one");
+                return Err(PdError {
+                    status: StatusCode::BAD_REQUEST,
+                    code: 2002,
+                    message: "Arguments Caused Error",
+                    detail: "Open incident with matching dedup key already exists on this service"
+                        .into(),
+                });
+            }
+        }
         inner.incident_count += 1;
         let number = inner.incident_count;
         let id = format!("Q{number:06}");
@@ -543,35 +583,51 @@ async fn create_incident(
             object.insert("incident_number".into(), number.into());
             object.insert("from".into(), from.clone().into());
         }
-        inner.incidents.push(IncidentRecord {
+        let stored = IncidentRecord {
             id: id.clone(),
             number,
             title: title.clone(),
-        });
+            incident_key: incident
+                .incident_key
+                .clone()
+                .unwrap_or_else(|| format!("stub-{id}")),
+            status: "triggered",
+            urgency,
+            service_id: service_id.clone(),
+            service_name,
+            assignee,
+            created_at: now,
+        };
+        inner.incidents.push(stored.clone());
         inner.pages.incidents.push(record);
-        (id, number, service_name, assignee)
+        stored
     };
-    tracing::info!(incident = %id, number, %title, assignee = ?assignee.as_ref().map(|a| &a.0), %from, "stub incident created");
-
-    let assignments: Vec<Value> = assignee
-        .iter()
-        .map(|(id, name)| json!({ "at": now, "assignee": render.user_ref(id, name) }))
-        .collect();
-    let response = json!({ "incident": {
-        "id": id, "type": "incident", "summary": format!("[#{number}] {title}"),
-        "self": format!("{}/incidents/{id}", render.base), "html_url": format!("{}/incidents/{id}", render.base),
-        "incident_number": number, "title": title, "status": "triggered", "urgency": urgency,
-        "created_at": now, "updated_at": now, "last_status_change_at": now,
-        "incident_key": format!("stub-{id}"), "assigned_via": "direct_assignment",
-        "service": {
-            "id": service_id, "type": "service_reference", "summary": service_name,
-            "self": format!("{}/services/{service_id}", render.base),
-            "html_url": format!("{}/service-directory/{service_id}", render.base),
-        },
-        "assignments": assignments, "acknowledgements": [], "pending_actions": [], "teams": [],
-        "resolved_at": null,
-    }});
+    tracing::info!(incident = %stored.id, number = stored.number, title = %stored.title, assignee = ?stored.assignee.as_ref().map(|a| &a.0), %from, "stub incident created");
+    let response = json!({ "incident": render.incident(&stored) });
     Ok((StatusCode::CREATED, Json(response)).into_response())
+}
+
+/// `GET /incidents?incident_key=..`: the incidents created, filtered by key when one is given, oldest first.
+async fn list_incidents(
+    State(state): State<Arc<StubState>>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, PdError> {
+    let query = QueryParams::parse(raw.as_deref());
+    let key = query.one("incident_key").map(str::to_owned);
+    let render = Render {
+        base: &state.base_url,
+    };
+    let incidents: Vec<Value> = {
+        let inner = state.lock();
+        inner
+            .incidents
+            .iter()
+            .filter(|i| key.as_ref().is_none_or(|k| &i.incident_key == k))
+            .map(|i| render.incident(i))
+            .collect()
+    };
+    let (items, fields) = query.page()?.cut(incidents);
+    Ok(paginated("incidents", items, fields))
 }
 
 /// What the stub remembers of an incident it created.
@@ -580,6 +636,15 @@ pub(super) struct IncidentRecord {
     pub(super) id: String,
     pub(super) number: u64,
     pub(super) title: String,
+    /// The key it was created with, or `stub-<id>`.
+    pub(super) incident_key: String,
+    pub(super) status: &'static str,
+    pub(super) urgency: String,
+    pub(super) service_id: String,
+    pub(super) service_name: String,
+    /// Id and name.
+    pub(super) assignee: Option<(String, String)>,
+    pub(super) created_at: String,
 }
 
 #[derive(Debug, Deserialize)]

@@ -67,7 +67,10 @@ async fn page_pages_every_ic_with_one_incident_and_one_responder_request() {
         .collect();
     assert_eq!(targets, ["PUSR002", "PUSR003", "PUSR004"]);
     let audit = std::fs::read_to_string(bot.state.0.join("pages.jsonl")).unwrap();
-    assert_eq!(audit.lines().count(), 1, "one audit line per page");
+    let lines: Vec<&str> = audit.lines().collect();
+    assert_eq!(lines.len(), 2, "a started and an outcome record per page");
+    assert!(lines[0].contains("\"event\":\"started\""), "{audit}");
+    assert!(lines[1].contains("\"event\":\"outcome\""), "{audit}");
     bot.shutdown().await;
 }
 

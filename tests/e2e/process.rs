@@ -352,3 +352,61 @@ async fn a_page_in_flight_at_end_of_input_answers_before_exit() {
     assert_eq!(stub.request_count("/incidents"), 2, "create + responders");
     stub.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_cut_by_kill_9_is_never_sent_twice() {
+    let stub = stub().await;
+    // The incident is created; the responder request (`/incidents/Q.../responder_requests`) never answers.
+    stub.set_fault(Fault::Hang, Some("/incidents/Q".into()));
+    let dir = TempDir::new("kill9");
+    let options = Options {
+        request_timeout_secs: 20.0,
+        page_deadline_secs: 25.0,
+        ..Options::default()
+    };
+    let config = config_text(&stub.url(), &dir.0.join("state"), &options);
+    let env = [("PAGERDUTY_TOKEN", "test-token")];
+    let mut bot = Running::start(&dir, &config, &env);
+    bot.send("!ic page db down");
+    assert!(
+        stub.wait_for_requests("/incidents/Q", 1, REPLY_PATIENCE)
+            .await,
+        "the page is between the incident and the responder request"
+    );
+    assert_eq!(stub.pages().incidents.len(), 1);
+    let killed = Command::new("kill")
+        .args(["-KILL", &bot.pid().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let done = bot.exit().await;
+    assert!(!done.status.success(), "killed: {:?}", done.status);
+    let audit =
+        std::fs::read_to_string(dir.0.join("state").join("pages.jsonl")).unwrap_or_default();
+    assert!(
+        audit.contains("\"event\":\"started\""),
+        "the page was recorded before PagerDuty was asked: {audit:?}"
+    );
+    assert!(!audit.contains("\"event\":\"outcome\""), "{audit}");
+
+    stub.set_fault(Fault::None, None);
+    let mut bot = Running::start(&dir, &config, &env);
+    bot.send("!ic page db down");
+    bot.wait_for_line("did not record its outcome").await;
+    bot.wait_for_line("--again").await;
+    let done = bot.finish().await;
+    assert!(done.status.success(), "exit {:?}", done.status);
+    assert_eq!(stub.pages().incidents.len(), 1, "no second incident");
+    let id = stub.pages().incidents[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        done.stdout
+            .contains("PagerDuty has its incident: incident #1")
+            && done.stdout.contains(&format!("/incidents/{id}")),
+        "the incident is found by its key:\n{}",
+        done.stdout
+    );
+    stub.shutdown().await;
+}

@@ -12,7 +12,8 @@
 //! - [`reply`]: a reply as lines of spans, rendered by each chat adapter; [`format`] builds the `!ic` ones,
 //!   [`status_format`] the `!status` ones.
 //! - [`ports`]: the traits the core talks to the world through, and their error types.
-//! - [`state_store`]: state files written atomically, and an in-memory store for tests.
+//! - [`state_store`]: state files written atomically, and an in-memory store for tests; [`store_health`]
+//!   counts and publishes failed state writes.
 //!
 //! The supervision tree:
 //! - [`root`]: the root supervisor; restarts any failed child with [`backoff`], counts restarts.
@@ -59,6 +60,7 @@ pub mod state_store;
 pub mod status;
 pub mod status_commands;
 pub mod status_format;
+pub mod store_health;
 pub mod system_state;
 pub mod utc;
 

@@ -95,7 +95,8 @@ pub struct ActorFacts {
     pub parent: Option<String>,
     pub children: Vec<String>,
     pub restarts: u64,
-    /// Over its restart budget (more than 10 restarts in a minute); the supervisor keeps trying.
+    /// Over its restart budget (more than 5 failures in a row without a quiet minute up); the supervisor
+    /// keeps trying.
     pub failing: bool,
     pub last_failure: Option<FailureFacts>,
     /// What this actor knows that operators care about (differs per actor).

@@ -153,11 +153,6 @@ impl KeptStalks {
             .map(|(channel, _)| channel.clone())
             .collect()
     }
-
-    /// The stalking channels, for tests and operators.
-    pub fn channels(&self) -> Vec<String> {
-        self.lock().channels.keys().cloned().collect()
-    }
 }
 
 pub enum StalksMessage {

@@ -2,6 +2,7 @@
 //!
 //! `start` is what `main` runs and what the integration tests run, with their own chat and actor names.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -20,9 +21,10 @@ use icbot_actors::pager::PagerArgs;
 use icbot_actors::ports::{ChatOut, PagerDutyApi, StateStore, StatusProbe};
 use icbot_actors::root::{ChildHealth, RootActor, RootArgs, RootMessage};
 use icbot_actors::schedule_cache::{CacheFacts, ScheduleCacheArgs};
-use icbot_actors::stalks::StalksArgs;
+use icbot_actors::stalks::{KeptStalks, StalkRestarts, StalksArgs};
 use icbot_actors::state_store::{FileStateStore, MemoryStateStore};
 use icbot_actors::status::{self, StatusArgs};
+use icbot_actors::store_health::{StoreHealth, WatchedStore};
 use ractor::{Actor, ActorRef};
 use secrecy::SecretString;
 use tokio::net::TcpListener;
@@ -59,6 +61,8 @@ pub struct Bot {
     stub: Option<StubHandle>,
     health: watch::Receiver<Vec<ChildHealth>>,
     cache_facts: watch::Receiver<CacheFacts>,
+    store_health: watch::Receiver<StoreHealth>,
+    kept_stalks: KeptStalks,
     chat_connected: watch::Sender<bool>,
     stopping: Arc<AtomicBool>,
     admin: Option<AdminServer>,
@@ -122,7 +126,10 @@ pub async fn start(
     })
     .map_err(|e| anyhow::anyhow!("cannot build the PagerDuty client: {e}"))?;
     let pagerduty: Arc<dyn PagerDutyApi> = Arc::new(client);
-    let store = open_state(config);
+    // Every state write goes through one layer that counts and publishes failures (a full or read-only dir).
+    let watched = WatchedStore::new(open_state(config));
+    let store_health = watched.health();
+    let store: Arc<dyn StateStore> = Arc::new(watched);
     let probe = status_probe(config, stub.as_ref())?;
 
     let check_timeout = secs(config.status.check_timeout_secs);
@@ -183,19 +190,29 @@ pub async fn start(
             names: names.clone(),
         }
     };
+    // One restart policy for the root's children and the stalk actors.
+    let policy = RestartPolicy::default();
+    // The stalking channels outlive the stalks actor: every restart of it gets this same handle.
+    let kept_stalks = KeptStalks::new();
     let stalks_args = {
-        let (names, chat, store) = (names.clone(), chat.clone(), store.clone());
+        let (names, chat, store, kept) = (
+            names.clone(),
+            chat.clone(),
+            store.clone(),
+            kept_stalks.clone(),
+        );
         move || StalksArgs {
             names: names.clone(),
             chat: chat.clone(),
             store: store.clone(),
-            policy: RestartPolicy::default(),
+            policy,
+            kept: kept.clone(),
         }
     };
     let (health_tx, health) = watch::channel(Vec::new());
     let args = RootArgs {
         names: names.clone(),
-        policy: RestartPolicy::default(),
+        policy,
         schedule_cache: Arc::new(cache_args),
         pager: Arc::new(pager_args),
         status: Arc::new(status_args),
@@ -208,7 +225,7 @@ pub async fn start(
     let (root, root_task) = Actor::spawn(Some(names.root()), RootActor, args)
         .await
         .map_err(|e| anyhow::anyhow!("cannot start the supervision tree: {e}"))?;
-    let gateway = GatewayHandle::new(&names, InFlight::new());
+    let gateway = GatewayHandle::new(&names, InFlight::new(), chat.clone());
     // Console chat is connected from the start; a network adapter reports its connection here.
     let chat_connected = watch::channel(match config.chat.adapter {
         ChatAdapter::Console => true,
@@ -222,10 +239,13 @@ pub async fn start(
                 names: names.clone(),
                 health: health.clone(),
                 cache: cache_facts.clone(),
+                store: store_health.clone(),
+                stalks: kept_stalks.clone(),
                 chat_connected: chat_connected.subscribe(),
                 chaos: config.admin.chaos,
                 metrics: admin::metrics::prometheus(),
                 stopping: stopping.clone(),
+                admin_token: secrets.admin_token.clone(),
             };
             Some(start_admin(listener, sources, config.admin.chaos)?)
         }
@@ -241,6 +261,8 @@ pub async fn start(
         stub,
         health,
         cache_facts,
+        store_health,
+        kept_stalks,
         chat_connected,
         stopping,
         admin,
@@ -325,6 +347,16 @@ impl Bot {
     /// The on-call cache's facts (snapshot age, last refresh), as last published: never blocks.
     pub fn cache_facts(&self) -> watch::Receiver<CacheFacts> {
         self.cache_facts.clone()
+    }
+
+    /// Failed state writes (count, last failure, files behind), as last published: never blocks.
+    pub fn store_health(&self) -> watch::Receiver<StoreHealth> {
+        self.store_health.clone()
+    }
+
+    /// The stalk actors that have failed (restarts, running, over budget), as the stalks actor publishes them.
+    pub fn stalk_restarts(&self) -> watch::Receiver<BTreeMap<String, StalkRestarts>> {
+        self.kept_stalks.restarts()
     }
 
     /// Where the admin server listens; `None` when `[admin] listen = ""` or its address could not be bound.

@@ -338,17 +338,23 @@ impl PagerDutySettings {
 pub struct Secrets {
     /// `PAGERDUTY_TOKEN`.
     pub pagerduty_token: Option<SecretString>,
+    /// `ICBOT_ADMIN_TOKEN`: when set, `POST /actors/{name}/crash` needs `Authorization: Bearer <it>`.
+    pub admin_token: Option<SecretString>,
     /// `SLACK_BOT_TOKEN`, `SLACK_APP_TOKEN`, `SLACK_SIGNING_SECRET`, by variable name.
     slack: Vec<(&'static str, SecretString)>,
 }
 
 const SLACK_VARS: [&str; 3] = [BOT_TOKEN_VAR, APP_TOKEN_VAR, SIGNING_SECRET_VAR];
 
+/// The environment variable of the admin server's token for its write endpoints (the crash drill).
+pub const ADMIN_TOKEN_VAR: &str = "ICBOT_ADMIN_TOKEN";
+
 impl std::fmt::Debug for Secrets {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let shown = |set: bool| if set { "[REDACTED]" } else { "unset" };
         let mut d = f.debug_struct("Secrets");
         d.field("pagerduty_token", &shown(self.pagerduty_token.is_some()));
+        d.field(ADMIN_TOKEN_VAR, &shown(self.admin_token.is_some()));
         for var in SLACK_VARS {
             d.field(var, &shown(self.slack.iter().any(|(k, _)| *k == var)));
         }
@@ -374,6 +380,7 @@ impl Secrets {
             .collect();
         Secrets {
             pagerduty_token: secret("PAGERDUTY_TOKEN"),
+            admin_token: secret(ADMIN_TOKEN_VAR),
             slack,
         }
     }
@@ -737,6 +744,11 @@ mod tests {
         let shown = format!("{s:?}");
         assert!(!shown.contains("hunter2"));
         assert!(shown.contains("REDACTED"));
+        assert!(s.admin_token.is_some());
+        assert!(
+            shown.contains("ICBOT_ADMIN_TOKEN: \"[REDACTED]\""),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! `icbot health [--admin URL]`: asks a running bot's admin server whether it is ready and prints its tree,
-//! one line per actor. Exits 0 when ready, 1 when not ready, 2 when the admin server cannot be reached: fit
-//! for a shell script or a container health check.
+//! one line per actor, then the state writes. Exits 0 when ready (degraded or not: the last line then says
+//! `READY (degraded: ...)`), 1 when not ready, 2 when the admin server cannot be reached: fit for a shell
+//! script or a container health check.
 
 use std::fmt::Write;
 use std::process::ExitCode;
@@ -61,7 +62,10 @@ pub async fn run(admin_url: &str) -> ExitCode {
         Err(e) => println!("(cannot read {base}/actors: {})", e.without_url()),
     }
     if ready_ok {
-        println!("READY");
+        match readiness.filter(|r| !r.degraded.is_empty()) {
+            Some(r) => println!("READY (degraded: {})", r.degraded.join("; ")),
+            None => println!("READY"),
+        }
         ExitCode::SUCCESS
     } else {
         let why = readiness
@@ -107,6 +111,25 @@ pub fn render_tree(tree: &TreeFacts) -> String {
             indent = depth * 2,
             width = 24usize.saturating_sub(depth * 2),
         );
+    }
+    let state = &tree.state;
+    match &state.last_write_failure {
+        None => out.push_str("state writes: no failure\n"),
+        Some(f) => {
+            let behind = if state.failing_files.is_empty() {
+                "every file written since".to_string()
+            } else {
+                format!("behind on disk: {}", state.failing_files.join(", "))
+            };
+            let _ = writeln!(
+                out,
+                "state writes: {} failed; last {} ago: {}: {}; {behind}",
+                state.write_failures,
+                human_age(Duration::from_secs(f.age_secs)),
+                f.file,
+                f.error,
+            );
+        }
     }
     out
 }

@@ -186,6 +186,8 @@ pub struct FakePagerDuty {
     mode: Mutex<FakeMode>,
     user_lookups: AtomicUsize,
     on_call_requests: AtomicUsize,
+    /// Users whose lookups fail (500) while PagerDuty otherwise works.
+    failing_users: Mutex<Vec<UserId>>,
     pub incidents: Mutex<Vec<NewIncident>>,
     pub responder_requests: Mutex<Vec<(String, UserId, Vec<UserId>)>>,
     /// Opened when held writes may go on.
@@ -225,6 +227,7 @@ impl FakePagerDuty {
             mode: Mutex::new(FakeMode::Works),
             user_lookups: AtomicUsize::new(0),
             on_call_requests: AtomicUsize::new(0),
+            failing_users: Mutex::new(Vec::new()),
             incidents: Mutex::new(Vec::new()),
             responder_requests: Mutex::new(Vec::new()),
             released: tokio::sync::watch::channel(false).0,
@@ -261,6 +264,11 @@ impl FakePagerDuty {
 
     pub fn set_mode(&self, mode: FakeMode) {
         *self.mode.lock().unwrap() = mode;
+    }
+
+    /// Lookups of this user fail with a 500 from now on.
+    pub fn fail_user(&self, id: &str) {
+        self.failing_users.lock().unwrap().push(UserId(id.into()));
     }
 
     pub fn user_lookups(&self) -> usize {
@@ -309,6 +317,12 @@ impl PagerDutyApi for FakePagerDuty {
     async fn user(&self, id: &UserId) -> Result<Person, PagerDutyError> {
         self.user_lookups.fetch_add(1, Ordering::SeqCst);
         self.gate().await?;
+        if self.failing_users.lock().unwrap().contains(id) {
+            return Err(PagerDutyError::Rejected {
+                status: 500,
+                message: "Internal Server Error".into(),
+            });
+        }
         let mut p =
             self.people
                 .iter()

@@ -12,17 +12,21 @@
 //! - [`reply`]: a reply as lines of spans, rendered by each chat adapter; [`format`] builds the `!ic` ones,
 //!   [`status_format`] the `!status` ones.
 //! - [`ports`]: the traits the core talks to the world through, and their error types.
-//! - [`state_store`]: state files written atomically, and an in-memory store for tests.
+//! - [`state_store`]: state files written atomically, and an in-memory store for tests; [`store_health`]
+//!   counts and publishes failed state writes.
 //!
 //! The supervision tree:
-//! - [`root`]: the root supervisor; restarts any failed child with [`backoff`], counts restarts.
-//! - [`gateway`]: inbound message to command to reply; [`commands`] runs each command within its deadline,
+//! - [`root`]: the root supervisor; restarts any failed child with [`backoff`] (and its restart budget),
+//!   counts restarts.
+//! - [`gateway`]: inbound message to command to reply, delivered with a receipt so a gateway crash loses
+//!   none; [`commands`] runs each command within its deadline,
 //!   [`status_commands`] the `!status` ones; [`in_flight`] counts what is still to be answered.
 //! - [`schedule_cache`]: on-call snapshots refreshed from PagerDuty, persisted, served at once.
 //! - [`pager`]: pages and per-person outcomes; [`page_audit`] the write-ahead audit log, [`page_dedup`] repeats
 //!   (a table made at wiring, so it outlives the pager).
 //! - [`status`]: the one prober of monitoring; publishes each poll to the stalks.
-//! - [`stalks`]: the stalking channels (saved across restarts), supervisor of one [`stalk`] actor per channel.
+//! - [`stalks`]: the stalking channels (saved across process restarts, kept in memory across its own in
+//!   [`stalks::KeptStalks`]), supervisor of one [`stalk`] actor per channel.
 //! - [`access`]: where paging is allowed, whether DMs are answered, who is an admin; [`admin_commands`]
 //!   the admins' `!ic refresh` and `!ic crash`.
 //! - [`chaos`]: crashing a named actor on purpose, for drills.
@@ -60,6 +64,7 @@ pub mod state_store;
 pub mod status;
 pub mod status_commands;
 pub mod status_format;
+pub mod store_health;
 pub mod system_state;
 pub mod utc;
 

@@ -9,7 +9,8 @@
 //! | `icbot_commands_total` | counter | `command`, `outcome` (`ok`, `alert`, `invalid`) | gateway |
 //! | `icbot_command_duration_seconds` | histogram | `command` | gateway |
 //! | `icbot_pagerduty_requests_total` | counter | `endpoint`, `status_class` (`2xx`, `4xx`, `5xx`, `timeout`, `transport`) | PagerDuty client |
-//! | `icbot_oncall_refreshes_total` | counter | `result` (`ok`, `failed`) | schedule_cache |
+//! | `icbot_oncall_refreshes_total` | counter | `result` (`ok`, `partial`, `failed`) | schedule_cache |
+//! | `icbot_oncall_failed_lookups` | gauge | none (contact lookups that failed in the last refresh) | schedule_cache |
 //! | `icbot_oncall_snapshot_age_seconds` | gauge | none (-1 while there is no snapshot) | admin server, at each scrape |
 //! | `icbot_pages_attempted_total` | counter | none | pager |
 //! | `icbot_pages_confirmed_total` | counter | none | pager |
@@ -21,6 +22,8 @@
 //! | `icbot_chat_connected` | gauge | none (1 connected, 0 not) | admin server, at each scrape |
 //! | `icbot_slack_posts_total` | counter | `result` (`ok`, `failed`) | Slack adapter |
 //! | `icbot_slack_post_retries_total` | counter | `reason` (`ratelimited`, `error`) | Slack adapter |
+//! | `icbot_chat_messages_dropped_total` | counter | `reason` (`crashed_gateway`, `gateway_unavailable`, `forwarder_stopped`) | gateway handle |
+//! | `icbot_state_write_failures_total` | counter | `file` (state file name) | state store layer |
 
 use std::time::Duration;
 
@@ -41,6 +44,9 @@ pub const ACTOR_RESTARTS_TOTAL: &str = "icbot_actor_restarts_total";
 pub const CHAT_CONNECTED: &str = "icbot_chat_connected";
 pub const SLACK_POSTS_TOTAL: &str = "icbot_slack_posts_total";
 pub const SLACK_POST_RETRIES_TOTAL: &str = "icbot_slack_post_retries_total";
+pub const CHAT_MESSAGES_DROPPED_TOTAL: &str = "icbot_chat_messages_dropped_total";
+pub const STATE_WRITE_FAILURES_TOTAL: &str = "icbot_state_write_failures_total";
+pub const ONCALL_FAILED_LOOKUPS: &str = "icbot_oncall_failed_lookups";
 
 /// Histogram buckets of [`COMMAND_DURATION_SECONDS`], in seconds: commands answer within their deadlines
 /// (5 s lookups, 10 s pages by default).
@@ -57,6 +63,18 @@ pub fn command_answered(command: &'static str, outcome: &'static str, took: Dura
 /// A supervisor restarted (or is about to restart) the actor registered as `actor`.
 pub fn actor_restarted(actor: &str) {
     metrics::counter!(ACTOR_RESTARTS_TOTAL, "actor" => actor.to_string()).increment(1);
+}
+
+/// `n` chat messages dropped without an answer from a command: `reason` is `crashed_gateway` (it crashed
+/// the gateway each time it was handed over), `gateway_unavailable` (no gateway for too long) or
+/// `forwarder_stopped` (the bot is stopping).
+pub fn chat_messages_dropped(reason: &'static str, n: u64) {
+    metrics::counter!(CHAT_MESSAGES_DROPPED_TOTAL, "reason" => reason).increment(n);
+}
+
+/// A write of the state file `file` failed.
+pub fn state_write_failed(file: &str) {
+    metrics::counter!(STATE_WRITE_FAILURES_TOTAL, "file" => file.to_string()).increment(1);
 }
 
 /// The label of a check result for [`STATUS_CHECKS_TOTAL`].

@@ -5,6 +5,12 @@
 //! start so a bot restarted while PagerDuty is down still answers. Commands never wait on a refresh: `Get`
 //! answers with the last snapshot at once; only while no snapshot exists yet and the first refresh is running
 //! does a `Get` wait for it (the caller bounds that wait by its own deadline).
+//!
+//! A refresh in which some contact lookups failed is *partial*: the snapshot is served (those people keep the
+//! phones fetched before, or none), and the facts, `icbot_oncall_refreshes_total{result="partial"}` and the
+//! `icbot_oncall_failed_lookups` gauge say how many failed. While there is no snapshot at all (cold start with
+//! PagerDuty down), a failed refresh is retried after [`COLD_RETRY_FIRST`], doubling up to the refresh
+//! interval, so `!ic` is fresh within seconds of PagerDuty coming back.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -24,6 +30,8 @@ use crate::ports::{PagerDutyApi, PagerDutyError, StateStore};
 
 /// The state file of the last good snapshot.
 pub const SNAPSHOT_FILE: &str = "oncall.json";
+/// The first retry after a failed refresh while there is no snapshot; it doubles up to the refresh interval.
+pub const COLD_RETRY_FIRST: Duration = Duration::from_secs(1);
 
 pub struct ScheduleCacheActor;
 
@@ -57,9 +65,14 @@ pub struct CacheFacts {
 /// How the last refresh ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RefreshResult {
+    /// A snapshot came of it (possibly partial).
     pub ok: bool,
+    /// Some contact lookups failed: those people's phones may be out of date or missing.
+    pub partial: bool,
+    /// How many contact lookups failed.
+    pub failed_lookups: usize,
     pub at: SystemTime,
-    /// Why it failed, in words ("PagerDuty unreachable (timeout)").
+    /// Why it failed or is partial, in words ("PagerDuty unreachable (timeout)").
     pub error: Option<String>,
 }
 
@@ -126,7 +139,7 @@ pub enum ScheduleCacheMessage {
     /// Refresh now (or join the refresh running) and answer when it is done: for operators and tests.
     RefreshNow(RpcReplyPort<Result<(), PagerDutyError>>),
     /// A refresh task finished.
-    RefreshDone(Result<OnCallSnapshot, PagerDutyError>),
+    RefreshDone(Result<Refreshed, PagerDutyError>),
     /// People found outside the schedules (`!ic who` searches), so later lookups are local.
     Learn(Vec<Person>),
     /// Chaos: fail inside the actor, as a bug would.
@@ -146,6 +159,17 @@ pub struct ScheduleCacheState {
     learned: BTreeMap<UserId, Person>,
     /// The snapshot came from the state file, not from PagerDuty since the start.
     from_state_file: bool,
+    /// The next retry after a failed refresh while there is no snapshot.
+    cold_retry: Duration,
+}
+
+/// What a refresh brought: the snapshot, and how many contact lookups failed in it.
+#[derive(Debug, Clone)]
+pub struct Refreshed {
+    pub snapshot: OnCallSnapshot,
+    pub failed_lookups: usize,
+    /// The error of one failed lookup, to say why.
+    pub lookup_error: Option<PagerDutyError>,
 }
 
 impl Actor for ScheduleCacheActor {
@@ -176,6 +200,7 @@ impl Actor for ScheduleCacheActor {
             learned: BTreeMap::new(),
             from_state_file: snapshot.is_some(),
             snapshot,
+            cold_retry: COLD_RETRY_FIRST,
         };
         // A restarted cache keeps the last refresh result it published: it says more than "none yet".
         let last_refresh = state.args.facts.borrow().last_refresh.clone();
@@ -200,7 +225,7 @@ impl Actor for ScheduleCacheActor {
                 state.refresh_waiters.push(reply);
                 state.start_refresh(myself);
             }
-            ScheduleCacheMessage::RefreshDone(result) => state.refresh_done(result),
+            ScheduleCacheMessage::RefreshDone(result) => state.refresh_done(&myself, result),
             ScheduleCacheMessage::Learn(people) => state.learn(people),
             ScheduleCacheMessage::Crash => return Err("crash requested (chaos)".into()),
         }
@@ -264,36 +289,65 @@ impl ScheduleCacheState {
         });
     }
 
-    fn refresh_done(&mut self, result: Result<OnCallSnapshot, PagerDutyError>) {
+    fn refresh_done(
+        &mut self,
+        myself: &ActorRef<ScheduleCacheMessage>,
+        result: Result<Refreshed, PagerDutyError>,
+    ) {
         self.refreshing = false;
         let outcome = result.as_ref().map(|_| ()).map_err(Clone::clone);
         for waiter in self.refresh_waiters.drain(..) {
             let _ = waiter.send(outcome.clone());
         }
         match result {
-            Ok(snapshot) => {
+            Ok(Refreshed {
+                snapshot,
+                failed_lookups,
+                lookup_error,
+            }) => {
                 let on_call: usize = snapshot
                     .incident_commanders
                     .iter()
                     .chain(&snapshot.responders)
                     .map(|s| s.people.len())
                     .sum();
-                tracing::info!(on_call, people = snapshot.people.len(), "on-call refreshed");
+                let partial = failed_lookups > 0;
+                let why = lookup_error
+                    .map(|e| format!(" ({})", failure_text(&e)))
+                    .unwrap_or_default();
+                let error = partial.then(|| {
+                    format!("{failed_lookups} contact lookup(s) failed{why}; their phones may be out of date")
+                });
+                if partial {
+                    tracing::warn!(
+                        on_call,
+                        people = snapshot.people.len(),
+                        failed_lookups,
+                        "on-call refreshed, partially: contact lookups failed"
+                    );
+                } else {
+                    tracing::info!(on_call, people = snapshot.people.len(), "on-call refreshed");
+                }
                 save_snapshot(self.args.store.as_ref(), &snapshot);
-                metrics::counter!(metric_names::ONCALL_REFRESHES_TOTAL, "result" => "ok")
+                let label = if partial { "partial" } else { "ok" };
+                metrics::counter!(metric_names::ONCALL_REFRESHES_TOTAL, "result" => label)
                     .increment(1);
+                metrics::gauge!(metric_names::ONCALL_FAILED_LOOKUPS).set(failed_lookups as f64);
                 self.args.facts.send_replace(CacheFacts {
                     snapshot_taken_at: Some(snapshot.taken_at),
                     from_state_file: false,
                     last_refresh: Some(RefreshResult {
                         ok: true,
+                        partial,
+                        failed_lookups,
                         at: SystemTime::now(),
-                        error: None,
+                        error,
                     }),
                 });
                 self.snapshot = Some(Arc::new(snapshot));
                 self.last_failure = None;
                 self.from_state_file = false;
+                self.cold_retry = COLD_RETRY_FIRST;
             }
             Err(error) => {
                 tracing::warn!(error = %error, have_snapshot = self.snapshot.is_some(), "on-call refresh failed");
@@ -304,11 +358,23 @@ impl ScheduleCacheState {
                 self.args.facts.send_modify(|facts| {
                     facts.last_refresh = Some(RefreshResult {
                         ok: false,
+                        partial: false,
+                        failed_lookups: 0,
                         at,
                         error: Some(text),
                     })
                 });
                 self.last_failure = Some(RefreshFailure { error, at });
+                if self.snapshot.is_none() {
+                    // Nothing to answer from: try again soon rather than a whole interval later.
+                    let retry = self.cold_retry;
+                    self.cold_retry = (retry * 2).min(self.args.refresh_interval);
+                    tracing::info!(
+                        retry_ms = retry.as_millis() as u64,
+                        "no on-call snapshot yet; retrying the refresh"
+                    );
+                    myself.send_after(retry, || ScheduleCacheMessage::Refresh);
+                }
             }
         }
         let view = self.view();
@@ -328,7 +394,7 @@ impl ScheduleCacheState {
 async fn refresh(
     args: &ScheduleCacheArgs,
     known: BTreeMap<UserId, Person>,
-) -> Result<OnCallSnapshot, PagerDutyError> {
+) -> Result<Refreshed, PagerDutyError> {
     let ids: Vec<String> = args
         .incident_commanders
         .iter()
@@ -373,22 +439,31 @@ async fn refresh(
         }
     }
 
+    // A lookup that failed, or whose task died, leaves that person as they were: counted as failed.
+    let mut failed_lookups = to_fetch.len();
+    let mut lookup_error = None;
     for (id, fetched) in fetch_contacts(args, to_fetch).await {
         match fetched {
             Ok(person) => {
                 people.insert(id, person);
+                failed_lookups -= 1;
             }
             Err(error) => {
-                tracing::warn!(error = %error, user = %id, "contact methods lookup failed")
+                tracing::warn!(error = %error, user = %id, "contact methods lookup failed");
+                lookup_error = Some(error);
             }
         }
     }
 
-    Ok(OnCallSnapshot {
-        taken_at,
-        incident_commanders: group(&args.incident_commanders, &entries),
-        responders: group(&args.responders, &entries),
-        people,
+    Ok(Refreshed {
+        snapshot: OnCallSnapshot {
+            taken_at,
+            incident_commanders: group(&args.incident_commanders, &entries),
+            responders: group(&args.responders, &entries),
+            people,
+        },
+        failed_lookups,
+        lookup_error,
     })
 }
 
@@ -696,6 +771,70 @@ mod tests {
         assert_eq!(refreshed, Ok(()));
         assert_eq!(pd.on_call_requests(), 2);
         assert_eq!(pd.user_lookups(), first, "fresh contacts reused");
+        cache.stop(None);
+        h.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_refresh_with_failed_contact_lookups_is_partial_and_says_how_many() {
+        let pd = Arc::new(FakePagerDuty::demo());
+        pd.fail_user("bob");
+        let a = args(pd.clone(), Arc::new(MemoryStateStore::new()));
+        let mut facts = a.facts.subscribe();
+        let (cache, h) = Actor::spawn(None, ScheduleCacheActor, a).await.unwrap();
+        let view = get(&cache).await;
+        let snapshot = view.snapshot.expect("a snapshot all the same");
+        assert_eq!(snapshot.people[&UserId("alice".into())].phones.len(), 1);
+        let refreshed = facts
+            .wait_for(|f| f.last_refresh.is_some())
+            .await
+            .unwrap()
+            .clone()
+            .last_refresh
+            .unwrap();
+        assert!(refreshed.ok && refreshed.partial, "{refreshed:?}");
+        assert_eq!(refreshed.failed_lookups, 1);
+        let error = refreshed.error.expect("says why");
+        assert!(
+            error.starts_with("1 contact lookup(s) failed (PagerDuty rejected the request (500"),
+            "{error}"
+        );
+        cache.stop(None);
+        h.await.unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn with_no_snapshot_a_failed_refresh_is_retried_within_seconds_of_pagerduty_coming_back()
+    {
+        let pd = Arc::new(FakePagerDuty::demo());
+        pd.fail_with(Some(PagerDutyError::Transport("connection refused".into())));
+        let a = args(pd.clone(), Arc::new(MemoryStateStore::new()));
+        let mut facts = a.facts.subscribe();
+        let (cache, h) = Actor::spawn(None, ScheduleCacheActor, a).await.unwrap();
+        facts
+            .wait_for(|f| f.last_refresh.as_ref().is_some_and(|r| !r.ok))
+            .await
+            .unwrap();
+        // PagerDuty is down for the first 2.5 s of the bot's life (the scenario, in paused time).
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        pd.fail_with(None);
+        let back = tokio::time::Instant::now();
+        tokio::time::timeout(
+            Duration::from_secs(600),
+            facts.wait_for(|f| f.snapshot_taken_at.is_some()),
+        )
+        .await
+        .expect("a snapshot at last")
+        .unwrap();
+        let waited = back.elapsed();
+        assert!(
+            waited <= Duration::from_secs(1),
+            "fresh {waited:?} after PagerDuty came back (refresh interval 60 s)"
+        );
+        assert_eq!(pd.on_call_requests(), 3, "tried at 0 s, 1 s, then 3 s");
+        // With a snapshot, back to the interval: no more retries.
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        assert_eq!(pd.on_call_requests(), 3);
         cache.stop(None);
         h.await.unwrap();
     }

@@ -2,22 +2,27 @@
 //!
 //! It owns the set (channel, where to post, since when), saved to `stalks.json` through the [`StateStore`] and
 //! restored at start, so a bot restarted mid-incident keeps stalking the same channels (a corrupt file is
-//! logged and ignored). Saves are coalesced: a change marks the set dirty and a `Flush` message
+//! logged and ignored). The set also lives in [`KeptStalks`], created once at wiring and outside this actor
+//! with what each channel was last told: a restarted stalks actor (a crash) resumes from that memory, never
+//! from a state file that may be stale (an unwritable state dir), and no channel is told the same thing
+//! twice. The file is read only by the first stalks actor of a process. Saves are coalesced: a change marks the set dirty and a `Flush` message
 //! [`SAVE_DELAY`] later writes it (compact JSON) once for every change made meanwhile; `post_stop` and a
 //! requested crash flush too. So a change is on disk within [`SAVE_DELAY`] or at stop, and 10,000 stalks in
 //! a burst cost a few writes instead of 10,000 rewrites of a growing file. It spawns one [`StalkActor`] per channel, linked to itself and named
 //! [`ActorNames::stalk`]; a stalk that fails is restarted under the same name after a [`RestartBackoff`] delay,
 //! with the [`LastPosted`] the supervisor keeps for it, so the channel is not told the same thing twice. A stalk
-//! ended by `!status unstalk` just ends.
+//! ended by `!status unstalk` just ends. A stalk over its restart budget (the same [`RestartPolicy`] as the
+//! root's children) is published as failing through [`KeptStalks`], which readiness reads.
 //!
 //! Supervised by the root; registered as [`ActorNames::stalks`]. Talks to: its stalk actors, the state store.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::backoff::{RestartBackoff, RestartPolicy};
@@ -45,6 +50,109 @@ pub struct StalksArgs {
     pub chat: Arc<dyn ChatOut>,
     pub store: Arc<dyn StateStore>,
     pub policy: RestartPolicy,
+    /// The set as it outlives this actor; the same handle for every restart.
+    pub kept: KeptStalks,
+}
+
+/// The stalking channels and what each was last told, kept outside the stalks actor so that a restarted one
+/// resumes them from memory. Also, published for readiness and tests, the restarts of every stalk actor that
+/// has failed. Cloning shares.
+#[derive(Clone)]
+pub struct KeptStalks {
+    inner: Arc<Mutex<Kept>>,
+    restarts: Arc<watch::Sender<BTreeMap<String, StalkRestarts>>>,
+}
+
+/// A stalk actor that has failed at least once, as the stalks actor publishes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StalkRestarts {
+    pub restarts: u64,
+    pub running: bool,
+    /// Over its restart budget (the backoff keeps trying).
+    pub failing: bool,
+}
+
+#[derive(Default)]
+struct Kept {
+    /// The state file was read (by the first stalks actor); from then on memory is the truth.
+    loaded: bool,
+    channels: BTreeMap<String, KeptStalk>,
+}
+
+impl Default for KeptStalks {
+    fn default() -> Self {
+        KeptStalks {
+            inner: Arc::default(),
+            restarts: Arc::new(watch::channel(BTreeMap::new()).0),
+        }
+    }
+}
+
+#[derive(Clone)]
+struct KeptStalk {
+    target: ChatTarget,
+    since: SystemTime,
+    last_posted: LastPosted,
+}
+
+impl KeptStalks {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Kept> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The channels to resume: the ones in memory, or (the first time only) the ones `load` reads.
+    fn resume(&self, load: impl FnOnce() -> Vec<SavedStalk>) -> Vec<KeptStalk> {
+        let mut kept = self.lock();
+        if !kept.loaded {
+            kept.loaded = true;
+            for saved in load() {
+                kept.channels
+                    .entry(saved.target.channel.clone())
+                    .or_insert_with(|| KeptStalk {
+                        target: saved.target,
+                        since: saved.since,
+                        last_posted: LastPosted::default(),
+                    });
+            }
+        }
+        kept.channels.values().cloned().collect()
+    }
+
+    fn insert(&self, stalk: KeptStalk) {
+        self.lock()
+            .channels
+            .insert(stalk.target.channel.clone(), stalk);
+    }
+
+    fn remove(&self, channel: &str) {
+        self.lock().channels.remove(channel);
+        self.restarts
+            .send_if_modified(|all| all.remove(channel).is_some());
+    }
+
+    fn publish(&self, channel: &str, restarts: StalkRestarts) {
+        self.restarts
+            .send_if_modified(|all| all.insert(channel.to_string(), restarts) != Some(restarts));
+    }
+
+    /// Every stalk actor that has failed, by channel, as the stalks actor publishes it after each change.
+    pub fn restarts(&self) -> watch::Receiver<BTreeMap<String, StalkRestarts>> {
+        self.restarts.subscribe()
+    }
+
+    /// The channels whose stalk actor is over its restart budget, for readiness.
+    pub fn failing(&self) -> Vec<String> {
+        self.restarts
+            .borrow()
+            .iter()
+            .filter(|(_, r)| r.failing)
+            .map(|(channel, _)| channel.clone())
+            .collect()
+    }
 }
 
 pub enum StalksMessage {
@@ -61,6 +169,8 @@ pub enum StalksMessage {
     Restart(String),
     /// Internal: save the set if it changed since the last save ([`SAVE_DELAY`] after the first change).
     Flush,
+    /// Internal: a quiet period after a restart, see whether this channel's stalk is healthy again.
+    Recheck(String),
 }
 
 /// One stalking channel, for the admin endpoint.
@@ -107,6 +217,7 @@ pub struct StalksState {
     store: Arc<dyn StateStore>,
     policy: RestartPolicy,
     channels: BTreeMap<String, ChannelStalk>,
+    kept: KeptStalks,
     /// Changed since the last save.
     dirty: bool,
     /// A `Flush` is on its way.
@@ -129,15 +240,13 @@ impl Actor for StalksActor {
             store: args.store,
             policy: args.policy,
             channels: BTreeMap::new(),
+            kept: args.kept,
             dirty: false,
             flush_pending: false,
         };
-        for saved in state.load() {
-            if state.channels.contains_key(&saved.target.channel) {
-                continue;
-            }
-            let channel = saved.target.channel.clone();
-            state.add(saved.target, saved.since);
+        for kept in state.kept.resume(|| state.load()) {
+            let channel = kept.target.channel.clone();
+            state.add(kept);
             state.start(&myself, &channel).await;
         }
         if !state.channels.is_empty() {
@@ -164,6 +273,7 @@ impl Actor for StalksActor {
                 let _ = reply.send(state.list());
             }
             StalksMessage::Restart(channel) => state.restart(&myself, &channel).await,
+            StalksMessage::Recheck(channel) => state.recheck(&channel),
             StalksMessage::Flush => {
                 state.flush_pending = false;
                 state.flush();
@@ -212,7 +322,13 @@ impl StalksState {
             return already_stalking_reply(existing.since);
         }
         let channel = target.channel.clone();
-        self.add(target, SystemTime::now());
+        let kept = KeptStalk {
+            target,
+            since: SystemTime::now(),
+            last_posted: LastPosted::default(),
+        };
+        self.kept.insert(kept.clone());
+        self.add(kept);
         self.changed(myself);
         self.start(myself, &channel).await;
         tracing::info!(channel = %channel, "stalking");
@@ -223,6 +339,7 @@ impl StalksState {
         let Some(stalk) = self.channels.remove(channel) else {
             return not_stalking_reply();
         };
+        self.kept.remove(channel);
         if let Some(actor) = &stalk.actor {
             actor.stop(Some("unstalked".to_string()));
         }
@@ -293,25 +410,48 @@ impl StalksState {
             return;
         };
         let now = Instant::now();
-        let delay = stalk.backoff.on_failure(now);
-        metric_names::actor_restarted(&self.names.stalk(channel));
-        if stalk.backoff.over_budget(now) {
-            tracing::error!(channel = %channel, restarts = stalk.backoff.restarts(), "stalk keeps failing");
+        let verdict = stalk.backoff.on_failure(now);
+        let name = self.names.stalk(channel);
+        metric_names::actor_restarted(&name);
+        if verdict.crossed_budget {
+            crate::root::over_budget(&name, stalk.backoff.streak());
         }
+        self.publish_restarts(channel);
         let channel = channel.to_string();
-        myself.send_after(delay, move || StalksMessage::Restart(channel));
+        myself.send_after(verdict.delay, move || StalksMessage::Restart(channel));
     }
 
-    fn add(&mut self, target: ChatTarget, since: SystemTime) {
+    /// A quiet period after a restart: a stalk that stayed up is no longer failing.
+    fn recheck(&mut self, channel: &str) {
+        self.publish_restarts(channel);
+    }
+
+    /// Publishes the restarts of a channel's stalk actor that has failed (the others are not published).
+    fn publish_restarts(&self, channel: &str) {
+        let Some(stalk) = self.channels.get(channel) else {
+            return;
+        };
+        if stalk.backoff.restarts() == 0 {
+            return;
+        }
+        let restarts = StalkRestarts {
+            restarts: stalk.backoff.restarts(),
+            running: stalk.actor.is_some(),
+            failing: stalk.backoff.over_budget(Instant::now()),
+        };
+        self.kept.publish(channel, restarts);
+    }
+
+    fn add(&mut self, kept: KeptStalk) {
         self.channels.insert(
-            target.channel.clone(),
+            kept.target.channel.clone(),
             ChannelStalk {
-                target,
-                since,
+                target: kept.target,
+                since: kept.since,
                 actor: None,
                 backoff: RestartBackoff::new(self.policy),
                 last_failure: None,
-                last_posted: LastPosted::default(),
+                last_posted: kept.last_posted,
             },
         );
         self.count_active();
@@ -345,7 +485,14 @@ impl StalksState {
             Ok((actor, _)) => {
                 if let Some(stalk) = self.channels.get_mut(channel) {
                     stalk.actor = Some(actor);
+                    stalk.backoff.on_started(Instant::now());
+                    if stalk.backoff.restarts() > 0 {
+                        let quiet = self.policy.quiet_reset + Duration::from_millis(10);
+                        let again = channel.to_string();
+                        myself.send_after(quiet, move || StalksMessage::Recheck(again));
+                    }
                 }
+                self.publish_restarts(channel);
             }
             Err(e) => {
                 tracing::warn!(error = %e, channel = %channel, "cannot start stalk actor");
@@ -442,20 +589,7 @@ mod tests {
 
         async fn start_with(prefix: &str, store: Arc<MemoryStateStore>) -> Tree {
             let names = ActorNames::with_prefix(prefix);
-            let probe = FakeProbe::new(healthy());
-            let (status, _) = Actor::spawn(
-                Some(names.status()),
-                StatusActor,
-                StatusArgs {
-                    probe: probe.clone(),
-                    poll_interval: POLL,
-                    check_timeout: Duration::from_secs(5),
-                    fresh_for: Duration::from_secs(5),
-                    names: names.clone(),
-                },
-            )
-            .await
-            .expect("status starts");
+            let (status, probe) = start_status(&names).await;
             let chat = RecordingChat::new();
             let stalks = spawn_stalks(&names, chat.clone(), store.clone()).await;
             Tree {
@@ -500,12 +634,43 @@ mod tests {
         }
     }
 
+    /// A status actor probing a healthy fake every [`POLL`].
+    async fn start_status(names: &ActorNames) -> (ActorRef<StatusMessage>, Arc<FakeProbe>) {
+        let probe = FakeProbe::new(healthy());
+        let (status, _) = Actor::spawn(
+            Some(names.status()),
+            StatusActor,
+            StatusArgs {
+                probe: probe.clone(),
+                poll_interval: POLL,
+                check_timeout: Duration::from_secs(5),
+                fresh_for: Duration::from_secs(5),
+                names: names.clone(),
+            },
+        )
+        .await
+        .expect("status starts");
+        (status, probe)
+    }
+
     async fn spawn_stalks(
         names: &ActorNames,
         chat: Arc<RecordingChat>,
         store: Arc<MemoryStateStore>,
     ) -> ActorRef<StalksMessage> {
-        let (stalks, _) = Actor::spawn(
+        spawn_stalks_keeping(names, chat, store, KeptStalks::new())
+            .await
+            .0
+    }
+
+    /// A stalks actor with the `kept` set, as the root spawns (and respawns) it.
+    async fn spawn_stalks_keeping(
+        names: &ActorNames,
+        chat: Arc<RecordingChat>,
+        store: Arc<dyn StateStore>,
+        kept: KeptStalks,
+    ) -> (ActorRef<StalksMessage>, tokio::task::JoinHandle<()>) {
+        Actor::spawn(
             Some(names.stalks()),
             StalksActor,
             StalksArgs {
@@ -513,11 +678,11 @@ mod tests {
                 chat,
                 store,
                 policy: RestartPolicy::default(),
+                kept,
             },
         )
         .await
-        .expect("stalks starts");
-        stalks
+        .expect("stalks starts")
     }
 
     // Sleeps across poll ticks end half an interval off them: a tick and a sleep ending at the same tokio
@@ -783,6 +948,7 @@ mod tests {
                 chat: RecordingChat::new(),
                 store: store.clone(),
                 policy: RestartPolicy::default(),
+                kept: KeptStalks::new(),
             },
         )
         .await
@@ -857,5 +1023,176 @@ mod tests {
             "UNABLE TO CHECK STATUS (status checker restarting)"
         );
         stalks.stop(None);
+    }
+
+    /// A state dir that cannot be written (full, read-only): saves fail, reads work.
+    #[derive(Default)]
+    struct UnwritableDisk {
+        files: MemoryStateStore,
+    }
+
+    impl StateStore for UnwritableDisk {
+        fn load(&self, name: &str) -> std::io::Result<Option<Vec<u8>>> {
+            self.files.load(name)
+        }
+        fn save(&self, _name: &str, _bytes: &[u8]) -> std::io::Result<()> {
+            Err(std::io::Error::other("Read-only file system"))
+        }
+        fn append_line(&self, _name: &str, _line: &str) -> std::io::Result<()> {
+            Err(std::io::Error::other("Read-only file system"))
+        }
+    }
+
+    async fn stalk_in(stalks: &ActorRef<StalksMessage>, channel: &str) -> String {
+        ractor::call_t!(
+            stalks,
+            StalksMessage::Stalk,
+            1_000,
+            ChatTarget::channel(channel)
+        )
+        .expect("stalks answers")
+        .plain()
+    }
+
+    /// Crashes the stalks actor (its stalk actors go with it) and spawns it again with the same arguments,
+    /// as the root does.
+    async fn crash_and_respawn(
+        names: &ActorNames,
+        stalks: (ActorRef<StalksMessage>, tokio::task::JoinHandle<()>),
+        chat: Arc<RecordingChat>,
+        store: Arc<dyn StateStore>,
+        kept: &KeptStalks,
+    ) -> ActorRef<StalksMessage> {
+        let (actor, ended) = stalks;
+        actor
+            .send_message(StalksMessage::Crash)
+            .expect("send crash");
+        ended.await.expect("stalks ends");
+        settle().await;
+        spawn_stalks_keeping(names, chat, store, kept.clone())
+            .await
+            .0
+    }
+
+    const CHANNELS: [&str; 3] = ["a", "b", "c"];
+
+    #[tokio::test(start_paused = true)]
+    async fn a_crashed_stalks_actor_keeps_every_channel_when_the_state_dir_is_unwritable() {
+        let names = ActorNames::with_prefix("stalks-unwritable/");
+        let (status, probe) = start_status(&names).await;
+        let chat = RecordingChat::new();
+        let store: Arc<dyn StateStore> = Arc::new(UnwritableDisk::default());
+        let kept = KeptStalks::new();
+        let first = spawn_stalks_keeping(&names, chat.clone(), store.clone(), kept.clone()).await;
+        for channel in CHANNELS {
+            assert!(stalk_in(&first.0, channel)
+                .await
+                .starts_with("Now stalking"));
+            chat.wait_for(channel, 1).await;
+        }
+        // The save fails: nothing on disk.
+        tokio::time::sleep(SAVE_DELAY * 2).await;
+        assert_eq!(store.load(STALKS_FILE).unwrap(), None);
+
+        let stalks = crash_and_respawn(&names, first, chat.clone(), store, &kept).await;
+        let listed: Vec<_> = ractor::call_t!(stalks, StalksMessage::List, 1_000)
+            .expect("stalks answers")
+            .into_iter()
+            .map(|s| s.target.channel)
+            .collect();
+        assert_eq!(listed, CHANNELS, "still stalking every channel");
+        // And every channel is told the next change.
+        probe.set(report(Level::Critical));
+        for channel in CHANNELS {
+            let posts = chat.wait_for(channel, 2).await;
+            assert!(posts[1].contains("NORMAL to CRITICAL"), "{posts:?}");
+        }
+        stalks.stop(None);
+        status.stop(None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_crashed_stalks_actor_does_not_repeat_the_last_post_in_any_channel() {
+        let names = ActorNames::with_prefix("stalks-norepeat/");
+        let (status, probe) = start_status(&names).await;
+        let chat = RecordingChat::new();
+        let store: Arc<dyn StateStore> = Arc::new(MemoryStateStore::new());
+        let kept = KeptStalks::new();
+        let first = spawn_stalks_keeping(&names, chat.clone(), store.clone(), kept.clone()).await;
+        for channel in CHANNELS {
+            stalk_in(&first.0, channel).await;
+            let posts = chat.wait_for(channel, 1).await;
+            assert!(posts[0].starts_with("System state: NORMAL"), "{posts:?}");
+        }
+
+        let stalks = crash_and_respawn(&names, first, chat.clone(), store, &kept).await;
+        // Polls come and go with nothing new to say.
+        tokio::time::sleep(POLL * 2 + POLL / 2).await;
+        for channel in CHANNELS {
+            assert_eq!(chat.posts_to(channel).len(), 1, "no repeat in {channel}");
+            assert!(
+                ractor::registry::where_is(names.stalk(channel)).is_some(),
+                "{channel} is stalked again"
+            );
+        }
+        // The next change is told once, from what the channel was last told.
+        probe.set(report(Level::Degraded));
+        for channel in CHANNELS {
+            let posts = chat.wait_for(channel, 2).await;
+            assert!(posts[1].contains("NORMAL to DEGRADED"), "{posts:?}");
+        }
+        stalks.stop(None);
+        status.stop(None);
+    }
+
+    /// The root's policy, for a stalk actor crashed each time it comes back: published failing at the sixth
+    /// failure (what readiness reads), healthy again once it stays up a quiet minute.
+    #[tokio::test(start_paused = true)]
+    async fn a_stalk_in_a_crash_loop_is_published_failing_then_healthy_after_a_quiet_minute() {
+        let names = ActorNames::with_prefix("stalks-budget/");
+        let (status, _probe) = start_status(&names).await;
+        let chat = RecordingChat::new();
+        let kept = KeptStalks::new();
+        let store: Arc<dyn StateStore> = Arc::new(MemoryStateStore::new());
+        let (stalks, _) = spawn_stalks_keeping(&names, chat.clone(), store, kept.clone()).await;
+        stalk_in(&stalks, "ops").await;
+        chat.wait_for("ops", 1).await;
+        let mut published = kept.restarts();
+        for n in 1..=6u64 {
+            if n > 1 {
+                let back = published.wait_for(|all| {
+                    all.get("ops")
+                        .is_some_and(|r| r.running && r.restarts == n - 1)
+                });
+                tokio::time::timeout(Duration::from_secs(60), back)
+                    .await
+                    .expect("restarted")
+                    .unwrap();
+            }
+            ractor::registry::where_is(names.stalk("ops"))
+                .expect("stalk runs")
+                .send_message(StalkMessage::Crash)
+                .expect("send crash");
+            let down = published.wait_for(|all| all.get("ops").is_some_and(|r| r.restarts == n));
+            let seen = tokio::time::timeout(Duration::from_secs(60), down)
+                .await
+                .expect("failure published")
+                .unwrap()["ops"];
+            assert_eq!(seen.failing, n == 6, "after {n} failures");
+            assert_eq!(kept.failing().len(), usize::from(n == 6));
+        }
+        let healthy = published.wait_for(|all| all["ops"].running && !all["ops"].failing);
+        tokio::time::timeout(Duration::from_secs(120), healthy)
+            .await
+            .expect("healthy again")
+            .unwrap();
+        assert!(kept.failing().is_empty());
+        assert_eq!(
+            chat.posts_to("ops").len(),
+            1,
+            "no post repeated across restarts"
+        );
+        stalks.stop(None);
+        status.stop(None);
     }
 }

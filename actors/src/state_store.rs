@@ -36,14 +36,22 @@ impl StateStore for FileStateStore {
         }
     }
 
+    /// Writes `.name.tmp`, syncs it, renames it over `name`, then syncs the directory so the rename itself
+    /// survives a power cut. Any failure removes the temporary file: a failed save leaves no litter.
     fn save(&self, name: &str, bytes: &[u8]) -> io::Result<()> {
         let tmp = self.dir.join(format!(".{name}.tmp"));
-        {
+        let written = (|| {
             let mut f = fs::File::create(&tmp)?;
             f.write_all(bytes)?;
             f.sync_all()?;
+            drop(f);
+            fs::rename(&tmp, self.dir.join(name))
+        })();
+        if let Err(e) = written {
+            let _ = fs::remove_file(&tmp);
+            return Err(e);
         }
-        fs::rename(&tmp, self.dir.join(name))
+        fs::File::open(&self.dir)?.sync_all()
     }
 
     fn append_line(&self, name: &str, line: &str) -> io::Result<()> {
@@ -160,6 +168,21 @@ mod tests {
         store.save("x.json", b"two").unwrap();
         assert_eq!(store.load("x.json").unwrap().as_deref(), Some(&b"two"[..]));
         assert!(!dir.join(".x.json.tmp").exists());
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_failed_save_removes_its_temporary_file() {
+        let dir = temp_dir("failed-save");
+        let store = FileStateStore::open(&dir).unwrap();
+        // A directory where the file should be: the temporary file is written, the rename fails (even as root).
+        fs::create_dir_all(dir.join("x.json").join("inside")).unwrap();
+        let err = store.save("x.json", b"one").unwrap_err();
+        assert_ne!(err.kind(), io::ErrorKind::NotFound, "{err}");
+        assert!(
+            !dir.join(".x.json.tmp").exists(),
+            "the temporary file of a failed save is removed"
+        );
         fs::remove_dir_all(dir).unwrap();
     }
 

@@ -2,7 +2,8 @@
 //! the supervisors, and each actor's own facts.
 //!
 //! Reads come from what the actors publish (`watch` channels: the root's [`ChildHealth`], the cache's
-//! [`CacheFacts`], chat connected) and never wait. The few facts only an actor holds (the pager's last page,
+//! [`CacheFacts`], the state writes' [`StoreHealth`], chat connected; the stalks' [`KeptStalks`]) and never
+//! wait. The few facts only an actor holds (the pager's last page,
 //! the status actor's last check, the stalking channels) are asked of it with [`ASK_TIMEOUT`]; an actor that
 //! is restarting or slow shows as such instead of holding up the answer.
 
@@ -15,12 +16,14 @@ use icbot_actors::names::ActorNames;
 use icbot_actors::pager::{PageOutcome, PagerMessage};
 use icbot_actors::root::{Child, ChildHealth, Failure};
 use icbot_actors::schedule_cache::CacheFacts;
-use icbot_actors::stalks::{StalkInfo, StalksMessage};
+use icbot_actors::stalks::{KeptStalks, StalkInfo, StalksMessage};
 use icbot_actors::status::{StatusCheck, StatusMessage};
+use icbot_actors::store_health::StoreHealth;
 use icbot_actors::system_state::SystemState;
 use metrics_exporter_prometheus::PrometheusHandle;
 use ractor::rpc::CallResult;
 use ractor::{ActorCell, ActorRef, ActorStatus, Message, RpcReplyPort};
+use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tokio::sync::watch;
@@ -36,6 +39,10 @@ pub struct AdminSources {
     pub health: watch::Receiver<Vec<ChildHealth>>,
     /// The on-call cache's facts, as it publishes them.
     pub cache: watch::Receiver<CacheFacts>,
+    /// Failed state writes, as the store layer publishes them.
+    pub store: watch::Receiver<StoreHealth>,
+    /// The stalking channels, and which stalk actors are over their restart budget.
+    pub stalks: KeptStalks,
     /// Whether the chat adapter is connected; the adapter sends on the other end (console: always true).
     pub chat_connected: watch::Receiver<bool>,
     /// `POST /actors/{name}/crash` allowed.
@@ -44,6 +51,8 @@ pub struct AdminSources {
     pub metrics: Option<PrometheusHandle>,
     /// Set when the bot starts shutting down: not ready any more.
     pub stopping: Arc<AtomicBool>,
+    /// `ICBOT_ADMIN_TOKEN`: when set, the write endpoints want `Authorization: Bearer <token>`. Never shown.
+    pub admin_token: Option<SecretString>,
 }
 
 /// `GET /readyz`.
@@ -52,10 +61,14 @@ pub struct Readiness {
     pub ready: bool,
     /// What is not ready, one sentence each; empty when ready.
     pub not_ready: Vec<String>,
+    /// What works but worse than it should, one sentence each: the bot still answers (200 if nothing is in
+    /// `not_ready`). A stalk actor over its restart budget; a state file whose latest write failed.
+    #[serde(default)]
+    pub degraded: Vec<String>,
     pub tree_up: bool,
     pub chat_connected: bool,
     pub has_snapshot: bool,
-    /// Children over their restart budget.
+    /// Children of the root over their restart budget (each makes the bot not ready).
     pub failing: Vec<String>,
 }
 
@@ -63,6 +76,9 @@ pub struct Readiness {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TreeFacts {
     pub readiness: Readiness,
+    /// The state writes: failures and the files behind on disk.
+    #[serde(default)]
+    pub state: StateFacts,
     /// Every actor of the tree, parents before their children: the root, its children, the stalk actors.
     pub actors: Vec<ActorFacts>,
 }
@@ -79,11 +95,30 @@ pub struct ActorFacts {
     pub parent: Option<String>,
     pub children: Vec<String>,
     pub restarts: u64,
-    /// Over its restart budget (more than 10 restarts in a minute); the supervisor keeps trying.
+    /// Over its restart budget (more than 5 failures in a row without a quiet minute up); the supervisor
+    /// keeps trying.
     pub failing: bool,
     pub last_failure: Option<FailureFacts>,
     /// What this actor knows that operators care about (differs per actor).
     pub facts: BTreeMap<String, Value>,
+}
+
+/// The state writes in `GET /actors`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateFacts {
+    /// Failed writes since the bot started (`icbot_state_write_failures_total`, all files).
+    pub write_failures: u64,
+    /// Files whose latest write failed: on disk they are behind what the bot holds.
+    pub failing_files: Vec<String>,
+    pub last_write_failure: Option<WriteFailureFacts>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WriteFailureFacts {
+    pub file: String,
+    pub error: String,
+    pub at_unix: u64,
+    pub age_secs: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -96,6 +131,7 @@ pub struct FailureFacts {
 
 impl AdminSources {
     /// `/readyz`: the tree is up, chat is connected, the cache holds a snapshot, and no child is over budget.
+    /// Degraded (still ready): a stalk actor over budget, a state file whose latest write failed.
     pub fn readiness(&self) -> Readiness {
         let root = ractor::registry::where_is(self.names.root());
         let tree_up = root.is_some_and(|r| r.get_status() == ActorStatus::Running);
@@ -129,9 +165,29 @@ impl AdminSources {
                 "{name} is failing: over its restart budget (restarts continue with backoff)"
             ));
         }
+        let mut degraded = Vec::new();
+        for channel in self.stalks.failing() {
+            degraded.push(format!(
+                "{} is failing: over its restart budget (restarts continue with backoff)",
+                self.names.stalk(&channel)
+            ));
+        }
+        let store = self.store.borrow().clone();
+        for file in &store.failing_files {
+            let why = store
+                .last_failure
+                .as_ref()
+                .filter(|f| &f.file == file)
+                .map(|f| format!(" ({})", f.error))
+                .unwrap_or_default();
+            degraded.push(format!(
+                "state file {file}: the latest write failed{why}; on disk it is behind until a write succeeds"
+            ));
+        }
         Readiness {
             ready: not_ready.is_empty(),
             not_ready,
+            degraded,
             tree_up,
             chat_connected,
             has_snapshot,
@@ -202,7 +258,22 @@ impl AdminSources {
         actors.extend(self.stalk_actors(&stalks, now));
         TreeFacts {
             readiness: self.readiness(),
+            state: self.state_facts(now),
             actors,
+        }
+    }
+
+    fn state_facts(&self, now: SystemTime) -> StateFacts {
+        let store = self.store.borrow().clone();
+        StateFacts {
+            write_failures: store.failures,
+            failing_files: store.failing_files.into_iter().collect(),
+            last_write_failure: store.last_failure.map(|f| WriteFailureFacts {
+                age_secs: age(f.at, now),
+                at_unix: unix(f.at),
+                file: f.file,
+                error: f.error,
+            }),
         }
     }
 
@@ -223,6 +294,12 @@ impl AdminSources {
                 None => Value::Null,
                 Some(r) => json!({
                     "ok": r.ok,
+                    "result": match (r.ok, r.partial) {
+                        (false, _) => "failed",
+                        (true, true) => "partial",
+                        (true, false) => "ok",
+                    },
+                    "failed_lookups": r.failed_lookups,
                     "age_secs": age(r.at, now),
                     "error": r.error,
                 }),

@@ -3,15 +3,17 @@
 //! Endpoints:
 //! - `GET /healthz`: 200 `ok` while the process runs.
 //! - `GET /readyz`: 200 once the tree is up, the chat adapter is connected and the on-call cache holds a
-//!   snapshot (from PagerDuty or the state file), and no child is over its restart budget; otherwise 503.
-//!   Both answer a JSON [`Readiness`] naming what is not ready.
+//!   snapshot (from PagerDuty or the state file), and no child of the root is over its restart budget;
+//!   otherwise 503. Both answer a JSON [`Readiness`] naming what is not ready, and what is degraded while
+//!   still ready (a `stalk:<channel>` actor over budget, a state file whose latest write failed).
 //! - `GET /actors`: JSON [`TreeFacts`]: every actor of the live tree (ractor's registry) with its id, status,
 //!   parent, children, restarts, last failure (reason and time) and its own facts: the cache's snapshot age
 //!   and last refresh, the pager's last page, the status actor's last check, the stalking channels, each
 //!   `stalk:<channel>` actor, and whether chat is connected.
 //! - `GET /metrics`: Prometheus text exposition of every metric in [`icbot_actors::metric_names`].
 //! - `GET /`: the same as `/actors` as a small HTML page that refreshes itself every five seconds.
-//! - `POST /actors/{name}/crash`: only with `[admin] chaos = true` (403 otherwise; 404 for an unknown actor):
+//! - `POST /actors/{name}/crash`: only with `[admin] chaos = true` (403 otherwise; 404 for an unknown actor),
+//!   and, when `ICBOT_ADMIN_TOKEN` is set, only with `Authorization: Bearer <that token>` (401 otherwise):
 //!   sends that actor its `Crash` message, a real failure its supervisor handles like any other.
 //!
 //! Every answer reads what the actors publish and never waits on PagerDuty, monitoring or chat: an actor that
@@ -30,7 +32,9 @@ use std::future::Future;
 
 use tokio::net::TcpListener;
 
-pub use facts::{ActorFacts, AdminSources, FailureFacts, Readiness, TreeFacts};
+pub use facts::{
+    ActorFacts, AdminSources, FailureFacts, Readiness, StateFacts, TreeFacts, WriteFailureFacts,
+};
 
 /// Serves the admin endpoints on `listener` until `shutdown` resolves. The caller binds, so tests can use
 /// `127.0.0.1:0`.

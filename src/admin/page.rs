@@ -120,11 +120,13 @@ mod tests {
             readiness: Readiness {
                 ready: false,
                 not_ready: vec!["the chat adapter is not connected".into()],
+                degraded: vec![],
                 tree_up: true,
                 chat_connected: false,
                 has_snapshot: true,
                 failing: vec![],
             },
+            state: Default::default(),
             actors: vec![ActorFacts {
                 name: name.into(),
                 id: Some("0.7".into()),

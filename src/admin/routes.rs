@@ -2,11 +2,12 @@
 //! [`super::facts::ASK_TIMEOUT`] per actor asked).
 
 use axum::extract::{Path, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use icbot_actors::chaos::{self, CrashError};
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 
 use super::facts::AdminSources;
@@ -66,8 +67,25 @@ async fn prometheus(State(sources): State<AdminSources>) -> Response {
 
 /// `POST /actors/{name}/crash`: sends the actor its `Crash` message, a real failure inside it that its
 /// supervisor handles like any other. `name` is the registry name (`pager`, `stalk:ops`) or, in a tree with a
-/// name prefix, the name without it.
-async fn crash(State(sources): State<AdminSources>, Path(name): Path<String>) -> Response {
+/// name prefix, the name without it. With `ICBOT_ADMIN_TOKEN` set, only for `Authorization: Bearer <token>`.
+async fn crash(
+    State(sources): State<AdminSources>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(token) = &sources.admin_token {
+        if !bearer_matches(&headers, token) {
+            tracing::warn!(actor = %name, "admin: crash refused without the admin token");
+            return (
+                StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, "Bearer")],
+                Json(json!({
+                    "error": "this admin server wants Authorization: Bearer <ICBOT_ADMIN_TOKEN> for POST endpoints"
+                })),
+            )
+                .into_response();
+        }
+    }
     if !sources.chaos {
         return (
             StatusCode::FORBIDDEN,
@@ -96,6 +114,18 @@ async fn crash(State(sources): State<AdminSources>, Path(name): Path<String>) ->
                 .into_response()
         }
     }
+}
+
+/// The request carries `Authorization: Bearer <token>`; compared in constant time.
+fn bearer_matches(headers: &HeaderMap, token: &SecretString) -> bool {
+    let Some(given) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "))
+    else {
+        return false;
+    };
+    let want = token.expose_secret().as_bytes();
+    given.len() == want.len() && given.iter().zip(want).fold(0u8, |d, (a, b)| d | (a ^ b)) == 0
 }
 
 fn unknown_actor(name: &str) -> Response {

@@ -59,8 +59,10 @@ impl Actor for RecordingGateway {
         message: Self::Msg,
         tx: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
-        if let GatewayMessage::Inbound(msg, _guard) = message {
+        if let GatewayMessage::Inbound(delivery) = message {
+            let (msg, _guard, receipt) = delivery.open();
             let _ = tx.send(msg);
+            receipt.taken();
         }
         Ok(())
     }
@@ -86,13 +88,27 @@ impl Drop for Delivered {
     }
 }
 
+/// The recording gateway answers nothing, so the handle has nobody to answer either.
+struct NoReplies;
+
+#[async_trait::async_trait]
+impl ChatOut for NoReplies {
+    async fn post(
+        &self,
+        _to: &ChatTarget,
+        _reply: &Reply,
+    ) -> Result<(), icbot_actors::ports::ChatError> {
+        Ok(())
+    }
+}
+
 async fn recording_gateway() -> (GatewayHandle, Delivered) {
     let names = names();
     let (tx, rx) = mpsc::unbounded_channel();
     let (gateway, _) = Actor::spawn(Some(names.gateway()), RecordingGateway, tx)
         .await
         .expect("spawn recording gateway");
-    let handle = GatewayHandle::new(&names, InFlight::new());
+    let handle = GatewayHandle::new(&names, InFlight::new(), Arc::new(NoReplies));
     (handle, Delivered { rx, gateway })
 }
 

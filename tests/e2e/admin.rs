@@ -24,22 +24,35 @@ use crate::helpers::{config_text, Options, RecordingChat, TempDir};
 const PATIENCE: Duration = Duration::from_secs(20);
 
 /// A bot with its admin server on 127.0.0.1:0, against its own stub.
-struct AdminBot {
+pub(crate) struct AdminBot {
     bot: Option<Bot>,
-    chat: Arc<RecordingChat>,
-    stub: StubHandle,
-    admin: SocketAddr,
+    pub(crate) chat: Arc<RecordingChat>,
+    pub(crate) stub: StubHandle,
+    pub(crate) admin: SocketAddr,
     http: reqwest::Client,
     said: usize,
-    _state: TempDir,
+    pub(crate) state: TempDir,
 }
 
 /// Starts a stub with `fault` already in force, then a bot against it with the admin server on.
-async fn admin_bot(tag: &str, chaos: bool, fault: Fault) -> AdminBot {
+pub(crate) async fn admin_bot(tag: &str, chaos: bool, fault: Fault) -> AdminBot {
+    admin_bot_with(tag, chaos, fault, None, |_| {}).await
+}
+
+/// [`admin_bot`] with `ICBOT_ADMIN_TOKEN` set to `admin_token`, and `prepare` run on the stub before the bot
+/// starts (for faults on one path).
+pub(crate) async fn admin_bot_with(
+    tag: &str,
+    chaos: bool,
+    fault: Fault,
+    admin_token: Option<&str>,
+    prepare: impl FnOnce(&StubHandle),
+) -> AdminBot {
     app::install_crypto_provider();
     let stub = StubServer::start("127.0.0.1:0", StubData::demo(), fault)
         .await
         .expect("stub starts");
+    prepare(&stub);
     let state = TempDir::new(tag);
     let options = Options {
         extra: format!("[admin]\nlisten = \"127.0.0.1:0\"\nchaos = {chaos}\n"),
@@ -47,8 +60,11 @@ async fn admin_bot(tag: &str, chaos: bool, fault: Fault) -> AdminBot {
     };
     let text = config_text(&stub.url(), &state.0, &options);
     let config = Config::parse(&text, Vec::new()).expect("test config parses");
-    let secrets =
-        Secrets::from_lookup(|k| (k == "PAGERDUTY_TOKEN").then(|| "test-token".to_string()));
+    let secrets = Secrets::from_lookup(|k| match k {
+        "PAGERDUTY_TOKEN" => Some("test-token".to_string()),
+        "ICBOT_ADMIN_TOKEN" => admin_token.map(str::to_string),
+        _ => None,
+    });
     assert!(config.problems(&secrets).is_empty());
     let chat = Arc::new(RecordingChat::default());
     static N: AtomicUsize = AtomicUsize::new(0);
@@ -69,16 +85,17 @@ async fn admin_bot(tag: &str, chaos: bool, fault: Fault) -> AdminBot {
             .build()
             .unwrap(),
         said: 0,
-        _state: state,
+        state,
     }
 }
 
+#[allow(dead_code)]
 impl AdminBot {
-    fn bot(&self) -> &Bot {
+    pub(crate) fn bot(&self) -> &Bot {
         self.bot.as_ref().expect("bot running")
     }
 
-    fn names(&self) -> &ActorNames {
+    pub(crate) fn names(&self) -> &ActorNames {
         self.bot().names()
     }
 
@@ -86,7 +103,7 @@ impl AdminBot {
         format!("http://{}{path}", self.admin)
     }
 
-    async fn get(&self, path: &str) -> (u16, String) {
+    pub(crate) async fn get(&self, path: &str) -> (u16, String) {
         let r = self
             .http
             .get(self.url(path))
@@ -97,24 +114,28 @@ impl AdminBot {
         (code, r.text().await.unwrap())
     }
 
-    async fn post(&self, path: &str) -> (u16, String) {
-        let r = self
-            .http
-            .post(self.url(path))
-            .send()
-            .await
-            .expect("admin answers");
+    pub(crate) async fn post(&self, path: &str) -> (u16, String) {
+        self.post_with(path, None).await
+    }
+
+    /// A POST with `Authorization: <authorization>` when given.
+    pub(crate) async fn post_with(&self, path: &str, authorization: Option<&str>) -> (u16, String) {
+        let mut request = self.http.post(self.url(path));
+        if let Some(value) = authorization {
+            request = request.header("Authorization", value);
+        }
+        let r = request.send().await.expect("admin answers");
         let code = r.status().as_u16();
         (code, r.text().await.unwrap())
     }
 
-    async fn actors(&self) -> TreeFacts {
+    pub(crate) async fn actors(&self) -> TreeFacts {
         let (code, body) = self.get("/actors").await;
         assert_eq!(code, 200, "{body}");
         serde_json::from_str(&body).expect("/actors is TreeFacts JSON")
     }
 
-    fn deliver(&self, channel: &str, text: &str) {
+    pub(crate) fn deliver(&self, channel: &str, text: &str) {
         self.bot().gateway().deliver(InboundMessage {
             reply_to: ChatTarget::channel(channel),
             user: "dana".into(),
@@ -124,7 +145,7 @@ impl AdminBot {
     }
 
     /// Says `text` in #ops and returns the reply.
-    async fn say(&mut self, text: &str) -> String {
+    pub(crate) async fn say(&mut self, text: &str) -> String {
         self.said += 1;
         let n = self.said;
         self.deliver("ops", text);
@@ -132,7 +153,7 @@ impl AdminBot {
     }
 
     /// `!status stalk` in a fresh `channel`: waits for the reply and the stalk's first post (in either order).
-    async fn stalk(&self, channel: &str) {
+    pub(crate) async fn stalk(&self, channel: &str) {
         self.deliver(channel, "!status stalk");
         let posts = self.chat.wait_for(channel, 2).await;
         assert!(
@@ -142,7 +163,7 @@ impl AdminBot {
     }
 
     /// Waits (on the cache's published facts) until the cache holds a snapshot.
-    async fn snapshot_loaded(&self) {
+    pub(crate) async fn snapshot_loaded(&self) {
         let mut facts = self.bot().cache_facts();
         tokio::time::timeout(PATIENCE, facts.wait_for(|f| f.snapshot_taken_at.is_some()))
             .await
@@ -150,7 +171,7 @@ impl AdminBot {
             .expect("cache facts published");
     }
 
-    async fn shutdown(mut self) {
+    pub(crate) async fn shutdown(mut self) {
         if let Some(bot) = self.bot.take() {
             bot.shutdown().await;
         }
@@ -159,7 +180,7 @@ impl AdminBot {
 }
 
 /// A sample's value in Prometheus text, by its exact `name{labels}`.
-fn sample(text: &str, series: &str) -> Option<f64> {
+pub(crate) fn sample(text: &str, series: &str) -> Option<f64> {
     text.lines().find_map(|l| {
         l.strip_prefix(series)?
             .strip_prefix(' ')?
@@ -416,7 +437,7 @@ async fn chaos_is_refused_when_off() {
 }
 
 /// Runs the real binary's `icbot health --admin http://addr`.
-async fn run_health(addr: SocketAddr) -> std::process::Output {
+pub(crate) async fn run_health(addr: SocketAddr) -> std::process::Output {
     tokio::task::spawn_blocking(move || {
         std::process::Command::new(env!("CARGO_BIN_EXE_icbot"))
             .args(["health", "--admin", &format!("http://{addr}")])

@@ -50,6 +50,48 @@ fn piped_console_run_of_the_shipped_config() {
     );
 }
 
+/// The shipped config's console bot in a fresh directory, fed `input` on stdin until its end.
+fn run_console(tag: &str, input: &[u8]) -> (std::process::Output, TempDir) {
+    let dir = TempDir::new(tag);
+    let config =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config.toml")).unwrap();
+    std::fs::write(dir.0.join("config.toml"), config).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_icbot"))
+        .current_dir(&dir.0)
+        .env_remove("PAGERDUTY_TOKEN")
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("icbot runs");
+    // A bot that stopped reading (the defect) closes the pipe early: what it answered is what counts.
+    let _ = child.stdin.take().unwrap().write_all(input);
+    (child.wait_with_output().unwrap(), dir)
+}
+
+#[test]
+fn a_line_of_invalid_utf8_does_not_end_the_console() {
+    let mut input = b"caf\xe9 \xff\xfe !ic who\n".to_vec();
+    // And a line far over the 64 KiB limit, cut rather than held whole.
+    input.extend(std::iter::repeat_n(b'x', 200 * 1024));
+    input.extend_from_slice(b"\n!ic\n");
+    let (out, _dir) = run_console("console-bytes", &input);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        out.status
+    );
+    assert!(
+        stdout.contains("IC Primary: Alice Moreau — +1 2025550101"),
+        "the !ic after the bad bytes is answered:\n{stdout}\nstderr:\n{stderr}"
+    );
+    assert!(stderr.contains("not valid UTF-8"), "{stderr}");
+    assert!(stderr.contains("longer than 64 KiB: cut"), "{stderr}");
+}
+
 #[test]
 fn check_config_names_the_problem() {
     let dir = TempDir::new("check");

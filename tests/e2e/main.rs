@@ -12,3 +12,4 @@ mod pages;
 mod process;
 mod restarts;
 mod status;
+mod supervision;

@@ -173,6 +173,7 @@ async fn no_secret_in_logs(log_format: &str) {
         ("SLACK_BOT_TOKEN", unique_secret("xoxb-")),
         ("SLACK_APP_TOKEN", unique_secret("xapp-")),
         ("SLACK_SIGNING_SECRET", unique_secret("sig")),
+        ("ICBOT_ADMIN_TOKEN", unique_secret("adm")),
     ];
     let mut env = vec![
         ("RUST_LOG", "trace"),

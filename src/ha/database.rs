@@ -126,21 +126,19 @@ impl Database {
                 deadline,
                 budget,
                 in_flight: false,
-                in_transaction: false,
             }),
         }
     }
 }
 
 /// One pooled connection, borrowed until a deadline. Every statement is bounded by that deadline; on a
-/// timeout or an error the connection is dropped, and so it is when the session is dropped mid-statement or
-/// inside a transaction (a cancelled future must not hand a half-used connection to the next caller).
+/// timeout or an error the connection is dropped, and so it is when the session is dropped mid-statement (a
+/// cancelled future must not hand a half-used connection to the next caller).
 pub struct Session {
     client: Option<Object>,
     deadline: Instant,
     budget: Duration,
     in_flight: bool,
-    in_transaction: bool,
 }
 
 impl Session {
@@ -177,32 +175,14 @@ impl Session {
         self.settle(outcome)
     }
 
-    /// Statements without parameters, sent as one simple query (`BEGIN`, `COMMIT`, scripts).
+    /// Statements without parameters, sent as one simple query (one implicit transaction). Prefer single
+    /// statements to transactions over several round trips: a client paused mid-transaction (SIGSTOP) keeps
+    /// its locks for as long as it stays paused.
     pub async fn batch(&mut self, sql: &str) -> Result<(), DatabaseError> {
         let deadline = self.deadline;
         let client = self.start()?;
         let outcome = tokio::time::timeout_at(deadline, client.batch_execute(sql)).await;
         self.settle(outcome)
-    }
-
-    /// `BEGIN`: until [`Session::commit`] or [`Session::rollback`], dropping the session drops the connection
-    /// (and so the server rolls back).
-    pub async fn begin(&mut self) -> Result<(), DatabaseError> {
-        self.batch("BEGIN").await?;
-        self.in_transaction = true;
-        Ok(())
-    }
-
-    pub async fn commit(&mut self) -> Result<(), DatabaseError> {
-        self.batch("COMMIT").await?;
-        self.in_transaction = false;
-        Ok(())
-    }
-
-    pub async fn rollback(&mut self) -> Result<(), DatabaseError> {
-        self.batch("ROLLBACK").await?;
-        self.in_transaction = false;
-        Ok(())
     }
 
     /// The raw client, for libraries that want one (migrations). The caller bounds its own time, and must
@@ -253,7 +233,7 @@ impl Session {
 
 impl Drop for Session {
     fn drop(&mut self) {
-        if self.in_flight || self.in_transaction {
+        if self.in_flight {
             self.discard();
         }
     }

@@ -1,13 +1,15 @@
 //! Fenced writes: a leader-only write carries the epoch of the tenure that decided it, and lands only while
-//! that tenure is still the live lease. A leader paused past its lease (SIGSTOP, a long GC-like stall, a
-//! laptop lid) that wakes up and writes is refused: by then another replica took over and the epoch grew,
-//! or nobody did and the lease has lapsed.
+//! that tenure is still the live lease. A leader paused past its lease (SIGSTOP, a stall, a suspended VM)
+//! that wakes up and writes is refused: by then another replica took over and the epoch grew, or nobody did
+//! and the lease has lapsed.
 //!
-//! One fenced write is one transaction: the lease row is checked and share-locked
-//! (`SELECT .. FROM icbot_lease WHERE name = $1 AND epoch = $2 AND expires_at > now() FOR SHARE`), then the
-//! write runs, then it commits. The share lock makes a takeover (an UPDATE of that row) wait until the
-//! write has committed, so no write of an old tenure can land after a new one began; and the caller learns
-//! whether it was refused, which a zero row count alone would not tell.
+//! A fenced write is ONE statement: the caller writes its INSERT / UPDATE / DELETE with the marker
+//! [`FENCE`] where a condition goes, and it becomes
+//! `EXISTS (SELECT 1 FROM icbot_lease WHERE name = $1 AND epoch = $2 AND expires_at > now() FOR SHARE)`
+//! (the caller's own parameters are `$3` on). The share lock makes a takeover (an UPDATE of that row) wait
+//! until the write has committed, so no write of an old tenure lands after a new one began. It is held only
+//! while the server runs the statement: a transaction spanning several round trips would let a paused leader
+//! hold the lease row locked, and so block every takeover, for as long as it stays paused.
 
 use std::sync::Arc;
 
@@ -16,10 +18,11 @@ use tokio_postgres::types::ToSql;
 use super::database::{Database, DatabaseError};
 use super::lease::Epoch;
 
-const CHECK: &str = "
-SELECT 1 FROM icbot_lease
- WHERE name = $1 AND epoch = $2 AND expires_at > now()
-   FOR SHARE";
+/// The marker a fenced statement puts where the fence's condition goes.
+pub const FENCE: &str = "{fence}";
+
+const LIVE: &str = "EXISTS (SELECT 1 FROM icbot_lease \
+     WHERE name = $1 AND epoch = $2 AND expires_at > now() FOR SHARE)";
 
 /// The epoch of one tenure of one lease, to carry on leader-only writes. Get it from
 /// [`super::lease::LeaseKeeper::fence`] when the work is decided, not when it is written.
@@ -33,7 +36,7 @@ pub struct Fence {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FencedWrite {
     /// The tenure was live and the statement ran; `rows` it touched.
-    Written { rows: u64 },
+    Written { rows: i64 },
     /// The tenure is over (another epoch, or the lease lapsed): nothing was written.
     Refused,
 }
@@ -54,25 +57,39 @@ impl Fence {
         &self.lease
     }
 
-    /// Runs `sql` only if this tenure is still the live lease, within the database's statement timeout.
+    /// Runs `statement` (an INSERT, UPDATE or DELETE without RETURNING, containing [`FENCE`] once, with its
+    /// parameters numbered from `$3`) only while this tenure is the live lease, within the statement timeout.
+    /// `$2` is the epoch (a `bigint`), for statements that record who wrote.
     pub async fn execute(
         &self,
         db: &Database,
-        sql: &str,
+        statement: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<FencedWrite, DatabaseError> {
-        let mut session = db.session().await?;
-        session.begin().await?;
-        let live = session
-            .query_opt(CHECK, &[&&*self.lease, &self.epoch.0])
-            .await?
-            .is_some();
-        if !live {
-            session.rollback().await?;
-            return Ok(FencedWrite::Refused);
+        if statement.matches(FENCE).count() != 1 {
+            return Err(DatabaseError::Config(format!(
+                "a fenced statement must contain {FENCE} exactly once"
+            )));
         }
-        let rows = session.execute(sql, params).await?;
-        session.commit().await?;
-        Ok(FencedWrite::Written { rows })
+        let sql = format!(
+            "WITH written AS ({} RETURNING 1) \
+             SELECT {LIVE} AS live, (SELECT count(*) FROM written) AS rows",
+            statement.replace(FENCE, LIVE)
+        );
+        let lease: &str = &self.lease;
+        let mut all: Vec<&(dyn ToSql + Sync)> = vec![&lease, &self.epoch.0];
+        all.extend_from_slice(params);
+        let mut session = db.session().await?;
+        let rows = session.query(&sql, &all).await?;
+        let row = rows.first().ok_or_else(|| {
+            DatabaseError::Config("a fenced statement returned no row".to_string())
+        })?;
+        let live: bool = row.try_get("live").map_err(DatabaseError::Statement)?;
+        let written: i64 = row.try_get("rows").map_err(DatabaseError::Statement)?;
+        Ok(if written > 0 || live {
+            FencedWrite::Written { rows: written }
+        } else {
+            FencedWrite::Refused
+        })
     }
 }

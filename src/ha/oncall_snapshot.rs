@@ -21,7 +21,7 @@ pub struct StoredSnapshot {
 
 const SAVE: &str = "
 INSERT INTO icbot_oncall_snapshot AS s (id, snapshot, taken_at, epoch, written_at)
-VALUES (true, $1, $2, $3, now())
+SELECT true, $3::jsonb, $4::timestamptz, $2::bigint, now() WHERE {fence}
 ON CONFLICT (id) DO UPDATE SET
        snapshot = excluded.snapshot, taken_at = excluded.taken_at, epoch = excluded.epoch,
        written_at = excluded.written_at
@@ -34,9 +34,7 @@ pub async fn save(
     snapshot: &serde_json::Value,
     taken_at: SystemTime,
 ) -> Result<FencedWrite, DatabaseError> {
-    fence
-        .execute(db, SAVE, &[snapshot, &taken_at, &fence.epoch().0])
-        .await
+    fence.execute(db, SAVE, &[snapshot, &taken_at]).await
 }
 
 /// The stored snapshot, `None` before the first leader wrote one.

@@ -749,7 +749,7 @@ mod tests {
     fn ha_durations_can_be_overridden_and_are_checked() {
         let env = vec![
             ("ICBOT_STATE__BACKEND".to_string(), "postgres".to_string()),
-            ("ICBOT_HA__LEASE".to_string(), "3".to_string()),
+            ("ICBOT_HA__LEASE".to_string(), "\"3 days\"".to_string()),
         ];
         let c = Config::parse(MINIMAL, env).unwrap();
         let secrets =
@@ -758,12 +758,14 @@ mod tests {
         assert!(
             problems
                 .iter()
-                .any(|p| p.starts_with("ha.lease: 3 needs a unit")),
+                .any(|p| p.starts_with("ha.lease: \"3 days\"")),
             "{problems:?}"
         );
-        let env = vec![("ICBOT_HA__LEASE".to_string(), "3s".to_string())];
-        let c = Config::parse(MINIMAL, env).unwrap();
-        assert_eq!(c.ha.timings().unwrap().lease, Duration::from_secs(3));
+        for (value, lease) in [("3s", 3), ("3", 3), ("1.5m", 90)] {
+            let env = vec![("ICBOT_HA__LEASE".to_string(), value.to_string())];
+            let c = Config::parse(MINIMAL, env).unwrap();
+            assert_eq!(c.ha.timings().unwrap().lease, Duration::from_secs(lease));
+        }
     }
 
     #[test]

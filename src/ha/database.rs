@@ -29,7 +29,7 @@ pub enum DatabaseError {
     #[error("cannot connect to the coordination database: {0}")]
     Connect(String),
     /// The database answered with an error (or the connection broke mid-statement).
-    #[error("the coordination database failed a statement: {0}")]
+    #[error("the coordination database failed a statement: {}", causes(.0))]
     Statement(#[source] tokio_postgres::Error),
     /// Embedded schema migrations failed.
     #[error("schema migration failed: {0}")]
@@ -40,6 +40,22 @@ pub enum DatabaseError {
     /// The settings cannot make a client (bad `DATABASE_URL`, no TLS roots).
     #[error("{0}")]
     Config(String),
+}
+
+/// An error and its causes, `outer: inner: innermost`: `tokio-postgres` keeps the server's message (and
+/// the refused connection's reason) in the cause, not in its own text.
+pub fn causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.ends_with(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// A pool of connections to one database. Cheap to clone; connects lazily, on the first [`Session`].
@@ -120,7 +136,7 @@ impl Database {
         let budget = deadline.saturating_duration_since(Instant::now());
         match tokio::time::timeout_at(deadline, self.pool.get()).await {
             Err(_) => Err(DatabaseError::Timeout(budget)),
-            Ok(Err(e)) => Err(DatabaseError::Connect(e.to_string())),
+            Ok(Err(e)) => Err(DatabaseError::Connect(causes(&e))),
             Ok(Ok(client)) => Ok(Session {
                 client: Some(client),
                 deadline,

@@ -35,7 +35,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::database::{Database, DatabaseError};
+use super::database::{causes, Database, DatabaseError};
 
 mod embedded {
     refinery::embed_migrations!("src/ha/migrations");
@@ -68,7 +68,7 @@ pub async fn migrate(db: &Database, budget: Duration) -> Result<Vec<String>, Dat
         }
         Ok(Err(e)) => {
             session.discard();
-            return Err(DatabaseError::Migration(e.to_string()));
+            return Err(DatabaseError::Migration(causes(&e)));
         }
         Ok(Ok(report)) => report,
     };

@@ -2,8 +2,8 @@
 //! PostgreSQL. `DATABASE_URL` is a secret read from the environment only ([`DatabaseUrl`]), never from the
 //! file; its `Debug` is redacted and no error message repeats it.
 //!
-//! Durations are written with a unit: `"10s"`, `"500ms"`, `"2m"`. Bad values are reported by [`problems`],
-//! each naming its key, like the rest of `icbot check-config`.
+//! Durations are seconds (`10`, `1.5`) or a number with a unit (`"10s"`, `"500ms"`, `"2m"`), as in `[slack]`.
+//! Bad values are reported by [`problems`], each naming its key, like the rest of `icbot check-config`.
 
 use std::fmt;
 use std::str::FromStr;
@@ -60,8 +60,7 @@ mod defaults {
     }
 }
 
-/// A duration as written in the file: text with a unit, or a bare number (refused by [`problems`] with a
-/// hint, rather than guessed).
+/// A duration as written in the file: text with a unit, or a number of seconds.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(untagged)]
 pub enum DurationSetting {
@@ -74,9 +73,8 @@ impl DurationSetting {
         match self {
             DurationSetting::Text(text) => parse_duration(text)
                 .map_err(|why| format!("{key}: {text:?} is not a duration ({why})")),
-            DurationSetting::Number(n) => Err(format!(
-                "{key}: {n} needs a unit, such as \"{n}s\" or \"{n}ms\""
-            )),
+            DurationSetting::Number(n) => Duration::try_from_secs_f64(*n)
+                .map_err(|_| format!("{key}: {n} is not a number of seconds")),
         }
     }
 }
@@ -191,7 +189,10 @@ impl DatabaseUrl {
             .replace("sslmode=verify-full", "sslmode=require")
             .replace("sslmode=verify-ca", "sslmode=require");
         let config = tokio_postgres::Config::from_str(&text).map_err(|e| {
-            format!("{DATABASE_URL_VAR} is not a PostgreSQL connection string: {e}")
+            format!(
+                "{DATABASE_URL_VAR} is not a PostgreSQL connection string: {}",
+                super::database::causes(&e)
+            )
         })?;
         if config.get_hosts().is_empty() {
             return Err(format!("{DATABASE_URL_VAR} names no host"));
@@ -246,14 +247,25 @@ mod tests {
     #[test]
     fn bad_timings_name_their_key() {
         let ha = HaSettings {
-            lease: DurationSetting::Number(10.0),
+            lease: DurationSetting::Number(-10.0),
+            ..HaSettings::default()
+        };
+        let problems = ha.timings().unwrap_err();
+        assert!(problems[0].starts_with("ha.lease: -10"), "{problems:?}");
+        let ha = HaSettings {
+            lease: DurationSetting::Text("10 parsecs".into()),
             ..HaSettings::default()
         };
         let problems = ha.timings().unwrap_err();
         assert!(
-            problems[0].starts_with("ha.lease: 10 needs a unit"),
+            problems[0].starts_with("ha.lease: \"10 parsecs\""),
             "{problems:?}"
         );
+        let ha = HaSettings {
+            lease: DurationSetting::Number(6.0),
+            ..HaSettings::default()
+        };
+        assert_eq!(ha.timings().unwrap().lease, Duration::from_secs(6));
 
         let ha = HaSettings {
             renew_every: Some(DurationSetting::Text("6s".into())),
@@ -289,6 +301,7 @@ mod tests {
             "{bad:?}"
         );
         assert!(!bad[0].contains("hunter2"), "{bad:?}");
+        assert!(bad[0].contains("sslmode"), "the reason is given: {bad:?}");
         assert!(
             problems_with(Some("postgres://icbot:hunter2@db/icbot?sslmode=require")).is_empty()
         );

@@ -7,6 +7,7 @@ mod lease;
 mod schema;
 mod tcp_proxy;
 mod test_database;
+mod tls;
 
 use std::time::Duration;
 

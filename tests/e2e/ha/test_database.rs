@@ -97,10 +97,20 @@ impl TestDatabase {
 
     /// A pool on this schema that connects through `127.0.0.1:port` (a proxy in front of the server).
     pub fn database_through(&self, port: u16, statement_timeout: Duration) -> Database {
-        // `host` and `port` add to a configuration's list: build one that names only the proxy.
+        Database::with_config(
+            self.config_at("127.0.0.1", port),
+            TrustRoots::System,
+            statement_timeout,
+        )
+        .expect("a pool for the test database")
+    }
+
+    /// This test's configuration with another host and port (`host` and `port` add to a configuration's
+    /// list, so this builds one that names only these).
+    pub fn config_at(&self, host: &str, port: u16) -> tokio_postgres::Config {
         let base = self.config();
         let mut config = tokio_postgres::Config::new();
-        config.host("127.0.0.1").port(port);
+        config.host(host).port(port);
         if let Some(user) = base.get_user() {
             config.user(user);
         }
@@ -114,8 +124,7 @@ impl TestDatabase {
             config.options(options);
         }
         config.application_name(&self.schema);
-        Database::with_config(config, TrustRoots::System, statement_timeout)
-            .expect("a pool for the test database")
+        config
     }
 
     /// A pool on this schema, migrated.
@@ -199,9 +208,10 @@ async fn connect(config: &tokio_postgres::Config) -> Client {
             client
         }
         Err(e) => panic!(
-            "cannot reach the test PostgreSQL ({URL_VAR}, default {DEFAULT_URL}): {e}\n\
+            "cannot reach the test PostgreSQL ({URL_VAR}, default {DEFAULT_URL}): {}\n\
              These tests need a real PostgreSQL. Start the local one with:\n    {START_IT}\n\
-             or point {URL_VAR} at another (the user must be allowed to create schemas)."
+             or point {URL_VAR} at another (the user must be allowed to create schemas).",
+            icbot::ha::database::causes(&e)
         ),
     }
 }

@@ -20,6 +20,7 @@
 
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -166,7 +167,7 @@ UPDATE icbot_lease SET expires_at = now()
 /// without releasing the lease (as a crash would); [`LeaseKeeper::release`] is the clean stop.
 pub struct LeaseKeeper {
     settings: Arc<LeaseSettings>,
-    role_tx: Arc<watch::Sender<Role>>,
+    role_tx: Arc<RoleCell>,
     role: watch::Receiver<Role>,
     lease: watch::Receiver<Option<LeaseView>>,
     stop: Option<oneshot::Sender<()>>,
@@ -178,7 +179,10 @@ impl LeaseKeeper {
     pub fn start(db: Database, settings: LeaseSettings) -> LeaseKeeper {
         let settings = Arc::new(settings);
         let (role_tx, role) = watch::channel(Role::Unknown("not asked yet".into()));
-        let role_tx = Arc::new(role_tx);
+        let role_tx = Arc::new(RoleCell {
+            tx: role_tx,
+            silenced: AtomicBool::new(false),
+        });
         let (lease_tx, lease) = watch::channel(None);
         let (stop, stopped) = oneshot::channel();
         let task = tokio::spawn(
@@ -242,9 +246,10 @@ impl Drop for LeaseKeeper {
     fn drop(&mut self) {
         if let Some(task) = self.task.take() {
             task.abort();
-            // Anyone still watching must not go on believing this process leads.
+            // Anyone still watching must not go on believing this process leads, even if the aborted task
+            // is in the middle of a poll on another thread.
             self.role_tx
-                .send_replace(Role::Unknown("lease keeper stopped".into()));
+                .silence(Role::Unknown("lease keeper stopped".into()));
         }
     }
 }
@@ -267,8 +272,36 @@ enum Attempt {
 struct Keeper {
     db: Database,
     settings: Arc<LeaseSettings>,
-    role: Arc<watch::Sender<Role>>,
+    role: Arc<RoleCell>,
     lease: watch::Sender<Option<LeaseView>>,
+}
+
+/// The role's sender, which the keeper's owner can silence for good when it drops the keeper.
+struct RoleCell {
+    tx: watch::Sender<Role>,
+    silenced: AtomicBool,
+}
+
+impl RoleCell {
+    /// Publishes `role` unless it is the current one (or the keeper was dropped).
+    fn publish(&self, role: Role) {
+        self.tx.send_if_modified(|current| {
+            if self.silenced.load(Ordering::SeqCst) || *current == role {
+                false
+            } else {
+                *current = role;
+                true
+            }
+        });
+    }
+
+    /// The last word: `role` now, and nothing after it.
+    fn silence(&self, role: Role) {
+        self.tx.send_modify(|current| {
+            self.silenced.store(true, Ordering::SeqCst);
+            *current = role;
+        });
+    }
 }
 
 impl Keeper {
@@ -362,14 +395,7 @@ impl Keeper {
     }
 
     fn publish(&self, role: Role) {
-        self.role.send_if_modified(|current| {
-            if *current == role {
-                false
-            } else {
-                *current = role;
-                true
-            }
-        });
+        self.role.publish(role);
     }
 
     async fn attempt(&self, deadline: Instant) -> Result<Attempt, DatabaseError> {

@@ -122,8 +122,13 @@ async fn a_crashed_leader_is_replaced_within_a_lease_and_a_retry() {
     )
     .await;
     let last_renewal = a.lease().borrow().clone().expect("a renewed");
+    let role_a = a.role();
     let killed = Instant::now();
     drop(a); // as kill -9: the lease is not released, it has to lapse
+    assert!(
+        !role_a.borrow().is_leader(),
+        "whoever still watches a dropped keeper must not believe it leads"
+    );
 
     let role = wait_role(
         &mut b.role(),

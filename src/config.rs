@@ -10,6 +10,7 @@ use anyhow::Context;
 use icbot_actors::oncall::ScheduleRef;
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::ha::settings::{self as ha_settings, DatabaseUrl, HaSettings, StateBackend};
 use crate::slack::{
     SlackMode, SlackSecrets, SlackSettings, APP_TOKEN_VAR, BOT_TOKEN_VAR, SIGNING_SECRET_VAR,
 };
@@ -39,6 +40,9 @@ pub struct Config {
     pub state: StateConfig,
     #[serde(default)]
     pub admin: AdminSettings,
+    /// Read when `[state] backend = "postgres"`.
+    #[serde(default)]
+    pub ha: HaSettings,
 }
 
 /// The admin HTTP server: health, readiness, the live actor tree, metrics, chaos drills.
@@ -236,6 +240,9 @@ pub struct PagerDutySettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StateConfig {
+    /// `files` (one replica, the default) or `postgres` (several replicas on `DATABASE_URL`, see `[ha]`).
+    #[serde(default)]
+    pub backend: StateBackend,
     /// Where state files live (created if missing). Relative paths are relative to the working directory.
     #[serde(default = "defaults::state_dir")]
     pub dir: PathBuf,
@@ -244,6 +251,7 @@ pub struct StateConfig {
 impl Default for StateConfig {
     fn default() -> Self {
         StateConfig {
+            backend: StateBackend::default(),
             dir: defaults::state_dir(),
         }
     }
@@ -342,6 +350,8 @@ pub struct Secrets {
     pub admin_token: Option<SecretString>,
     /// `SLACK_BOT_TOKEN`, `SLACK_APP_TOKEN`, `SLACK_SIGNING_SECRET`, by variable name.
     slack: Vec<(&'static str, SecretString)>,
+    /// `DATABASE_URL`, for `[state] backend = "postgres"`.
+    pub database_url: Option<DatabaseUrl>,
 }
 
 const SLACK_VARS: [&str; 3] = [BOT_TOKEN_VAR, APP_TOKEN_VAR, SIGNING_SECRET_VAR];
@@ -355,6 +365,7 @@ impl std::fmt::Debug for Secrets {
         let mut d = f.debug_struct("Secrets");
         d.field("pagerduty_token", &shown(self.pagerduty_token.is_some()));
         d.field(ADMIN_TOKEN_VAR, &shown(self.admin_token.is_some()));
+        d.field("DATABASE_URL", &shown(self.database_url.is_some()));
         for var in SLACK_VARS {
             d.field(var, &shown(self.slack.iter().any(|(k, _)| *k == var)));
         }
@@ -382,6 +393,7 @@ impl Secrets {
             pagerduty_token: secret("PAGERDUTY_TOKEN"),
             admin_token: secret(ADMIN_TOKEN_VAR),
             slack,
+            database_url: DatabaseUrl::from_lookup(&get),
         }
     }
 
@@ -535,6 +547,11 @@ impl Config {
                 ));
             }
         }
+        problems.extend(ha_settings::problems(
+            self.state.backend,
+            &self.ha,
+            secrets.database_url.as_ref(),
+        ));
         if pd.page_deadline_secs <= 1.0 {
             problems.push(
                 "pagerduty.page_deadline_secs: must leave time to answer; use more than 1".into(),
@@ -736,6 +753,58 @@ mod tests {
         let unknown = format!("{MINIMAL}\n[admin]\nport = 1\n");
         let err = format!("{:#}", Config::parse(&unknown, no_env()).unwrap_err());
         assert!(err.contains("port"), "{err}");
+    }
+
+    #[test]
+    fn state_backend_defaults_to_files_and_postgres_is_checked() {
+        let c = Config::parse(MINIMAL, no_env()).unwrap();
+        assert_eq!(c.state.backend, StateBackend::Files);
+        let text = format!("{MINIMAL}\n[state]\nbackend = \"postgres\"\n[ha]\nlease = \"6s\"\n");
+        let c = Config::parse(&text, no_env()).unwrap();
+        assert_eq!(c.state.backend, StateBackend::Postgres);
+        let problems = c.problems(&Secrets::default());
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.starts_with("DATABASE_URL is not set")),
+            "{problems:?}"
+        );
+        let secrets = Secrets::from_lookup(|k| {
+            (k == "DATABASE_URL")
+                .then(|| "postgres://icbot:hunter2@db/icbot?sslmode=require".into())
+        });
+        assert!(
+            c.problems(&secrets).is_empty(),
+            "{:?}",
+            c.problems(&secrets)
+        );
+        let timings = c.ha.timings().unwrap();
+        assert_eq!(timings.lease, Duration::from_secs(6));
+        assert_eq!(timings.renew_every, Duration::from_secs(2));
+        assert!(!format!("{secrets:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn ha_durations_can_be_overridden_and_are_checked() {
+        let env = vec![
+            ("ICBOT_STATE__BACKEND".to_string(), "postgres".to_string()),
+            ("ICBOT_HA__LEASE".to_string(), "\"3 days\"".to_string()),
+        ];
+        let c = Config::parse(MINIMAL, env).unwrap();
+        let secrets =
+            Secrets::from_lookup(|k| (k == "DATABASE_URL").then(|| "postgres://db/icbot".into()));
+        let problems = c.problems(&secrets);
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.starts_with("ha.lease: \"3 days\"")),
+            "{problems:?}"
+        );
+        for (value, lease) in [("3s", 3), ("3", 3), ("1.5m", 90)] {
+            let env = vec![("ICBOT_HA__LEASE".to_string(), value.to_string())];
+            let c = Config::parse(MINIMAL, env).unwrap();
+            assert_eq!(c.ha.timings().unwrap().lease, Duration::from_secs(lease));
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! - `cli`: the command line (`run`, `check-config`, `stub`); `main.rs` only calls it.
 //! - `config`: the TOML file, `ICBOT_<SECTION>__<KEY>` overrides, secrets from the environment, checks.
 //! - `app`: builds the ports from the config and starts the supervision tree.
+//! - `ha`: several replicas on one PostgreSQL: the coordination database, leader lease, fenced writes.
 //! - `health`: `icbot health`, the admin server's readiness and tree in a terminal.
 //! - `console`: console chat (stdin in, stdout out).
 //! - `monitoring`: the `!status` probes (Alertmanager, Statuspage), the core's `StatusProbe` over HTTP.
@@ -19,6 +20,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod console;
+pub mod ha;
 pub mod health;
 pub mod monitoring;
 pub mod pagerduty;

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use crate::chat::InboundMessage;
@@ -157,7 +157,19 @@ impl GatewayHandle {
 
     /// Hands one message to the gateway.
     pub fn deliver(&self, msg: InboundMessage) {
-        let guard = self.in_flight.enter();
+        self.send(msg, self.in_flight.enter());
+    }
+
+    /// Hands one message to the gateway; the receiver resolves once it is done: answered (the reply
+    /// posted), ignored (not a command), or given up. An adapter that prints replies in input order waits on
+    /// it, so a message that gets no reply never holds up the ones after it.
+    pub fn deliver_noted(&self, msg: InboundMessage) -> oneshot::Receiver<()> {
+        let (guard, done) = self.in_flight.enter_noted();
+        self.send(msg, guard);
+        done
+    }
+
+    fn send(&self, msg: InboundMessage, guard: InFlightGuard) {
         if self.tx.send((msg, guard)).is_err() {
             tracing::error!("gateway forwarder stopped; message dropped");
         }

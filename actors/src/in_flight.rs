@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
 
 /// A counter of commands between "received" and "answered". Cloning shares it.
 #[derive(Debug, Clone)]
@@ -29,7 +29,17 @@ impl InFlight {
         self.count.send_modify(|n| *n += 1);
         InFlightGuard {
             count: self.count.clone(),
+            done: None,
         }
+    }
+
+    /// As [`InFlight::enter`], and the receiver resolves (with an error: nothing is sent) when the guard is
+    /// dropped: when this one message is answered, ignored or given up.
+    pub fn enter_noted(&self) -> (InFlightGuard, oneshot::Receiver<()>) {
+        let (tx, rx) = oneshot::channel();
+        let mut guard = self.enter();
+        guard.done = Some(tx);
+        (guard, rx)
     }
 
     pub fn current(&self) -> usize {
@@ -50,6 +60,8 @@ impl InFlight {
 #[derive(Debug)]
 pub struct InFlightGuard {
     count: Arc<watch::Sender<usize>>,
+    /// Dropped with the guard: tells one waiter this message is done.
+    done: Option<oneshot::Sender<()>>,
 }
 
 impl Drop for InFlightGuard {
@@ -72,5 +84,17 @@ mod tests {
         let waiter = tokio::spawn(async move { f2.drained(Duration::from_secs(5)).await });
         drop(g);
         assert!(waiter.await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_noted_guard_says_when_it_is_dropped() {
+        let f = InFlight::new();
+        let (g, mut done) = f.enter_noted();
+        assert!(done
+            .try_recv()
+            .is_err_and(|e| e == oneshot::error::TryRecvError::Empty));
+        drop(g);
+        assert!(done.await.is_err(), "resolved by the drop, nothing sent");
+        assert_eq!(f.current(), 0);
     }
 }

@@ -12,6 +12,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use icbot_actors::names::ActorNames;
+
+use crate::instance::Instance;
 use icbot_actors::pager::{PageOutcome, PagerMessage};
 use icbot_actors::root::{Child, ChildHealth, Failure};
 use icbot_actors::schedule_cache::CacheFacts;
@@ -44,6 +46,8 @@ pub struct AdminSources {
     pub metrics: Option<PrometheusHandle>,
     /// Set when the bot starts shutting down: not ready any more.
     pub stopping: Arc<AtomicBool>,
+    /// Which bot this is; every answer says it (the `icbot-instance` header).
+    pub instance: Instance,
 }
 
 /// `GET /readyz`.
@@ -57,6 +61,9 @@ pub struct Readiness {
     pub has_snapshot: bool,
     /// Children over their restart budget.
     pub failing: Vec<String>,
+    /// Which bot answers: pid and start time (absent from bots before this field).
+    #[serde(default)]
+    pub instance: Option<Instance>,
 }
 
 /// `GET /actors`.
@@ -136,6 +143,7 @@ impl AdminSources {
             chat_connected,
             has_snapshot,
             failing,
+            instance: Some(self.instance.clone()),
         }
     }
 

@@ -8,6 +8,7 @@ use icbot_actors::oncall::human_age;
 use serde_json::Value;
 
 use super::facts::{ActorFacts, TreeFacts};
+pub use crate::html::escape;
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:1em;color:#222}\
 table{border-collapse:collapse;width:100%}\
@@ -90,22 +91,6 @@ fn fact_text(value: &Value) -> String {
     }
 }
 
-/// HTML-escapes text for element content and quoted attributes.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -124,6 +109,7 @@ mod tests {
                 chat_connected: false,
                 has_snapshot: true,
                 failing: vec![],
+                instance: None,
             },
             actors: vec![ActorFacts {
                 name: name.into(),

@@ -102,15 +102,9 @@ impl PagerDutyClient {
     /// Builds the client. Fails (as `Transport`) on a base URL that is not http(s), or a token or email
     /// that cannot be an HTTP header value; the token itself never appears in the error.
     pub fn new(config: PagerDutyConfig) -> Result<Self, PagerDutyError> {
-        let base = Url::parse(config.base_url.trim())
-            .ok()
-            .filter(|u| matches!(u.scheme(), "http" | "https") && !u.cannot_be_a_base())
-            .ok_or_else(|| {
-                PagerDutyError::Transport(format!(
-                    "the PagerDuty base URL {:?} is not an http(s) URL",
-                    config.base_url
-                ))
-            })?;
+        // The same parse `check-config` does for `pagerduty.api_url`.
+        let base = crate::config::http_url(&config.base_url)
+            .map_err(|e| PagerDutyError::Transport(format!("the PagerDuty base URL {e}")))?;
 
         let mut authorization =
             HeaderValue::from_str(&format!("Token token={}", config.token.expose_secret()))

@@ -547,6 +547,10 @@ async fn create_incident(
             id: id.clone(),
             number,
             title: title.clone(),
+            status: "triggered".into(),
+            urgency: urgency.clone(),
+            assignees: assignee.iter().map(|(_, name)| name.clone()).collect(),
+            responders: Vec::new(),
         });
         inner.pages.incidents.push(record);
         (id, number, service_name, assignee)
@@ -580,6 +584,12 @@ pub(super) struct IncidentRecord {
     pub(super) id: String,
     pub(super) number: u64,
     pub(super) title: String,
+    pub(super) status: String,
+    pub(super) urgency: String,
+    /// Names of the assignees.
+    pub(super) assignees: Vec<String>,
+    /// Names of the people asked to respond.
+    pub(super) responders: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -671,6 +681,14 @@ async fn create_responder_request(
             object.extend(body);
         }
         inner.pages.responder_requests.push(record);
+        if let Some(stored) = inner.incidents.iter_mut().find(|i| i.id == incident_id) {
+            stored.responders.extend(
+                targets
+                    .iter()
+                    .filter(|(kind, ..)| *kind == "user")
+                    .map(|(_, _, name)| name.clone()),
+            );
+        }
         (incident, requester, targets)
     };
     tracing::info!(incident = %incident.id, requester = %requester.0, targets = targets.len(), %from, "stub responder request");

@@ -6,6 +6,7 @@
 //! appended to the audit log ([`page_audit`]) before it is returned. A repeat of a recent page of the same
 //! people is answered with the first page instead of a second incident ([`page_dedup`]), unless `again`.
 
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -158,6 +159,8 @@ pub enum PagerMessage {
     Page(PageRequest, Instant, RpcReplyPort<PageOutcome>),
     /// The last outcome, for operators.
     LastOutcome(RpcReplyPort<Option<PageOutcome>>),
+    /// The last [`RECENT_OUTCOMES`] outcomes, newest first, for the status page.
+    RecentOutcomes(RpcReplyPort<Vec<PageOutcome>>),
     /// A page task finished (bookkeeping).
     Finished(Box<PageOutcome>),
     /// Chaos: fail inside the actor, as a bug would.
@@ -171,8 +174,13 @@ pub struct PagerState {
     /// The bot's own user id, looked up once.
     requester: Arc<tokio::sync::Mutex<Option<UserId>>>,
     last: Option<PageOutcome>,
+    /// The last outcomes, newest first (since this actor started).
+    outcomes: VecDeque<PageOutcome>,
     recent: RecentPages,
 }
+
+/// How many outcomes the pager keeps for operators.
+pub const RECENT_OUTCOMES: usize = 10;
 
 impl Actor for PagerActor {
     type Msg = PagerMessage;
@@ -195,6 +203,7 @@ impl Actor for PagerActor {
             from_email: args.from_email,
             requester: Arc::new(tokio::sync::Mutex::new(None)),
             last: None,
+            outcomes: VecDeque::new(),
             recent,
         })
     }
@@ -211,6 +220,9 @@ impl Actor for PagerActor {
             }
             PagerMessage::LastOutcome(reply) => {
                 let _ = reply.send(state.last.clone());
+            }
+            PagerMessage::RecentOutcomes(reply) => {
+                let _ = reply.send(state.outcomes.iter().cloned().collect());
             }
             PagerMessage::Finished(outcome) => state.finished(*outcome),
             PagerMessage::Crash => return Err("crash requested (chaos)".into()),
@@ -274,6 +286,8 @@ impl PagerState {
             let key = page_dedup::key(outcome.request.targets.iter().map(|t| &t.person.id));
             self.recent.finished(&key, outcome.incident.clone());
         }
+        self.outcomes.push_front(outcome.clone());
+        self.outcomes.truncate(RECENT_OUTCOMES);
         self.last = Some(outcome);
     }
 }
@@ -595,6 +609,27 @@ mod tests {
             retry.duplicate_of.is_none() && retry.everyone_confirmed(),
             "{retry:?}"
         );
+    }
+
+    #[tokio::test]
+    async fn recent_outcomes_are_kept_newest_first_and_bounded() {
+        let pd = Arc::new(FakePagerDuty::demo());
+        let pager = spawn(pd.clone(), Arc::new(MemoryStateStore::new())).await;
+        for n in 0..RECENT_OUTCOMES + 2 {
+            let mut req = request(vec![target("alice", "Alice")]);
+            req.again = true;
+            req.message = Some(format!("page {n}"));
+            page_with(&pager, req, Duration::from_secs(5)).await;
+        }
+        // The last `Finished` is handled before this call: the mailbox is in order.
+        let recent = ractor::call!(pager, PagerMessage::RecentOutcomes).unwrap();
+        assert_eq!(recent.len(), RECENT_OUTCOMES);
+        let messages: Vec<_> = recent
+            .iter()
+            .map(|o| o.request.message.clone().unwrap())
+            .collect();
+        assert_eq!(messages[0], format!("page {}", RECENT_OUTCOMES + 1));
+        assert_eq!(messages[RECENT_OUTCOMES - 1], "page 2");
     }
 
     async fn page_with(

@@ -8,7 +8,7 @@
 //! [`CHILDREN_STOP_PATIENCE`]), so each runs its `post_stop` (the stalks actor saves its set there); ractor
 //! would otherwise kill them, skipping it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -82,9 +82,14 @@ pub struct ChildHealth {
     pub running: bool,
     pub restarts: u64,
     pub last_failure: Option<Failure>,
+    /// The last [`FAILURE_HISTORY`] failures, newest first.
+    pub failures: Vec<Failure>,
     /// Over its restart budget: more than the policy allows in the window.
     pub failing: bool,
 }
+
+/// How many failures each child's history keeps.
+pub const FAILURE_HISTORY: usize = 5;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Failure {
@@ -105,6 +110,19 @@ struct ChildRecord {
     cell: Option<ActorCell>,
     backoff: RestartBackoff,
     last_failure: Option<Failure>,
+    failures: VecDeque<Failure>,
+}
+
+impl ChildRecord {
+    fn failed(&mut self, reason: String) {
+        let failure = Failure {
+            reason,
+            at: SystemTime::now(),
+        };
+        self.failures.push_front(failure.clone());
+        self.failures.truncate(FAILURE_HISTORY);
+        self.last_failure = Some(failure);
+    }
 }
 
 pub struct RootState {
@@ -136,6 +154,7 @@ impl Actor for RootActor {
                     cell: None,
                     backoff: RestartBackoff::new(state.args.policy),
                     last_failure: None,
+                    failures: VecDeque::new(),
                 },
             );
             // A child that cannot even start at boot is an error worth failing the start for.
@@ -262,10 +281,7 @@ impl RootState {
         let names = self.args.names.clone();
         let record = self.record(child);
         record.cell = None;
-        record.last_failure = Some(Failure {
-            reason: reason.clone(),
-            at: SystemTime::now(),
-        });
+        record.failed(reason.clone());
         let delay = record.backoff.on_failure(now);
         let restarts = record.backoff.restarts();
         let failing = record.backoff.over_budget(now);
@@ -294,10 +310,7 @@ impl RootState {
             Err(e) => {
                 let now = Instant::now();
                 let record = self.record(child);
-                record.last_failure = Some(Failure {
-                    reason: format!("restart failed: {e}"),
-                    at: SystemTime::now(),
-                });
+                record.failed(format!("restart failed: {e}"));
                 let delay = record.backoff.on_failure(now);
                 metric_names::actor_restarted(&child.name(&self.args.names));
                 tracing::error!(actor = ?child, error = %e, delay_ms = delay.as_millis() as u64, "restart failed; trying again");
@@ -322,6 +335,7 @@ impl RootState {
                 running: r.cell.is_some(),
                 restarts: r.backoff.restarts(),
                 last_failure: r.last_failure.clone(),
+                failures: r.failures.iter().cloned().collect(),
                 failing: r.backoff.over_budget(now),
             })
             .collect()
@@ -519,9 +533,20 @@ mod tests {
             let after = t.health(child).await;
             assert_eq!(after.restarts, before.restarts + 1, "{child:?}");
             assert!(
-                after.last_failure.unwrap().reason.contains("crash"),
+                after
+                    .last_failure
+                    .as_ref()
+                    .unwrap()
+                    .reason
+                    .contains("crash"),
                 "{child:?}"
             );
+            assert_eq!(
+                after.failures.first(),
+                after.last_failure.as_ref(),
+                "{child:?}: the history starts with the last failure"
+            );
+            assert_eq!(after.failures.len(), before.failures.len() + 1);
             assert!(
                 ractor::registry::where_is(name).is_some(),
                 "{child:?} is back"

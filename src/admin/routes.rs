@@ -55,7 +55,7 @@ async fn actors(State(sources): State<AdminSources>) -> Response {
 }
 
 async fn status_page(State(sources): State<AdminSources>) -> Response {
-    Html(page::render(&sources.tree().await)).into_response()
+    Html(page::render(&sources.status_view().await)).into_response()
 }
 
 async fn prometheus(State(sources): State<AdminSources>) -> Response {

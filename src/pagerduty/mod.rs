@@ -224,13 +224,13 @@ impl PagerDutyClient {
                         PagerDutyError::Timeout => "timeout",
                         _ => "transport",
                     };
-                    count_request(endpoint, class);
+                    metric_names::pagerduty_request(endpoint, class, started.elapsed());
                     tracing::warn!(%method, %path, elapsed_ms, error = %error, "PagerDuty request failed");
                     return Err(error);
                 }
             };
             let code = status.as_u16();
-            count_request(endpoint, status_class(code));
+            metric_names::pagerduty_request(endpoint, status_class(code), started.elapsed());
             if status.is_success() {
                 tracing::debug!(%method, %path, status = code, elapsed_ms, "PagerDuty request");
                 return Ok(answer.into());
@@ -270,15 +270,6 @@ fn status_class(code: u16) -> &'static str {
         4 => "4xx",
         _ => "5xx",
     }
-}
-
-fn count_request(endpoint: &'static str, status_class: &'static str) {
-    metrics::counter!(
-        metric_names::PAGERDUTY_REQUESTS_TOTAL,
-        "endpoint" => endpoint,
-        "status_class" => status_class
-    )
-    .increment(1);
 }
 
 /// reqwest is built without a TLS crypto provider and panics when it finds none; `main` installs ring,

@@ -330,3 +330,50 @@ fn the_demo_s_state_dir_is_ignored_by_git() {
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/.gitignore")).unwrap();
     assert!(ignore.lines().any(|l| l.trim() == "state/"), "{ignore}");
 }
+
+#[test]
+fn the_container_has_no_demo_config_and_checks_liveness_from_the_config() {
+    let dockerfile =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/Dockerfile")).unwrap();
+    let instructions: Vec<&str> = dockerfile
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .collect();
+    assert!(
+        !instructions
+            .iter()
+            .any(|l| l.starts_with("COPY") && l.contains("config.toml")),
+        "the image must not bake in the demo config"
+    );
+    let check = instructions
+        .iter()
+        .find(|l| l.starts_with("HEALTHCHECK"))
+        .expect("a HEALTHCHECK");
+    for part in [
+        "\"health\"",
+        "\"--live\"",
+        "\"--config\", \"/etc/icbot/config.toml\"",
+    ] {
+        assert!(check.contains(part), "{check}");
+    }
+    assert!(
+        !check.contains("--admin"),
+        "the admin port comes from the config: {check}"
+    );
+}
+
+#[test]
+fn without_its_config_the_bot_refuses_to_start() {
+    let dir = TempDir::new("no-config");
+    let out = icbot()
+        .args(["run", "--config"])
+        .arg(dir.0.join("config.toml"))
+        .current_dir(&dir.0)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("cannot read"), "{stderr}");
+    assert!(!dir.0.join("state").exists(), "nothing started");
+}

@@ -22,7 +22,7 @@ pub use crate::html::escape;
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:1em auto;max-width:60em;padding:0 .5em;color:#222;line-height:1.4}\
 h1{font-size:1.5em}h2{font-size:1.15em;margin-top:1.4em;border-bottom:1px solid #ddd}\
 table{border-collapse:collapse;width:100%}\
-td,th{border-bottom:1px solid #eee;padding:.35em;text-align:left;vertical-align:top;overflow-wrap:anywhere}\
+td,th{border-bottom:1px solid #eee;padding:.35em;text-align:left;vertical-align:top;overflow-wrap:break-word}\
 ul{padding-left:1.2em}li{margin:.2em 0;overflow-wrap:anywhere}\
 .ok{color:#176f2c}.bad{color:#b00020;font-weight:bold}.muted{color:#777}";
 

@@ -377,3 +377,53 @@ fn without_its_config_the_bot_refuses_to_start() {
     assert!(stderr.contains("cannot read"), "{stderr}");
     assert!(!dir.0.join("state").exists(), "nothing started");
 }
+
+#[test]
+fn typed_at_a_terminal_a_banner_a_prompt_and_the_info_logs_in_a_file() {
+    // util-linux `script` gives the bot a terminal for stdin and stdout; ^D there is the end of input.
+    let script = "/usr/bin/script";
+    if !std::path::Path::new(script).exists() {
+        println!("SKIPPED: {script} is not installed (util-linux); the interactive console was not run in a terminal");
+        return;
+    }
+    let dir = TempDir::new("tty");
+    let config =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config.toml")).unwrap();
+    std::fs::write(dir.0.join("config.toml"), config).unwrap();
+    let mut command = Command::new(script);
+    command
+        .args([
+            "-qec",
+            &format!("{} --config config.toml", env!("CARGO_BIN_EXE_icbot")),
+            "/dev/null",
+        ])
+        .current_dir(&dir.0)
+        .env_remove("PAGERDUTY_TOKEN")
+        .env("ICBOT_ADMIN__LISTEN", "")
+        .env("RUST_LOG", "info");
+    let out = run_with_input(command, "!ic help\n\u{4}");
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{screen}");
+    for expected in [
+        "icbot, on its embedded demo",
+        "!ic help lists them all",
+        "Logs go to state/icbot.log (warnings also here).",
+        "\n> ",
+        "icbot commands",
+    ] {
+        assert!(
+            screen.contains(expected),
+            "{expected:?} not on the screen:\n{screen}"
+        );
+    }
+    assert!(
+        !screen.contains(" INFO "),
+        "INFO logs on the screen:\n{screen}"
+    );
+    let log = std::fs::read_to_string(dir.0.join("state/icbot.log")).expect("the log file");
+    assert!(
+        log.contains("INFO") && log.contains("icbot started"),
+        "{log}"
+    );
+    assert!(!log.contains('\u{1b}'), "no colour codes in the file");
+}

@@ -798,7 +798,7 @@ mod tests {
         let shown = shown(&check(&text, no_env()).problems);
         assert_eq!(shown.len(), 1, "{shown:?}");
         assert!(
-            shown[0].starts_with("pagerduty.from_email: missing"),
+            shown[0].starts_with("pagerduty.from_email ([pagerduty] at line 2): missing"),
             "{shown:?}"
         );
     }
@@ -824,10 +824,10 @@ mod tests {
             "pagerduty.colour (line 8): unknown field `colour`",
             "pagerduty.api_url (line 5): \"https://api.pagerduty com/\" is not a URL",
             "PAGERDUTY_TOKEN is not set",
-            "pagerduty.from_email: missing",
-            "pagerduty.service_id: missing",
-            "pagerduty.ic_schedules: empty",
-            "status.url: missing",
+            "pagerduty.from_email ([pagerduty] at line 4): missing",
+            "pagerduty.service_id ([pagerduty] at line 4): missing",
+            "pagerduty.ic_schedules ([pagerduty] at line 4): empty",
+            "status.url ([status] at line 9): missing",
             "SLACK_BOT_TOKEN is not set",
             "SLACK_APP_TOKEN is not set",
         ] {

@@ -22,6 +22,8 @@ pub enum Origin {
     Unknown,
     /// This line of the file (1-based).
     Line(usize),
+    /// Not in the file; its section starts at this line (a missing key).
+    InSection { section: String, line: usize },
     /// An environment override: the variable and its value.
     Env { var: String, value: String },
     /// A secret variable (the key is the variable's name); never shows a value.
@@ -67,6 +69,11 @@ impl fmt::Display for Problem {
                 write!(f, "line {line}: {}", self.message)
             }
             Origin::Line(line) => write!(f, "{} (line {line}): {}", self.key, self.message),
+            Origin::InSection { section, line } => write!(
+                f,
+                "{} ([{section}] at line {line}): {}",
+                self.key, self.message
+            ),
             Origin::Unknown => write!(f, "{}: {}", self.key, self.message),
         }
     }
@@ -116,6 +123,14 @@ impl Origins {
             };
         } else if let Some(line) = self.lines.get(&written) {
             problem.origin = Origin::Line(*line);
+        } else if let Some((section, line)) = written
+            .rsplit_once('.')
+            .and_then(|(section, _)| Some((section, self.lines.get(section)?)))
+        {
+            problem.origin = Origin::InSection {
+                section: section.to_string(),
+                line: *line,
+            };
         }
         problem.key = written;
         problem
@@ -143,6 +158,13 @@ mod tests {
         assert_eq!(
             origins.locate(p).to_string(),
             "ICBOT_PAGERDUTY__PAGE_DEADLINE=abc: pagerduty.page_deadline: invalid duration"
+        );
+        origins.lines.insert("pagerduty".into(), 3);
+        assert_eq!(
+            origins
+                .locate(Problem::new("pagerduty.from_email", "missing"))
+                .to_string(),
+            "pagerduty.from_email ([pagerduty] at line 3): missing"
         );
         assert_eq!(
             Problem::secret("PAGERDUTY_TOKEN", "is not set").to_string(),

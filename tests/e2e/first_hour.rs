@@ -265,8 +265,8 @@ adapter = "slack"
         "ICBOT_STATUS__CHECK_TIMEOUT=abc: status.check_timeout: invalid duration \"abc\"",
         "pagerduty.api_url (line 2): \"https://api.pagerduty com/\" is not a URL",
         "PAGERDUTY_TOKEN is not set",
-        "pagerduty.from_email: missing",
-        "pagerduty.ic_schedules: empty",
+        "pagerduty.from_email ([pagerduty] at line 1): missing",
+        "pagerduty.ic_schedules ([pagerduty] at line 1): empty",
         "SLACK_BOT_TOKEN is not set",
         "SLACK_APP_TOKEN is not set",
     ] {

@@ -25,7 +25,7 @@ async fn main() {
     // 10 IC schedules with one (distinct) person each: `!ic page` pages 10 people.
     let stub = start_stub(stub_data(TARGETS, TARGETS, 1)).await;
     let dir = temp_dir("page");
-    let extra = format!("page_deadline_secs = {PAGE_DEADLINE_SECS}");
+    let extra = format!("page_deadline = \"{PAGE_DEADLINE_SECS}s\"");
     let text = config_text(&stub.url(), &dir, TARGETS, 0, &extra, "");
     let (bot, _chat, mut rx) = start_bot(&text, "bench-page/").await;
     let (warm, _) = ask(&bot, &mut rx, "warm", "!ic", Duration::from_secs(10))

@@ -33,7 +33,7 @@ async fn main() {
     let stub = start_stub(stub_data(2, 4, 1)).await;
     let dir = temp_dir("stalks");
     let status = format!(
-        "[status]\nsource = \"alertmanager\"\nurl = \"{}\"\npoll_interval_secs = {POLL_SECS}\ncheck_timeout_secs = 2\n",
+        "[status]\nsource = \"alertmanager\"\nurl = \"{}\"\npoll_interval = \"{POLL_SECS}s\"\ncheck_timeout = \"2s\"\n",
         stub.url()
     );
     let text = config_text(&stub.url(), &dir, 1, 1, "", &status);

@@ -32,7 +32,8 @@ use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::admin::{self, AdminSources};
-use crate::config::{secs, ChatAdapter, Config, Secrets, StatusSource};
+use crate::config::{ChatAdapter, Config, Secrets, StatusSource};
+use crate::instance::{Instance, LockError, StateLock};
 use crate::monitoring::{self, MonitoringSettings};
 use crate::pagerduty::{PagerDutyClient, PagerDutyConfig};
 use crate::stub::{Fault, StubData, StubHandle, StubServer};
@@ -66,6 +67,9 @@ pub struct Bot {
     chat_connected: watch::Sender<bool>,
     stopping: Arc<AtomicBool>,
     admin: Option<AdminServer>,
+    instance: Instance,
+    /// Held until the bot has stopped and saved its state.
+    lock: Option<StateLock>,
 }
 
 /// The admin server's task, while it runs.
@@ -83,6 +87,17 @@ pub async fn start(
     names: ActorNames,
 ) -> anyhow::Result<Bot> {
     install_crypto_provider();
+    let instance = Instance::now();
+    // First of all: one bot per state dir. A second one would overwrite the first's state and double its
+    // pages; it must not even take a port.
+    let lock = match StateLock::acquire(&config.state.dir, &instance) {
+        Ok(lock) => Some(lock),
+        Err(e @ LockError::Held { .. }) => return Err(e.into()),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot lock the state dir; running without the lock");
+            None
+        }
+    };
     // A bot that answers chat matters more than its admin port: a taken port is logged loudly (and shows as
     // an unreachable /readyz), not a reason to stay down.
     let admin_listener = match config.admin.listen_addr() {
@@ -120,8 +135,8 @@ pub async fn start(
         token,
         from_email: pd.from_email.clone(),
         service_id: pd.service_id.clone(),
-        connect_timeout: secs(pd.connect_timeout_secs),
-        request_timeout: secs(pd.request_timeout_secs),
+        connect_timeout: pd.connect_timeout,
+        request_timeout: pd.request_timeout,
         max_rate_limit_retries: pd.max_rate_limit_retries,
     })
     .map_err(|e| anyhow::anyhow!("cannot build the PagerDuty client: {e}"))?;
@@ -132,10 +147,10 @@ pub async fn start(
     let store: Arc<dyn StateStore> = Arc::new(watched);
     let probe = status_probe(config, stub.as_ref())?;
 
-    let check_timeout = secs(config.status.check_timeout_secs);
+    let check_timeout = config.status.check_timeout;
     let deadlines = Deadlines {
-        lookup: secs(pd.lookup_deadline_secs),
-        page: secs(pd.page_deadline_secs),
+        lookup: pd.lookup_deadline,
+        page: pd.page_deadline,
         status: check_timeout + status::ANSWER_MARGIN,
     };
     let access = AccessPolicy {
@@ -145,14 +160,14 @@ pub async fn start(
     };
     // Made once: the pager and the commands share the audit log, and the recent pages outlive the pager.
     let audit = Arc::new(AuditLog::new(store.clone(), config.pager.audit_max_bytes));
-    let recent = RecentPages::shared(secs(config.pager.dedup_window_secs));
+    let recent = RecentPages::shared(config.pager.dedup_window);
     let context = Arc::new(
         CommandContext::new(names.clone(), chat.clone(), pagerduty.clone(), deadlines)
             .with_access(access)
             .with_chaos(config.admin.chaos)
             .with_audit(audit.clone()),
     );
-    let refresh_interval = secs(pd.refresh_interval_secs);
+    let refresh_interval = pd.refresh_interval;
     let (cache_facts_tx, cache_facts) = watch::channel(CacheFacts::default());
     let cache_args = {
         let (pagerduty, store) = (pagerduty.clone(), store.clone());
@@ -180,7 +195,7 @@ pub async fn start(
         }
     };
     let status_args = {
-        let (names, poll_interval) = (names.clone(), secs(config.status.poll_interval_secs));
+        let (names, poll_interval) = (names.clone(), config.status.poll_interval);
         move || StatusArgs {
             probe: probe.clone(),
             poll_interval,
@@ -246,12 +261,13 @@ pub async fn start(
                 metrics: admin::metrics::prometheus(),
                 stopping: stopping.clone(),
                 admin_token: secrets.admin_token.clone(),
+                instance: instance.clone(),
             };
             Some(start_admin(listener, sources, config.admin.chaos)?)
         }
         None => None,
     };
-    tracing::info!("icbot started");
+    tracing::info!(pid = instance.pid, instance = %instance.id, "icbot started");
     Ok(Bot {
         names,
         root,
@@ -266,6 +282,8 @@ pub async fn start(
         chat_connected,
         stopping,
         admin,
+        instance,
+        lock,
     })
 }
 
@@ -303,7 +321,7 @@ fn status_probe(
         StatusSource::Alertmanager => MonitoringSettings::alertmanager(st.url.clone()),
         StatusSource::Statuspage => MonitoringSettings::statuspage(st.url.clone()),
     };
-    settings.timeout = secs(st.check_timeout_secs);
+    settings.timeout = st.check_timeout;
     settings.critical_severities = st.critical_severities.clone();
     settings.ignore_alerts = st.ignore_alerts.clone();
     let client = reqwest::Client::builder()
@@ -325,6 +343,11 @@ fn open_state(config: &Config) -> Arc<dyn StateStore> {
 }
 
 impl Bot {
+    /// This bot: pid and start time, as the admin server answers them.
+    pub fn instance(&self) -> &Instance {
+        &self.instance
+    }
+
     /// Where chat adapters hand inbound messages.
     pub fn gateway(&self) -> &GatewayHandle {
         &self.gateway
@@ -392,6 +415,8 @@ impl Bot {
         if let Some(stub) = self.stub {
             stub.shutdown().await;
         }
+        // Last: the state is saved; another bot may have the state dir now.
+        drop(self.lock);
         tracing::info!("icbot stopped");
     }
 }

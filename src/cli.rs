@@ -1,22 +1,26 @@
 //! The command line: `icbot [run] [--config PATH]`, `icbot stub ...`, `icbot check-config [--config PATH]`,
-//! `icbot health [--admin URL]`.
+//! `icbot health [--admin URL] [--pid PID] [--live]`. Logging is set up here, once the command (and for
+//! `run`, the config) says where logs go.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use std::io::IsTerminal;
+
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use icbot_actors::names::ActorNames;
 use tokio::io::BufReader;
 
 use crate::app;
-use crate::config::{ChatAdapter, Config, Secrets};
-use crate::console::{self, ConsoleChat};
+use crate::config::{self, ChatAdapter, Config, Problem, Secrets};
+use crate::console::{self, ConsoleChat, ConsoleStyle};
 use crate::health;
 use crate::slack::{self, SlackChat, SlackMode};
 use crate::stub::{Fault, StubData, StubServer};
+use crate::telemetry::{self, Logs};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -27,17 +31,31 @@ use crate::stub::{Fault, StubData, StubServer};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<CliCommand>,
-    /// The configuration file (for `run`, the default command).
-    #[arg(long, global = true, default_value = "config.toml")]
-    pub config: PathBuf,
+    /// The configuration file [default: config.toml].
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+}
+
+/// `--config PATH`, on the commands that read a configuration.
+#[derive(Debug, Clone, Args)]
+pub struct ConfigArg {
+    /// The configuration file [default: config.toml].
+    #[arg(long = "config", value_name = "PATH")]
+    pub path: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum CliCommand {
     /// Run the bot (the default).
-    Run,
-    /// Check a configuration file and the environment; prints each problem with its key.
-    CheckConfig,
+    Run {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Check a configuration file and the environment; prints every problem with its key.
+    CheckConfig {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
     /// Run the bundled PagerDuty + monitoring stub, for demos and chaos drills.
     Stub {
         /// Address to listen on.
@@ -51,75 +69,167 @@ pub enum CliCommand {
         fault: Fault,
     },
     /// Ask a running bot's admin server: prints the actor tree, exits 0 when ready, 1 when not, 2 when
-    /// unreachable.
+    /// unreachable or not the bot expected.
     Health {
-        /// The admin server, e.g. http://127.0.0.1:9464 (default: `[admin] listen` from --config).
+        /// The admin server, e.g. http://127.0.0.1:9464 or 127.0.0.1:9464 (default: `[admin] listen` from
+        /// the config).
         #[arg(long)]
         admin: Option<String>,
+        /// The bot's process id; the admin server must answer for it (default: the pid in the state dir's
+        /// lock file, when there is one).
+        #[arg(long)]
+        pid: Option<u32>,
+        /// Liveness only (`GET /healthz`): exit 0 while the process answers, ready or not.
+        #[arg(long)]
+        live: bool,
+        #[command(flatten)]
+        config: ConfigArg,
     },
 }
 
+/// The config path: the subcommand's `--config`, else the one before it, else `config.toml`.
+fn config_path(top: &Option<PathBuf>, sub: Option<&ConfigArg>) -> PathBuf {
+    sub.and_then(|c| c.path.clone())
+        .or_else(|| top.clone())
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG))
+}
+
+/// The configuration read when no `--config` is given.
+pub const DEFAULT_CONFIG: &str = "config.toml";
+
 pub async fn main(cli: Cli) -> ExitCode {
-    let result = match cli.command.unwrap_or(CliCommand::Run) {
-        CliCommand::Run => run(&cli.config).await,
-        CliCommand::CheckConfig => return check_config(&cli.config),
+    let command = cli.command.unwrap_or(CliCommand::Run {
+        config: ConfigArg { path: None },
+    });
+    let result = match command {
+        CliCommand::Run { config } => return run(&config_path(&cli.config, Some(&config))).await,
+        CliCommand::CheckConfig { config } => {
+            return check_config(&config_path(&cli.config, Some(&config)))
+        }
         CliCommand::Stub {
             listen,
             data,
             fault,
-        } => stub(listen, data, fault).await,
-        CliCommand::Health { admin } => {
-            let url = admin.unwrap_or_else(|| {
-                // A missing or broken config is no reason not to ask the default address.
-                health::admin_url_from(Config::load(&cli.config).ok().as_ref())
-            });
-            return health::run(&url).await;
+        } => {
+            telemetry::init();
+            stub(listen, data, fault).await
+        }
+        CliCommand::Health {
+            admin,
+            pid,
+            live,
+            config,
+        } => {
+            telemetry::init();
+            let path = config_path(&cli.config, Some(&config));
+            // A missing or broken config is no reason not to ask the default address.
+            let loaded = Config::load(&path).ok();
+            // The lock file says which bot the config's admin address belongs to; a given --admin may be
+            // any bot's, so only --pid says what to expect there.
+            let expect = match (pid, &admin) {
+                (Some(pid), _) => Some(health::Expect::pid(pid)),
+                (None, None) => loaded
+                    .as_ref()
+                    .and_then(|c| health::Expect::from_lock_file(&c.state.dir)),
+                (None, Some(_)) => None,
+            };
+            let url = admin.unwrap_or_else(|| health::admin_url_from(loaded.as_ref()));
+            return health::run(&url, expect, live).await;
         }
     };
+    finish(result)
+}
+
+/// One line on stderr for a failure: logs and the message would say the same thing twice.
+fn finish(result: anyhow::Result<()>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!(error = format!("{e:#}"), "icbot failed");
             eprintln!("icbot: {e:#}");
             ExitCode::FAILURE
         }
     }
 }
 
-/// Loads and checks the config; problems are an error listing each.
-fn load_checked(path: &Path) -> anyhow::Result<(Config, Secrets)> {
-    let config = Config::load(path)?;
+/// Reads and checks the config: every problem, each with its key, is one error listing them all.
+fn load_checked(path: &Path) -> anyhow::Result<(Config, Secrets, Vec<Problem>)> {
     let secrets = Secrets::from_env();
-    let problems = config.problems(&secrets);
-    if !problems.is_empty() {
-        anyhow::bail!(
-            "{} is not usable:\n  {}",
+    let report = Config::check_file(path, &secrets)?;
+    match report.usable() {
+        Ok((config, warnings)) => Ok((config, secrets, warnings)),
+        Err(problems) => anyhow::bail!(
+            "{} is not usable ({} problem{}):\n{}",
             path.display(),
-            problems.join("\n  ")
-        );
+            problems.len(),
+            if problems.len() == 1 { "" } else { "s" },
+            config::list(&problems)
+        ),
     }
-    Ok((config, secrets))
 }
 
 fn check_config(path: &Path) -> ExitCode {
-    match load_checked(path) {
+    let secrets = Secrets::from_env();
+    let report = match Config::check_file(path, &secrets) {
+        Ok(report) => report,
+        Err(e) => {
+            println!("{e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    for warning in &report.warnings {
+        println!("warning: {warning}");
+    }
+    match report.usable() {
         Ok(_) => {
             println!("{}: OK", path.display());
             ExitCode::SUCCESS
         }
-        Err(e) => {
-            println!("{e:#}");
+        Err(problems) => {
+            println!(
+                "{} is not usable ({} problem{}):\n{}",
+                path.display(),
+                problems.len(),
+                if problems.len() == 1 { "" } else { "s" },
+                config::list(&problems)
+            );
             ExitCode::from(2)
         }
     }
 }
 
-async fn run(path: &Path) -> anyhow::Result<()> {
-    let (config, secrets) = load_checked(path)?;
-    match config.chat.adapter {
-        ChatAdapter::Console => run_console(&config, &secrets).await,
-        ChatAdapter::Slack => run_slack(&config, &secrets).await,
+async fn run(path: &Path) -> ExitCode {
+    let (config, secrets, warnings) = match load_checked(path) {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            telemetry::init();
+            return finish(Err(e));
+        }
+    };
+    // Console chat typed at a terminal: replies on the screen, logs in a file.
+    let interactive = config.chat.adapter == ChatAdapter::Console && std::io::stdin().is_terminal();
+    let log_file = if interactive {
+        let logs = Logs::Interactive {
+            file: config.state.dir.join(telemetry::INTERACTIVE_LOG),
+        };
+        match telemetry::init_to(&logs) {
+            Ok(file) => file,
+            Err(e) => {
+                tracing::warn!(error = %e, "logging to stderr instead");
+                None
+            }
+        }
+    } else {
+        telemetry::init();
+        None
+    };
+    for warning in &warnings {
+        tracing::warn!(problem = %warning, "deprecated configuration, read for this release only");
     }
+    let result = match config.chat.adapter {
+        ChatAdapter::Console => run_console(&config, &secrets, interactive, log_file).await,
+        ChatAdapter::Slack => run_slack(&config, &secrets).await,
+    };
+    finish(result)
 }
 
 /// Slack: the outbound half first (the tree needs it), then the tree, then the inbound half (it needs the
@@ -173,20 +283,37 @@ async fn run_slack(config: &Config, secrets: &Secrets) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn run_console(config: &Config, secrets: &Secrets) -> anyhow::Result<()> {
-    let bot = app::start(
-        config,
-        secrets,
-        Arc::new(ConsoleChat::stdout()),
-        ActorNames::default(),
-    )
-    .await?;
+async fn run_console(
+    config: &Config,
+    secrets: &Secrets,
+    interactive: bool,
+    log_file: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    let style = if interactive {
+        ConsoleStyle::interactive()
+    } else {
+        ConsoleStyle::piped()
+    };
+    let chat = Arc::new(ConsoleChat::stdout(style));
+    let bot = app::start(config, secrets, chat.clone(), ActorNames::default()).await?;
+    if interactive {
+        let banner = console::banner(config.pagerduty.is_embedded(), log_file.as_deref());
+        if let Err(e) = chat.banner(&banner).await {
+            tracing::warn!(error = %e, "cannot write the banner");
+        }
+    }
     let stdin = BufReader::new(tokio::io::stdin());
     tokio::select! {
-        () = console::read_lines(stdin, bot.gateway()) => tracing::info!("end of input; finishing replies in flight"),
+        () = console::read_lines(stdin, &chat, bot.gateway()) => tracing::info!("end of input; finishing replies in flight"),
         () = shutdown_signal() => tracing::info!("shutdown signal; finishing replies in flight"),
     }
     bot.shutdown().await;
+    if let Err(e) = chat.finish().await {
+        tracing::warn!(error = %e, "cannot write the last replies");
+    }
+    if interactive {
+        println!();
+    }
     Ok(())
 }
 

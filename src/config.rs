@@ -2,6 +2,15 @@
 //!
 //! Secrets never live in the file: they come only from the environment (see [`Secrets`]) and are
 //! [`SecretString`]s, redacted from `Debug` and never logged.
+//!
+//! Layout: this file holds the settings and the entry points; [`reading`] turns text and environment into a
+//! [`Config`] collecting every problem, [`checks`] says what makes a readable config unusable, [`problem`]
+//! names each problem's key and origin (line or variable), [`duration`] owns the one duration form.
+
+pub mod checks;
+pub mod duration;
+pub mod problem;
+pub mod reading;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -10,11 +19,14 @@ use anyhow::Context;
 use icbot_actors::oncall::ScheduleRef;
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::ha::settings::{self as ha_settings, DatabaseUrl, HaSettings, StateBackend};
+use crate::ha::settings::{DatabaseUrl, HaSettings, StateBackend};
 use crate::slack::{
     SlackMode, SlackSecrets, SlackSettings, APP_TOKEN_VAR, BOT_TOKEN_VAR, SIGNING_SECRET_VAR,
 };
 use serde::Deserialize;
+
+pub use checks::http_url;
+pub use problem::{Origin, Problem};
 
 /// `api_url` value that starts the bundled stub in-process with its demo data.
 pub const EMBEDDED: &str = "embedded";
@@ -25,6 +37,7 @@ pub const EMBEDDED: &str = "embedded";
 pub struct Config {
     #[serde(default)]
     pub chat: ChatConfig,
+    #[serde(default)]
     pub pagerduty: PagerDutySettings,
     #[serde(default)]
     pub status: StatusSettings,
@@ -81,9 +94,13 @@ pub const MIN_AUDIT_BYTES: u64 = 64 * 1024;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PagerSettings {
-    /// A second page of the same people within this window answers with the first page (`--again` pages anyway).
-    #[serde(default = "defaults::dedup_window")]
-    pub dedup_window_secs: f64,
+    /// A second page of the same people within this window answers with the first page (`--again` pages
+    /// anyway); `"0s"` turns it off.
+    #[serde(
+        default = "defaults::dedup_window",
+        deserialize_with = "duration::deserialize"
+    )]
+    pub dedup_window: Duration,
     /// The page audit log (`pages.jsonl`) is rotated to `pages.jsonl.1` before an append would take it past
     /// this size; one previous file is kept.
     #[serde(default = "defaults::audit_max_bytes")]
@@ -93,7 +110,7 @@ pub struct PagerSettings {
 impl Default for PagerSettings {
     fn default() -> Self {
         PagerSettings {
-            dedup_window_secs: defaults::dedup_window(),
+            dedup_window: defaults::dedup_window(),
             audit_max_bytes: defaults::audit_max_bytes(),
         }
     }
@@ -144,10 +161,18 @@ pub struct StatusSettings {
     /// Base URL of Alertmanager or the Statuspage page (without `/api/v2/...`); unused for `embedded`.
     #[serde(default)]
     pub url: String,
-    #[serde(default = "defaults::poll_interval")]
-    pub poll_interval_secs: f64,
-    #[serde(default = "defaults::check_timeout")]
-    pub check_timeout_secs: f64,
+    /// How often stalking channels are checked (one check for all).
+    #[serde(
+        default = "defaults::poll_interval",
+        deserialize_with = "duration::deserialize"
+    )]
+    pub poll_interval: Duration,
+    /// Bound on one check.
+    #[serde(
+        default = "defaults::check_timeout",
+        deserialize_with = "duration::deserialize"
+    )]
+    pub check_timeout: Duration,
     #[serde(default = "defaults::critical_severities")]
     pub critical_severities: Vec<String>,
     #[serde(default = "defaults::ignore_alerts")]
@@ -159,8 +184,8 @@ impl Default for StatusSettings {
         StatusSettings {
             source: StatusSource::default(),
             url: String::new(),
-            poll_interval_secs: defaults::poll_interval(),
-            check_timeout_secs: defaults::check_timeout(),
+            poll_interval: defaults::poll_interval(),
+            check_timeout: defaults::check_timeout(),
             critical_severities: defaults::critical_severities(),
             ignore_alerts: defaults::ignore_alerts(),
         }
@@ -205,36 +230,76 @@ pub struct ChatConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScheduleSetting {
+    #[serde(default)]
     pub id: String,
+    #[serde(default)]
     pub label: String,
 }
 
+/// `[pagerduty]`. Required keys default to empty here so that a missing one is reported with the others
+/// (by [`checks`]) instead of stopping the reading.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PagerDutySettings {
     /// `https://api.pagerduty.com`, `https://api.eu.pagerduty.com`, a stub's URL, or `embedded`.
+    #[serde(default)]
     pub api_url: String,
     /// The bot's PagerDuty login email: `From` on writes, and how the bot finds its own user.
+    #[serde(default)]
     pub from_email: String,
     /// The service incidents are opened on.
+    #[serde(default)]
     pub service_id: String,
-    #[serde(default = "defaults::request_timeout")]
-    pub request_timeout_secs: f64,
-    #[serde(default = "defaults::connect_timeout")]
-    pub connect_timeout_secs: f64,
-    #[serde(default = "defaults::refresh_interval")]
-    pub refresh_interval_secs: f64,
-    #[serde(default = "defaults::page_deadline")]
-    pub page_deadline_secs: f64,
+    #[serde(
+        default = "defaults::request_timeout",
+        deserialize_with = "duration::deserialize"
+    )]
+    pub request_timeout: Duration,
+    #[serde(
+        default = "defaults::connect_timeout",
+        deserialize_with = "duration::deserialize"
+    )]
+    pub connect_timeout: Duration,
+    #[serde(
+        default = "defaults::refresh_interval",
+        deserialize_with = "duration::deserialize"
+    )]
+    pub refresh_interval: Duration,
+    #[serde(
+        default = "defaults::page_deadline",
+        deserialize_with = "duration::deserialize"
+    )]
+    pub page_deadline: Duration,
     /// Deadline of `!ic`, `!ic responders`, `!ic who`.
-    #[serde(default = "defaults::lookup_deadline")]
-    pub lookup_deadline_secs: f64,
+    #[serde(
+        default = "defaults::lookup_deadline",
+        deserialize_with = "duration::deserialize"
+    )]
+    pub lookup_deadline: Duration,
     #[serde(default = "defaults::max_rate_limit_retries")]
     pub max_rate_limit_retries: u32,
     #[serde(default)]
     pub ic_schedules: Vec<ScheduleSetting>,
     #[serde(default)]
     pub responder_schedules: Vec<ScheduleSetting>,
+}
+
+impl Default for PagerDutySettings {
+    fn default() -> Self {
+        PagerDutySettings {
+            api_url: String::new(),
+            from_email: String::new(),
+            service_id: String::new(),
+            request_timeout: defaults::request_timeout(),
+            connect_timeout: defaults::connect_timeout(),
+            refresh_interval: defaults::refresh_interval(),
+            page_deadline: defaults::page_deadline(),
+            lookup_deadline: defaults::lookup_deadline(),
+            max_rate_limit_retries: defaults::max_rate_limit_retries(),
+            ic_schedules: Vec::new(),
+            responder_schedules: Vec::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -259,30 +324,31 @@ impl Default for StateConfig {
 
 mod defaults {
     use std::path::PathBuf;
+    use std::time::Duration;
 
-    pub fn request_timeout() -> f64 {
-        5.0
+    pub fn request_timeout() -> Duration {
+        Duration::from_secs(5)
     }
-    pub fn connect_timeout() -> f64 {
-        3.0
+    pub fn connect_timeout() -> Duration {
+        Duration::from_secs(3)
     }
-    pub fn refresh_interval() -> f64 {
-        60.0
+    pub fn refresh_interval() -> Duration {
+        Duration::from_secs(60)
     }
-    pub fn page_deadline() -> f64 {
-        10.0
+    pub fn page_deadline() -> Duration {
+        Duration::from_secs(10)
     }
-    pub fn lookup_deadline() -> f64 {
-        5.0
+    pub fn lookup_deadline() -> Duration {
+        Duration::from_secs(5)
     }
     pub fn max_rate_limit_retries() -> u32 {
         2
     }
-    pub fn poll_interval() -> f64 {
-        30.0
+    pub fn poll_interval() -> Duration {
+        Duration::from_secs(30)
     }
-    pub fn check_timeout() -> f64 {
-        5.0
+    pub fn check_timeout() -> Duration {
+        Duration::from_secs(5)
     }
     pub fn critical_severities() -> Vec<String> {
         vec!["critical".into(), "page".into()]
@@ -290,8 +356,8 @@ mod defaults {
     pub fn ignore_alerts() -> Vec<String> {
         vec!["Watchdog".into()]
     }
-    pub fn dedup_window() -> f64 {
-        120.0
+    pub fn dedup_window() -> Duration {
+        Duration::from_secs(120)
     }
     pub fn audit_max_bytes() -> u64 {
         icbot_actors::page_audit::DEFAULT_MAX_BYTES
@@ -308,11 +374,6 @@ mod defaults {
     pub fn state_dir() -> PathBuf {
         PathBuf::from("state")
     }
-}
-
-/// Seconds from the file as a `Duration`; the checks reject non-positive values first.
-pub fn secs(s: f64) -> Duration {
-    Duration::try_from_secs_f64(s).unwrap_or(Duration::ZERO)
 }
 
 impl PagerDutySettings {
@@ -397,6 +458,32 @@ impl Secrets {
         }
     }
 
+    /// Every Slack secret `mode` needs that is not set, one problem each.
+    pub fn missing_slack(&self, mode: SlackMode) -> Vec<Problem> {
+        let set = |var: &str| self.slack.iter().any(|(k, _)| *k == var);
+        let mut missing = Vec::new();
+        if !set(BOT_TOKEN_VAR) {
+            missing.push(Problem::secret(
+                BOT_TOKEN_VAR,
+                "is not set (needed for the Slack adapter)",
+            ));
+        }
+        let (var, why) = match mode {
+            SlackMode::Socket => (
+                APP_TOKEN_VAR,
+                "is not set (needed for [slack] mode = \"socket\")",
+            ),
+            SlackMode::Events => (
+                SIGNING_SECRET_VAR,
+                "is not set (needed for [slack] mode = \"events\")",
+            ),
+        };
+        if !set(var) {
+            missing.push(Problem::secret(var, why));
+        }
+        missing
+    }
+
     /// The Slack secrets `mode` needs; the error names the missing variable.
     pub fn slack(&self, mode: SlackMode) -> Result<SlackSecrets, String> {
         SlackSecrets::from_lookup(mode, |name| {
@@ -408,27 +495,81 @@ impl Secrets {
     }
 }
 
+/// Everything `check-config` and start-up say about a configuration.
+#[derive(Debug)]
+pub struct Report {
+    /// The configuration, when it could be read at all (it may still have problems).
+    pub config: Option<Config>,
+    /// Every problem, each naming its key and where it was set; the bot cannot run while there is one.
+    pub problems: Vec<Problem>,
+    /// Deprecated forms that were read anyway.
+    pub warnings: Vec<Problem>,
+}
+
+impl Report {
+    /// The configuration when it has no problem.
+    pub fn usable(self) -> Result<(Config, Vec<Problem>), Vec<Problem>> {
+        match self.config {
+            Some(config) if self.problems.is_empty() => Ok((config, self.warnings)),
+            _ => Err(self.problems),
+        }
+    }
+}
+
 impl Config {
     /// Reads `path`, applies `ICBOT_<SECTION>__<KEY>` overrides from the process environment, and parses.
+    /// Only reading problems are errors here; see [`Config::check`] for everything.
     pub fn load(path: &Path) -> anyhow::Result<Config> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
+        let text = read_file(path)?;
         Self::parse(&text, std::env::vars()).with_context(|| format!("in {}", path.display()))
     }
 
-    /// Parses TOML text with the given environment's overrides.
+    /// Parses TOML text with the given environment's overrides. The error lists every key that could not be
+    /// read; [`Config::problems`] then says what else is wrong.
     pub fn parse(
         text: &str,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> anyhow::Result<Config> {
-        let mut table: toml::Table = toml::from_str(text).context("not valid TOML")?;
-        for (key, value) in env {
-            apply_override(&mut table, &key, &value)?;
+        let reading = reading::read(text, env);
+        match reading.config {
+            Some(config) if reading.problems.is_empty() => Ok(config),
+            _ => Err(anyhow::anyhow!("{}", list(&reading.problems))),
         }
-        let config: Config = toml::Value::Table(table)
-            .try_into()
-            .map_err(|e: toml::de::Error| anyhow::anyhow!("{}", e.message().trim()))?;
-        Ok(config)
+    }
+
+    /// Everything wrong with `text` under `env` and `secrets`, in one run: TOML syntax, keys that cannot be
+    /// read, missing keys, URLs, durations, addresses and secrets, each with its key and origin.
+    pub fn check(
+        text: &str,
+        env: impl IntoIterator<Item = (String, String)>,
+        secrets: &Secrets,
+    ) -> Report {
+        let reading = reading::read(text, env);
+        let mut problems = reading.problems;
+        if let Some(config) = &reading.config {
+            let unreadable: Vec<String> = problems.iter().map(|p| p.key.clone()).collect();
+            for problem in checks::problems(config, secrets) {
+                let located = reading.origins.locate(problem);
+                // A key already reported as unreadable fell back to its default: do not blame it twice.
+                if !unreadable
+                    .iter()
+                    .any(|k| !k.is_empty() && located.is_under(k))
+                {
+                    problems.push(located);
+                }
+            }
+        }
+        Report {
+            config: reading.config,
+            problems,
+            warnings: reading.warnings,
+        }
+    }
+
+    /// [`Config::check`] of a file with the process environment.
+    pub fn check_file(path: &Path, secrets: &Secrets) -> anyhow::Result<Report> {
+        let text = read_file(path)?;
+        Ok(Self::check(&text, std::env::vars(), secrets))
     }
 
     /// Whether the embedded stub must run (for PagerDuty, monitoring, or both).
@@ -438,154 +579,29 @@ impl Config {
 
     /// Everything wrong with this configuration for running, each naming its key; empty when it can run.
     pub fn problems(&self, secrets: &Secrets) -> Vec<String> {
-        let mut problems = Vec::new();
-        let pd = &self.pagerduty;
-        if !pd.is_embedded() {
-            if !(pd.api_url.starts_with("https://") || pd.api_url.starts_with("http://")) {
-                problems.push(format!(
-                    "pagerduty.api_url: {:?} is neither an http(s) URL nor \"{EMBEDDED}\"",
-                    pd.api_url
-                ));
-            }
-            if secrets.pagerduty_token.is_none() {
-                problems.push(format!(
-                    "PAGERDUTY_TOKEN is not set: needed for pagerduty.api_url = {:?} (only \"{EMBEDDED}\" runs without it)",
-                    pd.api_url
-                ));
-            }
-        }
-        if !pd.from_email.contains('@') {
-            problems.push(format!(
-                "pagerduty.from_email: {:?} is not an email address",
-                pd.from_email
-            ));
-        }
-        if pd.service_id.trim().is_empty() {
-            problems.push("pagerduty.service_id: empty".to_string());
-        }
-        if pd.ic_schedules.is_empty() {
-            problems.push("pagerduty.ic_schedules: empty; list at least one [[pagerduty.ic_schedules]] with id and label".into());
-        }
-        for (key, list) in [
-            ("pagerduty.ic_schedules", &pd.ic_schedules),
-            ("pagerduty.responder_schedules", &pd.responder_schedules),
-        ] {
-            for (i, s) in list.iter().enumerate() {
-                if s.id.trim().is_empty() || s.label.trim().is_empty() {
-                    problems.push(format!("{key}[{i}]: id and label must not be empty"));
-                }
-            }
-        }
-        for (key, value) in [
-            ("pagerduty.request_timeout_secs", pd.request_timeout_secs),
-            ("pagerduty.connect_timeout_secs", pd.connect_timeout_secs),
-            ("pagerduty.refresh_interval_secs", pd.refresh_interval_secs),
-            ("pagerduty.page_deadline_secs", pd.page_deadline_secs),
-            ("pagerduty.lookup_deadline_secs", pd.lookup_deadline_secs),
-        ] {
-            if !(value.is_finite() && value > 0.0 && value < 86_400.0) {
-                problems.push(format!(
-                    "{key}: {value} must be a number of seconds above 0"
-                ));
-            }
-        }
-        let st = &self.status;
-        if st.source != StatusSource::Embedded
-            && !(st.url.starts_with("https://") || st.url.starts_with("http://"))
-        {
-            problems.push(format!(
-                "status.url: {:?} is not an http(s) URL (needed for status.source = {:?})",
-                st.url, st.source
-            ));
-        }
-        for (key, value) in [
-            ("status.poll_interval_secs", st.poll_interval_secs),
-            ("status.check_timeout_secs", st.check_timeout_secs),
-        ] {
-            if !(value.is_finite() && value > 0.0 && value < 86_400.0) {
-                problems.push(format!(
-                    "{key}: {value} must be a number of seconds above 0"
-                ));
-            }
-        }
-        if self.needs_stub() && self.stub.listen.parse::<std::net::SocketAddr>().is_err() {
-            problems.push(format!(
-                "stub.listen: {:?} is not an address such as 127.0.0.1:0",
-                self.stub.listen
-            ));
-        }
-        if self.chat.adapter == ChatAdapter::Slack {
-            if let Err(missing) = secrets.slack(self.slack.mode) {
-                problems.push(missing);
-            }
-            if self.slack.mode == SlackMode::Events
-                && self.slack.listen.parse::<std::net::SocketAddr>().is_err()
-            {
-                problems.push(format!(
-                    "slack.listen: {:?} is not an address such as 0.0.0.0:3000",
-                    self.slack.listen
-                ));
-            }
-        }
-        let dedup = self.pager.dedup_window_secs;
-        if !(dedup.is_finite() && (0.0..86_400.0).contains(&dedup)) {
-            problems.push(format!(
-                "pager.dedup_window_secs: {dedup} must be 0 (off) or more seconds"
-            ));
-        }
-        if self.pager.audit_max_bytes < MIN_AUDIT_BYTES {
-            problems.push(format!(
-                "pager.audit_max_bytes: {} is too small to hold the records of one dedup window; use at least {MIN_AUDIT_BYTES} (default {})",
-                self.pager.audit_max_bytes,
-                defaults::audit_max_bytes()
-            ));
-        }
-        if let Some(listen) = self.admin.listen_addr() {
-            if listen.parse::<std::net::SocketAddr>().is_err() {
-                problems.push(format!(
-                    "admin.listen: {listen:?} is not an address such as 127.0.0.1:9464 (\"\" turns the admin server off)"
-                ));
-            }
-        }
-        problems.extend(ha_settings::problems(
-            self.state.backend,
-            &self.ha,
-            secrets.database_url.as_ref(),
-        ));
-        if pd.page_deadline_secs <= 1.0 {
-            problems.push(
-                "pagerduty.page_deadline_secs: must leave time to answer; use more than 1".into(),
-            );
-        }
-        problems
+        checks::problems(self, secrets)
+            .iter()
+            .map(Problem::to_string)
+            .collect()
     }
 }
 
-/// `ICBOT_PAGERDUTY__PAGE_DEADLINE_SECS=5` sets `[pagerduty] page_deadline_secs = 5`. Values parse as TOML
-/// (numbers, booleans, arrays) and fall back to a string.
-fn apply_override(table: &mut toml::Table, key: &str, value: &str) -> anyhow::Result<()> {
-    let Some(path) = key.strip_prefix("ICBOT_") else {
-        return Ok(());
-    };
-    let Some((section, field)) = path.split_once("__") else {
-        return Ok(());
-    };
-    let (section, field) = (section.to_lowercase(), field.to_lowercase());
-    if section.is_empty() || field.is_empty() {
-        return Ok(());
-    }
-    let parsed = toml::from_str::<toml::Table>(&format!("v = {value}"))
-        .ok()
-        .and_then(|mut t| t.remove("v"))
-        .unwrap_or_else(|| toml::Value::String(value.to_string()));
-    let entry = table
-        .entry(section.clone())
-        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-    let toml::Value::Table(section_table) = entry else {
-        anyhow::bail!("{key}: [{section}] is not a section");
-    };
-    section_table.insert(field, parsed);
-    Ok(())
+fn read_file(path: &Path) -> anyhow::Result<String> {
+    std::fs::read_to_string(path).with_context(|| {
+        format!(
+            "cannot read {} (pass --config PATH; the repository's config.toml runs the demo)",
+            path.display()
+        )
+    })
+}
+
+/// Problems one per line, indented, for an error message.
+pub fn list(problems: &[Problem]) -> String {
+    problems
+        .iter()
+        .map(|p| format!("  {p}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 #[cfg(test)]
@@ -610,11 +626,11 @@ mod tests {
     fn minimal_config_takes_defaults() {
         let c = Config::parse(MINIMAL, no_env()).unwrap();
         assert_eq!(c.chat.adapter, ChatAdapter::Console);
-        assert_eq!(c.pagerduty.page_deadline_secs, 10.0);
-        assert_eq!(c.pagerduty.refresh_interval_secs, 60.0);
+        assert_eq!(c.pagerduty.page_deadline, Duration::from_secs(10));
+        assert_eq!(c.pagerduty.refresh_interval, Duration::from_secs(60));
         assert_eq!(c.state.dir, PathBuf::from("state"));
         assert_eq!(c.status.source, StatusSource::Embedded);
-        assert_eq!(c.status.poll_interval_secs, 30.0);
+        assert_eq!(c.status.poll_interval, Duration::from_secs(30));
         assert_eq!(c.status.ignore_alerts, ["Watchdog"]);
         assert_eq!(c.pager.audit_max_bytes, 10_485_760);
         assert!(c.problems(&Secrets::default()).is_empty());
@@ -644,14 +660,14 @@ mod tests {
     fn env_overrides_keys() {
         let env = vec![
             (
-                "ICBOT_PAGERDUTY__PAGE_DEADLINE_SECS".to_string(),
-                "3".to_string(),
+                "ICBOT_PAGERDUTY__PAGE_DEADLINE".to_string(),
+                "3s".to_string(),
             ),
             ("ICBOT_STATE__DIR".to_string(), "/var/lib/icbot".to_string()),
             ("UNRELATED".to_string(), "x".to_string()),
         ];
         let c = Config::parse(MINIMAL, env).unwrap();
-        assert_eq!(c.pagerduty.page_deadline_secs, 3.0);
+        assert_eq!(c.pagerduty.page_deadline, Duration::from_secs(3));
         assert_eq!(c.state.dir, PathBuf::from("/var/lib/icbot"));
     }
 
@@ -828,6 +844,285 @@ mod tests {
             c.problems(&Secrets::default()).is_empty(),
             "{:?}",
             c.problems(&Secrets::default())
+        );
+    }
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn check(text: &str, env: Vec<(String, String)>) -> Report {
+        let secrets = Secrets::from_lookup(|k| (k == "PAGERDUTY_TOKEN").then(|| "tok".to_string()));
+        Config::check(text, env, &secrets)
+    }
+
+    fn shown(problems: &[Problem]) -> Vec<String> {
+        problems.iter().map(Problem::to_string).collect()
+    }
+
+    #[test]
+    fn a_type_error_names_section_key_and_line() {
+        let text = MINIMAL.replace(
+            "service_id = \"PSVC001\"",
+            "service_id = \"PSVC001\"\nmax_rate_limit_retries = \"two\"",
+        );
+        let report = check(&text, no_env());
+        let shown = shown(&report.problems);
+        assert_eq!(shown.len(), 1, "{shown:?}");
+        assert!(
+            shown[0].starts_with(
+                "pagerduty.max_rate_limit_retries (line 6): invalid type: string \"two\""
+            ),
+            "{shown:?}"
+        );
+    }
+
+    #[test]
+    fn a_bad_duration_names_its_key_and_line() {
+        let text = MINIMAL.replace(
+            "service_id = \"PSVC001\"",
+            "service_id = \"PSVC001\"\npage_deadline = \"ten\"",
+        );
+        let shown = shown(&check(&text, no_env()).problems);
+        assert_eq!(
+            shown,
+            ["pagerduty.page_deadline (line 6): invalid duration \"ten\": write a number and a unit, such as \"10s\", \"500ms\" or \"2m\""]
+        );
+    }
+
+    #[test]
+    fn a_missing_key_is_named_with_its_section() {
+        let text = MINIMAL.replace("from_email = \"icbot@example.com\"", "");
+        let shown = shown(&check(&text, no_env()).problems);
+        assert_eq!(shown.len(), 1, "{shown:?}");
+        assert!(
+            shown[0].starts_with("pagerduty.from_email ([pagerduty] at line 2): missing"),
+            "{shown:?}"
+        );
+    }
+
+    #[test]
+    fn every_problem_is_reported_in_one_run() {
+        let text = r#"
+            [chat]
+            adapter = "slack"
+            [pagerduty]
+            api_url = "https://api.pagerduty com/"
+            page_deadline = "ten"
+            lookup_deadline = "soon"
+            colour = "blue"
+            [status]
+            source = "alertmanager"
+        "#;
+        let report = Config::check(text, no_env(), &Secrets::default());
+        let shown = shown(&report.problems);
+        for expected in [
+            "pagerduty.page_deadline (line 6): invalid duration \"ten\"",
+            "pagerduty.lookup_deadline (line 7): invalid duration \"soon\"",
+            "pagerduty.colour (line 8): unknown field `colour`",
+            "pagerduty.api_url (line 5): \"https://api.pagerduty com/\" is not a URL",
+            "PAGERDUTY_TOKEN is not set",
+            "pagerduty.from_email ([pagerduty] at line 4): missing",
+            "pagerduty.service_id ([pagerduty] at line 4): missing",
+            "pagerduty.ic_schedules ([pagerduty] at line 4): empty",
+            "status.url ([status] at line 9): missing",
+            "SLACK_BOT_TOKEN is not set",
+            "SLACK_APP_TOKEN is not set",
+        ] {
+            assert!(
+                shown.iter().any(|p| p.starts_with(expected)),
+                "{expected:?} not in {shown:#?}"
+            );
+        }
+        assert!(
+            !shown
+                .iter()
+                .any(|p| p.starts_with("pagerduty.page_deadline:")),
+            "an unreadable key is not blamed twice: {shown:#?}"
+        );
+    }
+
+    #[test]
+    fn a_url_the_client_cannot_parse_fails_the_check() {
+        let text = MINIMAL.replace("\"embedded\"", "\"https://api.pagerduty com/\"");
+        let problems = shown(&check(&text, no_env()).problems);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].starts_with("pagerduty.api_url (line 3): \"https://api.pagerduty com/\" is not a URL: invalid international domain name"),
+            "{problems:?}"
+        );
+        let slack = format!(
+            "{MINIMAL}\n[chat]\nadapter = \"slack\"\n[slack]\napi_url = \"slack.com/api\"\n"
+        );
+        let secrets = Secrets::from_lookup(|k| k.starts_with("SLACK_").then(|| "x".to_string()));
+        let shown = shown(&Config::check(&slack, no_env(), &secrets).problems);
+        assert!(
+            shown
+                .iter()
+                .any(|p| p.starts_with("slack.api_url (line 13)")),
+            "{shown:?}"
+        );
+    }
+
+    #[test]
+    fn a_bad_override_is_blamed_on_the_variable() {
+        let report = check(MINIMAL, env(&[("ICBOT_PAGERDUTY__PAGE_DEADLINE", "abc")]));
+        assert_eq!(
+            shown(&report.problems),
+            ["ICBOT_PAGERDUTY__PAGE_DEADLINE=abc: pagerduty.page_deadline: invalid duration \"abc\": write a number and a unit, such as \"10s\", \"500ms\" or \"2m\""]
+        );
+        let report = check(
+            MINIMAL,
+            env(&[("ICBOT_PAGERDUTY__API_URL", "https://api.pagerduty com/")]),
+        );
+        let shown = shown(&report.problems);
+        assert!(
+            shown[0].starts_with(
+                "ICBOT_PAGERDUTY__API_URL=https://api.pagerduty com/: pagerduty.api_url: "
+            ),
+            "{shown:?}"
+        );
+        let report = check(MINIMAL, env(&[("ICBOT_PAGERDUTY__PAGE_DEADLNE", "5s")]));
+        assert!(
+            shown_has(
+                &report.problems,
+                "ICBOT_PAGERDUTY__PAGE_DEADLNE=5s: pagerduty.page_deadlne: unknown field"
+            ),
+            "{:?}",
+            report.problems
+        );
+    }
+
+    fn shown_has(problems: &[Problem], prefix: &str) -> bool {
+        problems.iter().any(|p| p.to_string().starts_with(prefix))
+    }
+
+    #[test]
+    fn a_syntax_error_names_its_line() {
+        let text = MINIMAL.replace("service_id = \"PSVC001\"", "service_id = PSVC001");
+        let shown = shown(&check(&text, no_env()).problems);
+        assert!(shown[0].starts_with("line 5: not valid TOML"), "{shown:?}");
+    }
+
+    #[test]
+    fn secs_keys_are_read_with_a_deprecation_warning() {
+        let text = MINIMAL.replace(
+            "service_id = \"PSVC001\"",
+            "service_id = \"PSVC001\"\npage_deadline_secs = 7.5",
+        );
+        let report = check(&text, no_env());
+        assert!(report.problems.is_empty(), "{:?}", report.problems);
+        assert_eq!(
+            shown(&report.warnings),
+            ["pagerduty.page_deadline_secs (line 6): deprecated, and read for this release only: write page_deadline = \"7s 500ms\""]
+        );
+        let config = report.config.unwrap();
+        assert_eq!(config.pagerduty.page_deadline, Duration::from_millis(7500));
+
+        let report = check(
+            MINIMAL,
+            env(&[("ICBOT_PAGERDUTY__PAGE_DEADLINE_SECS", "6")]),
+        );
+        assert!(report.problems.is_empty(), "{:?}", report.problems);
+        assert!(
+            shown_has(
+                &report.warnings,
+                "ICBOT_PAGERDUTY__PAGE_DEADLINE_SECS=6: pagerduty.page_deadline_secs: deprecated"
+            ),
+            "{:?}",
+            report.warnings
+        );
+        assert_eq!(
+            report.config.unwrap().pagerduty.page_deadline,
+            Duration::from_secs(6)
+        );
+    }
+
+    #[test]
+    fn a_bad_secs_value_is_blamed_on_the_key_as_written() {
+        let text = MINIMAL.replace(
+            "service_id = \"PSVC001\"",
+            "service_id = \"PSVC001\"\npage_deadline_secs = \"ten\"",
+        );
+        let shown = shown(&check(&text, no_env()).problems);
+        assert!(
+            shown[0].starts_with("pagerduty.page_deadline_secs (line 6): invalid duration \"ten\""),
+            "{shown:?}"
+        );
+    }
+
+    #[test]
+    fn setting_both_the_old_and_the_new_key_is_a_problem() {
+        let text = MINIMAL.replace(
+            "service_id = \"PSVC001\"",
+            "service_id = \"PSVC001\"\npage_deadline_secs = 5\npage_deadline = \"5s\"",
+        );
+        let shown = shown(&check(&text, no_env()).problems);
+        assert_eq!(
+            shown,
+            ["pagerduty.page_deadline_secs (line 6): both page_deadline_secs (deprecated) and page_deadline are set; keep page_deadline only"]
+        );
+    }
+
+    #[test]
+    fn the_environment_s_new_key_overrides_the_file_s_old_one() {
+        let text = MINIMAL.replace(
+            "service_id = \"PSVC001\"",
+            "service_id = \"PSVC001\"\npage_deadline_secs = 5",
+        );
+        let report = check(&text, env(&[("ICBOT_PAGERDUTY__PAGE_DEADLINE", "8s")]));
+        assert!(report.problems.is_empty(), "{:?}", report.problems);
+        assert!(
+            shown_has(
+                &report.warnings,
+                "pagerduty.page_deadline_secs (line 6): deprecated, and overridden"
+            ),
+            "{:?}",
+            report.warnings
+        );
+        assert_eq!(
+            report.config.unwrap().pagerduty.page_deadline,
+            Duration::from_secs(8)
+        );
+    }
+
+    #[test]
+    fn a_bare_number_of_seconds_is_read_with_a_warning() {
+        let text = format!("{MINIMAL}\n[slack]\npost_timeout = 2\n");
+        let report = check(&text, no_env());
+        assert!(report.problems.is_empty(), "{:?}", report.problems);
+        assert!(
+            shown_has(&report.warnings, "slack.post_timeout (line 11): a bare number of seconds is deprecated: write post_timeout = \"2s\""),
+            "{:?}",
+            report.warnings
+        );
+        assert_eq!(
+            report.config.unwrap().slack.post_timeout,
+            Duration::from_secs(2)
+        );
+    }
+
+    #[test]
+    fn out_of_range_durations_are_problems() {
+        let text = MINIMAL.replace(
+            "service_id = \"PSVC001\"",
+            "service_id = \"PSVC001\"\npage_deadline = \"1s\"\nrequest_timeout = \"0s\"",
+        );
+        let shown = shown(&check(&text, no_env()).problems);
+        assert!(
+            shown
+                .iter()
+                .any(|p| p.starts_with("pagerduty.page_deadline (line 6): \"1s\" must leave time")),
+            "{shown:?}"
+        );
+        assert!(
+            shown.iter().any(
+                |p| p.starts_with("pagerduty.request_timeout (line 7): \"0s\" must be above 0")
+            ),
+            "{shown:?}"
         );
     }
 }

@@ -7,6 +7,11 @@ use serde::{Deserialize, Serialize};
 pub struct ChatTarget {
     pub channel: String,
     pub thread: Option<String>,
+    /// The inbound message this answers, numbered by an adapter that prints replies in input order (the
+    /// console); `None` for posts that answer no message (a stalk's) and for adapters that do not number.
+    /// Never saved: a number means something only to the adapter's current run.
+    #[serde(skip)]
+    pub answers: Option<u64>,
 }
 
 impl ChatTarget {
@@ -14,6 +19,15 @@ impl ChatTarget {
         ChatTarget {
             channel: channel.into(),
             thread: None,
+            answers: None,
+        }
+    }
+
+    /// The same place, for posts that answer no message (a stalk keeps posting long after the command).
+    pub fn for_posts(&self) -> ChatTarget {
+        ChatTarget {
+            answers: None,
+            ..self.clone()
         }
     }
 }

@@ -193,7 +193,6 @@ impl GatewayHandle {
         let (tx, rx) = mpsc::unbounded_channel::<(InboundMessage, InFlightGuard)>();
         let forwarder = Forwarder {
             name: names.gateway(),
-            in_flight: in_flight.clone(),
             chat,
             pending: VecDeque::new(),
             gateway: None,
@@ -206,7 +205,19 @@ impl GatewayHandle {
 
     /// Hands one message to the gateway.
     pub fn deliver(&self, msg: InboundMessage) {
-        let guard = self.in_flight.enter();
+        self.send(msg, self.in_flight.enter());
+    }
+
+    /// Hands one message to the gateway; the receiver resolves once it is done: answered (the reply
+    /// posted), ignored (not a command), or given up. An adapter that prints replies in input order waits on
+    /// it, so a message that gets no reply never holds up the ones after it.
+    pub fn deliver_noted(&self, msg: InboundMessage) -> oneshot::Receiver<()> {
+        let (guard, done) = self.in_flight.enter_noted();
+        self.send(msg, guard);
+        done
+    }
+
+    fn send(&self, msg: InboundMessage, guard: InFlightGuard) {
         if let Err(mpsc::error::SendError((msg, _))) = self.tx.send((msg, guard)) {
             metric_names::chat_messages_dropped("forwarder_stopped", 1);
             tracing::error!(
@@ -239,7 +250,6 @@ struct Pending {
 /// the gateway signs its receipt.
 struct Forwarder {
     name: String,
-    in_flight: InFlight,
     chat: Arc<dyn ChatOut>,
     pending: VecDeque<Pending>,
     /// The gateway messages are handed to; `None` while there is none to hand to.
@@ -285,7 +295,7 @@ impl Forwarder {
         match self.gateway.clone() {
             Some(gateway) => {
                 let last = self.pending.back_mut().expect("just pushed");
-                if !hand_over(&gateway, last, &self.in_flight) {
+                if !hand_over(&gateway, last) {
                     self.gateway_died();
                 }
             }
@@ -341,7 +351,7 @@ impl Forwarder {
         };
         self.waiting_since = None;
         for pending in self.pending.iter_mut() {
-            if !hand_over(&gateway, pending, &self.in_flight) {
+            if !hand_over(&gateway, pending) {
                 // Gone again already: wait for the next one.
                 self.dead = Some(gateway.get_id());
                 return;
@@ -395,17 +405,14 @@ async fn front_taken(pending: &mut VecDeque<Pending>) -> Result<(), oneshot::err
 }
 
 /// Casts one pending message to `gateway` with a fresh receipt; false when its mailbox is closed.
-fn hand_over(
-    gateway: &ActorRef<GatewayMessage>,
-    pending: &mut Pending,
-    in_flight: &InFlight,
-) -> bool {
+fn hand_over(gateway: &ActorRef<GatewayMessage>, pending: &mut Pending) -> bool {
     let (taken, receipt) = oneshot::channel();
     pending.taken = receipt;
     pending.opened = Arc::new(AtomicBool::new(false));
     let delivery = Delivery {
         msg: pending.msg.clone(),
-        guard: in_flight.enter(),
+        // Shares the message's done-note: a copy lost with a crashed gateway does not end the message.
+        guard: pending.held.sibling(),
         opened: pending.opened.clone(),
         taken,
     };

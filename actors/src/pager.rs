@@ -12,6 +12,7 @@
 //! incident found by its key or the phones to call. The recent-pages table is shared with the wiring, so it
 //! outlives a pager crash; page tasks record their finish in it directly.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -187,6 +188,8 @@ pub enum PagerMessage {
     Page(PageRequest, Instant, RpcReplyPort<PageOutcome>),
     /// The last outcome, for operators.
     LastOutcome(RpcReplyPort<Option<PageOutcome>>),
+    /// The last [`RECENT_OUTCOMES`] outcomes, newest first, for the status page.
+    RecentOutcomes(RpcReplyPort<Vec<PageOutcome>>),
     /// A page task finished (bookkeeping for operators; the dedup table already has it).
     Finished(Box<PageOutcome>),
     /// Chaos: fail inside the actor, as a bug would.
@@ -200,8 +203,13 @@ pub struct PagerState {
     /// The bot's own user id, looked up once.
     requester: Arc<tokio::sync::Mutex<Option<UserId>>>,
     last: Option<PageOutcome>,
+    /// The last outcomes, newest first (since this actor started).
+    outcomes: VecDeque<PageOutcome>,
     recent: SharedRecentPages,
 }
+
+/// How many outcomes the pager keeps for operators.
+pub const RECENT_OUTCOMES: usize = 10;
 
 impl Actor for PagerActor {
     type Msg = PagerMessage;
@@ -229,6 +237,7 @@ impl Actor for PagerActor {
             from_email: args.from_email,
             requester: Arc::new(tokio::sync::Mutex::new(None)),
             last: None,
+            outcomes: VecDeque::new(),
             recent: args.recent,
         })
     }
@@ -246,7 +255,10 @@ impl Actor for PagerActor {
             PagerMessage::LastOutcome(reply) => {
                 let _ = reply.send(state.last.clone());
             }
-            PagerMessage::Finished(outcome) => state.last = Some(*outcome),
+            PagerMessage::RecentOutcomes(reply) => {
+                let _ = reply.send(state.outcomes.iter().cloned().collect());
+            }
+            PagerMessage::Finished(outcome) => state.finished(*outcome),
             PagerMessage::Crash => return Err("crash requested (chaos)".into()),
         }
         Ok(())
@@ -375,6 +387,14 @@ impl PagerState {
             }
         };
         tokio::spawn(tracing::Instrument::instrument(task, span));
+    }
+}
+
+impl PagerState {
+    fn finished(&mut self, outcome: PageOutcome) {
+        self.outcomes.push_front(outcome.clone());
+        self.outcomes.truncate(RECENT_OUTCOMES);
+        self.last = Some(outcome);
     }
 }
 
@@ -792,6 +812,27 @@ mod tests {
             retry.duplicate_of.is_none() && retry.everyone_confirmed(),
             "{retry:?}"
         );
+    }
+
+    #[tokio::test]
+    async fn recent_outcomes_are_kept_newest_first_and_bounded() {
+        let pd = Arc::new(FakePagerDuty::demo());
+        let pager = spawn(pd.clone(), Arc::new(MemoryStateStore::new())).await;
+        for n in 0..RECENT_OUTCOMES + 2 {
+            let mut req = request(vec![target("alice", "Alice")]);
+            req.again = true;
+            req.message = Some(format!("page {n}"));
+            page_with(&pager, req, Duration::from_secs(5)).await;
+        }
+        // The last `Finished` is handled before this call: the mailbox is in order.
+        let recent = ractor::call!(pager, PagerMessage::RecentOutcomes).unwrap();
+        assert_eq!(recent.len(), RECENT_OUTCOMES);
+        let messages: Vec<_> = recent
+            .iter()
+            .map(|o| o.request.message.clone().unwrap())
+            .collect();
+        assert_eq!(messages[0], format!("page {}", RECENT_OUTCOMES + 1));
+        assert_eq!(messages[RECENT_OUTCOMES - 1], "page 2");
     }
 
     async fn page_with(

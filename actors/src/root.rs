@@ -9,7 +9,7 @@
 //! [`CHILDREN_STOP_PATIENCE`]), so each runs its `post_stop` (the stalks actor saves its set there); ractor
 //! would otherwise kill them, skipping it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -83,10 +83,15 @@ pub struct ChildHealth {
     pub running: bool,
     pub restarts: u64,
     pub last_failure: Option<Failure>,
+    /// The last [`FAILURE_HISTORY`] failures, newest first.
+    pub failures: Vec<Failure>,
     /// Over its restart budget: more consecutive failures than the policy allows, and not up for the quiet
     /// period since. The root keeps restarting it.
     pub failing: bool,
 }
+
+/// How many failures each child's history keeps.
+pub const FAILURE_HISTORY: usize = 5;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Failure {
@@ -107,6 +112,19 @@ struct ChildRecord {
     cell: Option<ActorCell>,
     backoff: RestartBackoff,
     last_failure: Option<Failure>,
+    failures: VecDeque<Failure>,
+}
+
+impl ChildRecord {
+    fn failed(&mut self, reason: String) {
+        let failure = Failure {
+            reason,
+            at: SystemTime::now(),
+        };
+        self.failures.push_front(failure.clone());
+        self.failures.truncate(FAILURE_HISTORY);
+        self.last_failure = Some(failure);
+    }
 }
 
 pub struct RootState {
@@ -138,6 +156,7 @@ impl Actor for RootActor {
                     cell: None,
                     backoff: RestartBackoff::new(state.args.policy),
                     last_failure: None,
+                    failures: VecDeque::new(),
                 },
             );
             // A child that cannot even start at boot is an error worth failing the start for.
@@ -266,10 +285,7 @@ impl RootState {
         let names = self.args.names.clone();
         let record = self.record(child);
         record.cell = None;
-        record.last_failure = Some(Failure {
-            reason: reason.clone(),
-            at: SystemTime::now(),
-        });
+        record.failed(reason.clone());
         let verdict = record.backoff.on_failure(now);
         let restarts = record.backoff.restarts();
         let streak = record.backoff.streak();
@@ -309,10 +325,7 @@ impl RootState {
                 let now = Instant::now();
                 let name = child.name(&self.args.names);
                 let record = self.record(child);
-                record.last_failure = Some(Failure {
-                    reason: format!("restart failed: {e}"),
-                    at: SystemTime::now(),
-                });
+                record.failed(format!("restart failed: {e}"));
                 let verdict = record.backoff.on_failure(now);
                 let streak = record.backoff.streak();
                 metric_names::actor_restarted(&name);
@@ -341,6 +354,7 @@ impl RootState {
                 running: r.cell.is_some(),
                 restarts: r.backoff.restarts(),
                 last_failure: r.last_failure.clone(),
+                failures: r.failures.iter().cloned().collect(),
                 failing: r.backoff.over_budget(now),
             })
             .collect()
@@ -611,9 +625,20 @@ mod tests {
             let after = t.health(child).await;
             assert_eq!(after.restarts, before.restarts + 1, "{child:?}");
             assert!(
-                after.last_failure.unwrap().reason.contains("crash"),
+                after
+                    .last_failure
+                    .as_ref()
+                    .unwrap()
+                    .reason
+                    .contains("crash"),
                 "{child:?}"
             );
+            assert_eq!(
+                after.failures.first(),
+                after.last_failure.as_ref(),
+                "{child:?}: the history starts with the last failure"
+            );
+            assert_eq!(after.failures.len(), before.failures.len() + 1);
             assert!(
                 ractor::registry::where_is(name).is_some(),
                 "{child:?} is back"

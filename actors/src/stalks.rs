@@ -318,6 +318,8 @@ impl Actor for StalksActor {
 
 impl StalksState {
     async fn stalk(&mut self, myself: &ActorRef<StalksMessage>, target: ChatTarget) -> Reply {
+        // The stalk's posts answer no message: only this reply answers the `!status stalk`.
+        let target = target.for_posts();
         if let Some(existing) = self.channels.get(&target.channel) {
             return already_stalking_reply(existing.since);
         }

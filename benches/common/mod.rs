@@ -139,7 +139,7 @@ pub fn schedule_id(i: usize) -> String {
 }
 
 /// Config text for a bot against `stub_url`: the first `ic` schedules are IC schedules, the next `responders`
-/// responder schedules; `extra` is appended to `[pagerduty]` (e.g. `page_deadline_secs = 3`) and `tail` after
+/// responder schedules; `extra` is appended to `[pagerduty]` (e.g. `page_deadline = "3s"`) and `tail` after
 /// everything (e.g. a `[status]` section).
 pub fn config_text(
     stub_url: &str,

@@ -13,6 +13,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use icbot_actors::names::ActorNames;
+
+use crate::instance::Instance;
 use icbot_actors::pager::{PageOutcome, PagerMessage};
 use icbot_actors::root::{Child, ChildHealth, Failure};
 use icbot_actors::schedule_cache::CacheFacts;
@@ -53,6 +55,8 @@ pub struct AdminSources {
     pub stopping: Arc<AtomicBool>,
     /// `ICBOT_ADMIN_TOKEN`: when set, the write endpoints want `Authorization: Bearer <token>`. Never shown.
     pub admin_token: Option<SecretString>,
+    /// Which bot this is; every answer says it (the `icbot-instance` header).
+    pub instance: Instance,
 }
 
 /// `GET /readyz`.
@@ -70,6 +74,9 @@ pub struct Readiness {
     pub has_snapshot: bool,
     /// Children of the root over their restart budget (each makes the bot not ready).
     pub failing: Vec<String>,
+    /// Which bot answers: pid and start time (absent from bots before this field).
+    #[serde(default)]
+    pub instance: Option<Instance>,
 }
 
 /// `GET /actors`.
@@ -192,6 +199,7 @@ impl AdminSources {
             chat_connected,
             has_snapshot,
             failing,
+            instance: Some(self.instance.clone()),
         }
     }
 
@@ -203,6 +211,12 @@ impl AdminSources {
 
     /// `/actors`: the whole tree. Waits at most [`ASK_TIMEOUT`] (the three asks run at once).
     pub async fn tree(&self) -> TreeFacts {
+        let asked = self.ask_actors().await;
+        self.tree_from(&asked)
+    }
+
+    /// What only the actors know, asked of them at once (at most [`ASK_TIMEOUT`]).
+    pub async fn ask_actors(&self) -> ActorAnswers {
         let names = &self.names;
         let (pager_name, status_name, stalks_name) =
             (names.pager(), names.status(), names.stalks());
@@ -211,6 +225,21 @@ impl AdminSources {
             ask::<StatusMessage, _>(&status_name, StatusMessage::LastCheck),
             ask::<StalksMessage, _>(&stalks_name, StalksMessage::List),
         );
+        ActorAnswers {
+            pager,
+            status,
+            stalks,
+        }
+    }
+
+    /// The tree from answers already had.
+    pub fn tree_from(&self, asked: &ActorAnswers) -> TreeFacts {
+        let names = &self.names;
+        let ActorAnswers {
+            pager,
+            status,
+            stalks,
+        } = asked;
         let health = self.health.borrow().clone();
         let now = SystemTime::now();
         let root_name = names.root();
@@ -233,9 +262,9 @@ impl AdminSources {
             let failing = h.is_some_and(|h| h.failing);
             let facts = match child {
                 Child::ScheduleCache => self.cache_facts(now),
-                Child::Pager => pager_facts(&pager, now),
-                Child::Status => status_facts(&status, now),
-                Child::Stalks => stalks_facts(&stalks, now),
+                Child::Pager => pager_facts(pager, now),
+                Child::Status => status_facts(status, now),
+                Child::Stalks => stalks_facts(stalks, now),
                 Child::Gateway => BTreeMap::from([(
                     "chat_connected".into(),
                     json!(*self.chat_connected.borrow()),
@@ -255,7 +284,7 @@ impl AdminSources {
                 name,
             });
         }
-        actors.extend(self.stalk_actors(&stalks, now));
+        actors.extend(self.stalk_actors(stalks, now));
         TreeFacts {
             readiness: self.readiness(),
             state: self.state_facts(now),
@@ -365,6 +394,14 @@ impl AdminSources {
     }
 }
 
+/// The answers only actors have, for `/actors` and the status page.
+#[derive(Debug)]
+pub struct ActorAnswers {
+    pub pager: Asked<Option<PageOutcome>>,
+    pub status: Asked<Option<StatusCheck>>,
+    pub stalks: Asked<Vec<StalkInfo>>,
+}
+
 /// An actor's answer, or why there is none.
 #[derive(Debug)]
 pub enum Asked<T> {
@@ -376,6 +413,18 @@ pub enum Asked<T> {
 }
 
 impl<T> Asked<T> {
+    /// Why there is no answer, in words; `None` when there is one.
+    pub fn why_not(&self) -> Option<String> {
+        match self {
+            Asked::Answer(_) => None,
+            Asked::NotRunning => Some("not running (restarting?)".to_string()),
+            Asked::Slow => Some(format!(
+                "did not answer within {} ms",
+                ASK_TIMEOUT.as_millis()
+            )),
+        }
+    }
+
     fn missing(&self) -> Option<Value> {
         match self {
             Asked::Answer(_) => None,
@@ -388,7 +437,7 @@ impl<T> Asked<T> {
     }
 }
 
-async fn ask<M, R>(name: &str, build: impl FnOnce(RpcReplyPort<R>) -> M) -> Asked<R>
+pub(super) async fn ask<M, R>(name: &str, build: impl FnOnce(RpcReplyPort<R>) -> M) -> Asked<R>
 where
     M: Message,
     R: Send + 'static,

@@ -16,16 +16,24 @@ pub fn prometheus() -> Option<PrometheusHandle> {
     static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
     HANDLE
         .get_or_init(|| {
-            let built = PrometheusBuilder::new().set_buckets_for_metric(
-                Matcher::Full(metric_names::COMMAND_DURATION_SECONDS.to_string()),
-                &metric_names::COMMAND_DURATION_BUCKETS,
-            );
+            let built = PrometheusBuilder::new()
+                .set_buckets_for_metric(
+                    Matcher::Full(metric_names::COMMAND_DURATION_SECONDS.to_string()),
+                    &metric_names::COMMAND_DURATION_BUCKETS,
+                )
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        Matcher::Full(metric_names::PAGERDUTY_REQUEST_DURATION_SECONDS.to_string()),
+                        &metric_names::PAGERDUTY_REQUEST_BUCKETS,
+                    )
+                });
             let installed = built.map_err(|e| e.to_string()).and_then(|b| {
                 b.install_recorder().map_err(|e| e.to_string())
             });
             match installed {
                 Ok(handle) => {
                     describe();
+                    metric_names::register_at_zero(env!("CARGO_PKG_VERSION"));
                     Some(handle)
                 }
                 Err(e) => {
@@ -40,12 +48,9 @@ pub fn prometheus() -> Option<PrometheusHandle> {
 /// The text exposition, with the gauges read at scrape time (snapshot age, chat connected) set first.
 pub fn render(sources: &AdminSources) -> Option<String> {
     let handle = sources.metrics.as_ref()?;
-    match sources.snapshot_age() {
-        Some(age) => {
-            metrics::gauge!(metric_names::ONCALL_SNAPSHOT_AGE_SECONDS).set(age.as_secs_f64())
-        }
-        // No snapshot at all (Prometheus text has no portable "none"): -1, documented.
-        None => metrics::gauge!(metric_names::ONCALL_SNAPSHOT_AGE_SECONDS).set(-1.0),
+    // No snapshot yet: the gauge stays absent (alert with `absent(...)`), never a placeholder value.
+    if let Some(age) = sources.snapshot_age() {
+        metrics::gauge!(metric_names::ONCALL_SNAPSHOT_AGE_SECONDS).set(age.as_secs_f64());
     }
     let connected = if *sources.chat_connected.borrow() {
         1.0
@@ -80,7 +85,7 @@ fn describe() {
     describe_gauge!(
         ONCALL_SNAPSHOT_AGE_SECONDS,
         Unit::Seconds,
-        "Age of the on-call snapshot served; -1 while there is none."
+        "Age of the on-call snapshot served; absent while there is none."
     );
     describe_counter!(PAGES_ATTEMPTED_TOTAL, "Pages sent to PagerDuty.");
     describe_counter!(
@@ -109,5 +114,14 @@ fn describe() {
     describe_counter!(
         SLACK_POST_RETRIES_TOTAL,
         "Slack post retries, by reason (ratelimited, error)."
+    );
+    describe_histogram!(
+        PAGERDUTY_REQUEST_DURATION_SECONDS,
+        Unit::Seconds,
+        "Time of each HTTP request to PagerDuty, by endpoint template (failed ones included)."
+    );
+    describe_gauge!(
+        BUILD_INFO,
+        "Always 1; the version label says which icbot runs."
     );
 }

@@ -11,7 +11,10 @@
 //!   and last refresh, the pager's last page, the status actor's last check, the stalking channels, each
 //!   `stalk:<channel>` actor, and whether chat is connected.
 //! - `GET /metrics`: Prometheus text exposition of every metric in [`icbot_actors::metric_names`].
-//! - `GET /`: the same as `/actors` as a small HTML page that refreshes itself every five seconds.
+//! - `GET /`: the status page, HTML that refreshes itself every five seconds: readiness, who is on call now
+//!   per schedule, the on-call data's age and last refresh, the last check of the system state, the last
+//!   pages with their outcome and link, the stalking channels, and each actor's restarts with when and why.
+//!   Every answer also carries the `icbot-instance` header (pid and start time).
 //! - `POST /actors/{name}/crash`: only with `[admin] chaos = true` (403 otherwise; 404 for an unknown actor),
 //!   and, when `ICBOT_ADMIN_TOKEN` is set, only with `Authorization: Bearer <that token>` (401 otherwise):
 //!   sends that actor its `Crash` message, a real failure its supervisor handles like any other.
@@ -20,13 +23,14 @@
 //! must be asked is given [`facts::ASK_TIMEOUT`] (500 ms), and one that is restarting or slow shows as such.
 //! No secrets are shown: none reach the actors' facts.
 //!
-//! Layout: `facts.rs` gathers, `routes.rs` answers, `page.rs` renders the HTML, `metrics.rs` owns the
-//! Prometheus recorder.
+//! Layout: `facts.rs` gathers the tree and readiness, `view.rs` what the status page shows, `routes.rs`
+//! answers, `page.rs` renders the HTML, `metrics.rs` owns the Prometheus recorder.
 
 pub mod facts;
 pub mod metrics;
 pub mod page;
 pub mod routes;
+pub mod view;
 
 use std::future::Future;
 

@@ -2,7 +2,7 @@
 //! [`super::facts::ASK_TIMEOUT`] per actor asked).
 
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -12,8 +12,11 @@ use serde_json::json;
 
 use super::facts::AdminSources;
 use super::{metrics, page};
+use crate::instance::INSTANCE_HEADER;
 
 pub fn router(sources: AdminSources) -> Router {
+    let instance = HeaderValue::from_str(&sources.instance.id)
+        .unwrap_or_else(|_| HeaderValue::from_static("unknown"));
     Router::new()
         .route("/", get(status_page))
         .route("/healthz", get(healthz))
@@ -22,6 +25,15 @@ pub fn router(sources: AdminSources) -> Router {
         .route("/metrics", get(prometheus))
         .route("/actors/{name}/crash", post(crash))
         .fallback(not_found)
+        .layer(axum::middleware::map_response(
+            move |mut response: Response| {
+                let instance = instance.clone();
+                async move {
+                    response.headers_mut().insert(INSTANCE_HEADER, instance);
+                    response
+                }
+            },
+        ))
         .with_state(sources)
 }
 
@@ -44,7 +56,7 @@ async fn actors(State(sources): State<AdminSources>) -> Response {
 }
 
 async fn status_page(State(sources): State<AdminSources>) -> Response {
-    Html(page::render(&sources.tree().await)).into_response()
+    Html(page::render(&sources.status_view().await)).into_response()
 }
 
 async fn prometheus(State(sources): State<AdminSources>) -> Response {

@@ -102,15 +102,9 @@ impl PagerDutyClient {
     /// Builds the client. Fails (as `Transport`) on a base URL that is not http(s), or a token or email
     /// that cannot be an HTTP header value; the token itself never appears in the error.
     pub fn new(config: PagerDutyConfig) -> Result<Self, PagerDutyError> {
-        let base = Url::parse(config.base_url.trim())
-            .ok()
-            .filter(|u| matches!(u.scheme(), "http" | "https") && !u.cannot_be_a_base())
-            .ok_or_else(|| {
-                PagerDutyError::Transport(format!(
-                    "the PagerDuty base URL {:?} is not an http(s) URL",
-                    config.base_url
-                ))
-            })?;
+        // The same parse `check-config` does for `pagerduty.api_url`.
+        let base = crate::config::http_url(&config.base_url)
+            .map_err(|e| PagerDutyError::Transport(format!("the PagerDuty base URL {e}")))?;
 
         let mut authorization =
             HeaderValue::from_str(&format!("Token token={}", config.token.expose_secret()))
@@ -230,13 +224,13 @@ impl PagerDutyClient {
                         PagerDutyError::Timeout => "timeout",
                         _ => "transport",
                     };
-                    count_request(endpoint, class);
+                    metric_names::pagerduty_request(endpoint, class, started.elapsed());
                     tracing::warn!(%method, %path, elapsed_ms, error = %error, "PagerDuty request failed");
                     return Err(error);
                 }
             };
             let code = status.as_u16();
-            count_request(endpoint, status_class(code));
+            metric_names::pagerduty_request(endpoint, status_class(code), started.elapsed());
             if status.is_success() {
                 tracing::debug!(%method, %path, status = code, elapsed_ms, "PagerDuty request");
                 return Ok(answer.into());
@@ -276,15 +270,6 @@ fn status_class(code: u16) -> &'static str {
         4 => "4xx",
         _ => "5xx",
     }
-}
-
-fn count_request(endpoint: &'static str, status_class: &'static str) {
-    metrics::counter!(
-        metric_names::PAGERDUTY_REQUESTS_TOTAL,
-        "endpoint" => endpoint,
-        "status_class" => status_class
-    )
-    .increment(1);
 }
 
 /// reqwest is built without a TLS crypto provider and panics when it finds none; `main` installs ring,

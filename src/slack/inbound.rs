@@ -85,6 +85,7 @@ pub fn to_inbound(event: &SlackMessageEvent, me: &BotIdentity) -> Option<Inbound
         reply_to: ChatTarget {
             channel,
             thread: event.origin.thread_ts.as_ref().map(|t| t.to_string()),
+            answers: None,
         },
         user,
         text: render::unescape(text),

@@ -4,7 +4,7 @@ use std::fmt;
 use std::time::Duration;
 
 use secrecy::SecretString;
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 
 /// How Slack's events reach the bot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -25,7 +25,7 @@ impl fmt::Display for SlackMode {
     }
 }
 
-/// The `[slack]` section. Durations are seconds (`1.5`) or a string with a unit (`"500ms"`, `"10s"`, `"2m"`).
+/// The `[slack]` section. Durations are humantime strings (`"500ms"`, `"10s"`, `"2m"`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SlackSettings {
@@ -35,10 +35,10 @@ pub struct SlackSettings {
     /// Where the Events API listener binds (events mode only).
     pub listen: String,
     /// Bound on each Slack Web API call.
-    #[serde(deserialize_with = "duration")]
+    #[serde(deserialize_with = "crate::config::duration::deserialize")]
     pub post_timeout: Duration,
     /// At most one message per channel per this interval (Slack allows about one a second per channel).
-    #[serde(deserialize_with = "duration")]
+    #[serde(deserialize_with = "crate::config::duration::deserialize")]
     pub per_channel_interval: Duration,
 }
 
@@ -108,40 +108,6 @@ impl SlackSecrets {
     }
 }
 
-/// Seconds as a number, or a number with `ms`, `s`, `m` or `h`.
-fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Raw {
-        Seconds(f64),
-        Text(String),
-    }
-    let invalid = |what: &str| {
-        serde::de::Error::custom(format!(
-            "invalid duration {what:?}: use seconds (1.5) or \"500ms\", \"10s\", \"2m\""
-        ))
-    };
-    match Raw::deserialize(d)? {
-        Raw::Seconds(s) => Duration::try_from_secs_f64(s).map_err(|_| invalid(&s.to_string())),
-        Raw::Text(t) => parse_duration(&t).ok_or_else(|| invalid(&t)),
-    }
-}
-
-fn parse_duration(text: &str) -> Option<Duration> {
-    let t = text.trim();
-    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
-    let (number, unit) = t.split_at(split);
-    let n: f64 = number.parse().ok()?;
-    let seconds = match unit.trim() {
-        "ms" => n / 1000.0,
-        "s" => n,
-        "m" => n * 60.0,
-        "h" => n * 3600.0,
-        _ => return None,
-    };
-    Duration::try_from_secs_f64(seconds).ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,9 +120,9 @@ mod tests {
     }
 
     #[test]
-    fn durations_take_seconds_or_units() {
+    fn durations_take_humantime_strings() {
         let s: SlackSettings = toml::from_str(
-            "mode = \"events\"\npost_timeout = \"500ms\"\nper_channel_interval = 2\n",
+            "mode = \"events\"\npost_timeout = \"500ms\"\nper_channel_interval = \"2s\"\n",
         )
         .unwrap();
         assert_eq!(s.mode, SlackMode::Events);

@@ -246,6 +246,7 @@ async fn post_renders_mrkdwn_to_the_right_channel_and_thread() {
     let to = ChatTarget {
         channel: "C9".into(),
         thread: Some("1700000000.000100".into()),
+        answers: None,
     };
     chat.post(&to, &reply).await.expect("posted");
 

@@ -76,10 +76,10 @@ per_channel_interval = "10ms"
 api_url = "{stub_url}"
 from_email = "icbot@example.com"
 service_id = "PSVC001"
-request_timeout_secs = 2
-connect_timeout_secs = 1
-lookup_deadline_secs = 5
-page_deadline_secs = 5
+request_timeout = "2s"
+connect_timeout = "1s"
+lookup_deadline = "5s"
+page_deadline = "5s"
 ic_schedules = [
   {{ id = "PIC0001", label = "IC Primary" }},
   {{ id = "PIC0002", label = "IC Backup" }},

@@ -93,12 +93,12 @@ impl FaultTable {
         }
     }
 
-    /// Without a prefix, `fault` becomes the global fault (and `none` clears every fault). With a prefix,
-    /// `fault` applies to paths starting with it (and `none` removes that prefix's fault).
+    /// Without a prefix, `fault` becomes the fault of every path, replacing the path faults (`none` clears
+    /// everything): a drill that moves on to a new fault gets it everywhere. With a prefix, `fault` applies
+    /// to paths starting with it (and `none` removes that prefix's fault).
     pub(super) fn set(&mut self, fault: Fault, prefix: Option<String>) {
         match prefix {
-            None if fault == Fault::None => *self = FaultTable::default(),
-            None => self.global = fault,
+            None => *self = FaultTable::new(fault),
             Some(prefix) => {
                 self.prefixes.retain(|(p, _)| *p != prefix);
                 if fault != Fault::None {

@@ -27,6 +27,10 @@
 //! - `POST /incidents/{id}/responder_requests`: 200 `{"responder_request": {..}}`. 404 for an unknown
 //!   incident; 400 for an unknown requester, no targets, or an unknown user target. Recorded in `/_pages`.
 //!
+//! # Web pages (no credentials)
+//! - `GET /incidents/{id}`: the incident's `html_url`, a small HTML page (title, number, status, assignee,
+//!   responders asked) for a demo user who clicks the link in a page reply; 404 for an unknown incident.
+//!
 //! # Monitoring endpoints (no credentials)
 //! - `GET /api/v2/alerts` (Alertmanager v2): the JSON array of firing alerts: always the `Watchdog`
 //!   heartbeat (severity `none`), plus the set from the data file or the last `POST /_alerts`.
@@ -34,10 +38,11 @@
 //! - `GET /api/v2/status.json` (Statuspage): `{"page": {..}, "status": {"indicator", "description"}}`.
 //!
 //! # Control endpoints (never faulted, never counted, no credentials)
-//! - `POST /_chaos` `{"fault": "hang"}` sets the global fault; `{"fault": "error", "path": "/incidents"}`
-//!   sets a fault for paths starting with `/incidents` (the longest matching prefix wins, the global
-//!   fault applies elsewhere); `{"fault": "none", "path": P}` removes P's fault; `{"fault": "none"}`
-//!   clears every fault. Faults: see [`Fault`]. `GET /_chaos` shows the faults in force.
+//! - `POST /_chaos` `{"fault": "hang"}` sets the fault for every path, replacing any path faults;
+//!   `{"fault": "error", "path": "/incidents"}` sets a fault for paths starting with `/incidents` only (the
+//!   longest matching prefix wins, the global fault applies elsewhere); `{"fault": "none", "path": P}`
+//!   removes P's fault; `{"fault": "none"}` clears every fault. Faults: see [`Fault`]. `GET /_chaos` shows
+//!   the faults in force.
 //! - `GET /_pages`: [`PagesLog`], the incidents and responder requests received.
 //! - `GET /_requests`: `{"/oncalls": 3, ..}`, requests received per path (faulted ones included).
 //! - `POST /_alerts` `[{"alertname": "DiskFull", "severity": "critical", "labels": {"team": "db"}}]`:
@@ -58,6 +63,7 @@
 
 mod data;
 mod fault;
+mod incident_page;
 mod monitoring;
 mod pagerduty;
 
@@ -228,6 +234,7 @@ impl StubServer {
     ) -> std::io::Result<()> {
         let app = Router::new()
             .merge(pagerduty::router())
+            .merge(incident_page::router())
             .merge(monitoring::router())
             .route("/_chaos", get(show_chaos).post(set_chaos))
             .route("/_pages", get(show_pages))
@@ -269,8 +276,8 @@ impl StubHandle {
         format!("http://{}", self.addr)
     }
 
-    /// Same as `POST /_chaos`: with a prefix, only paths starting with it; `Fault::None` without a prefix
-    /// clears every fault.
+    /// Same as `POST /_chaos`: with a prefix, only paths starting with it; without one, every path (the path
+    /// faults are replaced; `Fault::None` clears everything).
     pub fn set_fault(&self, fault: Fault, path_prefix: Option<String>) {
         tracing::info!(%fault, path = ?path_prefix, "stub fault set");
         self.state.lock().faults.set(fault, path_prefix);
@@ -561,11 +568,48 @@ mod tests {
         assert_eq!(status_of(&stub, "/oncalls").await, 200);
         assert_eq!(status_of(&stub, "/users").await, 200);
         assert_eq!(status_of(&stub, "/users/PUSR001").await, 503);
-        stub.set_fault(Fault::RateLimit, None);
-        assert_eq!(status_of(&stub, "/oncalls").await, 429);
-        assert_eq!(status_of(&stub, "/users/PUSR001").await, 503);
         stub.set_fault(Fault::None, None);
         assert_eq!(status_of(&stub, "/users/PUSR001").await, 200);
+    }
+
+    #[tokio::test]
+    async fn a_fault_without_a_path_replaces_the_path_faults() {
+        let stub = demo_stub().await;
+        stub.set_fault(Fault::Error, Some("/users/".into()));
+        assert_eq!(status_of(&stub, "/users/PUSR001").await, 500);
+        stub.set_fault(Fault::RateLimit, None);
+        assert_eq!(status_of(&stub, "/oncalls").await, 429);
+        assert_eq!(
+            status_of(&stub, "/users/PUSR001").await,
+            429,
+            "the drill's new fault, not the old path fault"
+        );
+        // Through the control endpoint too, and a path fault added after it stays.
+        let chaos = format!("{}/_chaos", stub.url());
+        let client = client();
+        for body in [
+            json!({"fault": "error", "path": "/incidents"}),
+            json!({"fault": "unavailable"}),
+            json!({"fault": "malformed", "path": "/users"}),
+        ] {
+            let r = client.post(&chaos).json(&body).send().await.unwrap();
+            assert_eq!(r.status().as_u16(), 200);
+        }
+        let incident = post(&stub, "/incidents", serde_json::json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            incident.status().as_u16(),
+            503,
+            "the /incidents fault was replaced"
+        );
+        assert_eq!(
+            status_of(&stub, "/users").await,
+            200,
+            "malformed answers 200"
+        );
+        assert_eq!(status_of(&stub, "/oncalls").await, 503);
     }
 
     #[tokio::test]

@@ -591,11 +591,12 @@ async fn create_incident(
                 .incident_key
                 .clone()
                 .unwrap_or_else(|| format!("stub-{id}")),
-            status: "triggered",
+            status: "triggered".into(),
             urgency,
             service_id: service_id.clone(),
             service_name,
             assignee,
+            responders: Vec::new(),
             created_at: now,
         };
         inner.incidents.push(stored.clone());
@@ -638,12 +639,14 @@ pub(super) struct IncidentRecord {
     pub(super) title: String,
     /// The key it was created with, or `stub-<id>`.
     pub(super) incident_key: String,
-    pub(super) status: &'static str,
+    pub(super) status: String,
     pub(super) urgency: String,
     pub(super) service_id: String,
     pub(super) service_name: String,
     /// Id and name.
     pub(super) assignee: Option<(String, String)>,
+    /// Names of the people asked to respond.
+    pub(super) responders: Vec<String>,
     pub(super) created_at: String,
 }
 
@@ -736,6 +739,14 @@ async fn create_responder_request(
             object.extend(body);
         }
         inner.pages.responder_requests.push(record);
+        if let Some(stored) = inner.incidents.iter_mut().find(|i| i.id == incident_id) {
+            stored.responders.extend(
+                targets
+                    .iter()
+                    .filter(|(kind, ..)| *kind == "user")
+                    .map(|(_, _, name)| name.clone()),
+            );
+        }
         (incident, requester, targets)
     };
     tracing::info!(incident = %incident.id, requester = %requester.0, targets = targets.len(), %from, "stub responder request");

@@ -448,3 +448,231 @@ pub(crate) async fn run_health(addr: SocketAddr) -> std::process::Output {
     .await
     .unwrap()
 }
+
+#[tokio::test]
+async fn every_counter_and_histogram_exists_from_start_with_build_info_and_no_placeholder() {
+    use icbot_actors::metric_names::{Kind, PRE_REGISTERED};
+    // PagerDuty hangs: no snapshot, no finished request, nothing counted yet by this bot.
+    let bot = admin_bot("zero", false, Fault::Hang).await;
+    let (code, text) = bot.get("/metrics").await;
+    assert_eq!(code, 200);
+    assert_prometheus_text(&text);
+    for series in PRE_REGISTERED {
+        for set in series.label_sets() {
+            let labels = set
+                .iter()
+                .map(|(k, v)| format!("{k}=\"{v}\""))
+                .collect::<Vec<_>>()
+                .join(",");
+            let line = match (series.kind, labels.is_empty()) {
+                (Kind::Counter, true) => series.name.to_string(),
+                (Kind::Counter, false) => format!("{}{{{labels}}}", series.name),
+                (Kind::Histogram, _) => format!("{}_count{{{labels}}}", series.name),
+            };
+            assert!(
+                sample(&text, &line).is_some(),
+                "{line} missing at start from:\n{text}"
+            );
+        }
+    }
+    let version = format!(
+        "icbot_build_info{{version=\"{}\"}}",
+        env!("CARGO_PKG_VERSION")
+    );
+    assert_eq!(sample(&text, &version), Some(1.0), "{text}");
+    assert!(
+        text.contains("icbot_pagerduty_request_duration_seconds_bucket{endpoint=\"POST /incidents\",le=\"0.5\"}"),
+        "{text}"
+    );
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        assert!(!line.ends_with(" -1"), "a placeholder value: {line}");
+    }
+    bot.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_admin_server_says_which_bot_it_is_and_health_confirms_it() {
+    let bot = admin_bot("instance", false, Fault::None).await;
+    bot.snapshot_loaded().await;
+    let instance = bot.bot().instance().clone();
+    let r = bot.http.get(bot.url("/healthz")).send().await.unwrap();
+    assert_eq!(r.headers()["icbot-instance"].to_str().unwrap(), instance.id);
+    let (_, body) = bot.get("/readyz").await;
+    let ready: Readiness = serde_json::from_str(&body).unwrap();
+    assert_eq!(ready.instance.as_ref(), Some(&instance));
+
+    let pid = instance.pid.to_string();
+    let out = run_health_args(bot.admin, &["--pid", &pid]).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains(&format!("instance {}", instance.id)),
+        "{stdout}"
+    );
+
+    let other = (instance.pid + 1).to_string();
+    let out = run_health_args(bot.admin, &["--pid", &other]).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{stdout}");
+    assert!(
+        stdout.starts_with(&format!(
+            "WRONG BOT: http://{}: the admin server answers for pid {pid}",
+            bot.admin
+        )),
+        "{stdout}"
+    );
+
+    let out = run_health_args(bot.admin, &["--live"]).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.starts_with("ALIVE"), "{stdout}");
+    bot.shutdown().await;
+}
+
+#[tokio::test]
+async fn health_errors_say_their_cause() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let out = run_health(port).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{stdout}");
+    assert_eq!(
+        stdout.trim(),
+        format!("UNREACHABLE: http://{port}: connection refused")
+    );
+    let out = tokio::task::spawn_blocking(|| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_icbot"))
+            .args(["health", "--admin", "http://local host:9464"])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{stdout}");
+    assert!(
+        stdout.starts_with("UNREACHABLE: invalid address \"http://local host:9464\""),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("builder error"), "{stdout}");
+}
+
+/// Runs the real binary's `icbot health --admin http://addr <args>`.
+async fn run_health_args(addr: SocketAddr, args: &[&str]) -> std::process::Output {
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_icbot"))
+            .args(["health", "--admin", &format!("http://{addr}")])
+            .args(&args)
+            .env("RUST_LOG", "warn")
+            .output()
+            .expect("icbot health runs")
+    })
+    .await
+    .unwrap()
+}
+
+/// Debian's chromium, as the tests and `.ci/run` install it.
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// The status page's DOM as a headless Chromium renders it; `None` (with a message) when there is no
+/// Chromium. Bounded: a hung browser is killed after a minute and fails the test.
+fn browser_dom(url: &str) -> Option<String> {
+    if !std::path::Path::new(CHROMIUM).exists() {
+        println!("SKIPPED: {CHROMIUM} is not installed (apt-get install -y chromium); the status page was not checked in a browser");
+        return None;
+    }
+    let profile = TempDir::new("chromium");
+    let child = std::process::Command::new(CHROMIUM)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+        ])
+        .arg(format!("--user-data-dir={}", profile.0.display()))
+        .args(["--dump-dom", url])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("chromium starts");
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(Duration::from_secs(60)) {
+        Ok(out) => {
+            let out = out.expect("chromium output");
+            assert!(
+                out.status.success(),
+                "chromium failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            Some(String::from_utf8_lossy(&out.stdout).into_owned())
+        }
+        Err(_) => {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+            panic!("chromium did not finish within a minute; killed");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_status_page_reads_at_a_glance_in_a_real_browser() {
+    let mut bot = admin_bot("browser", true, Fault::None).await;
+    bot.snapshot_loaded().await;
+    let out = bot.say("!ic page db <down>").await;
+    assert!(out.starts_with("Paged the Incident Commanders"), "{out}");
+    bot.stalk("war-room").await;
+    let mut health = bot.bot().health();
+    let (code, body) = bot.post("/actors/status/crash").await;
+    assert_eq!(code, 202, "{body}");
+    tokio::time::timeout(
+        PATIENCE,
+        health.wait_for(|all| {
+            all.iter()
+                .any(|h| h.child == Child::Status && h.restarts == 1 && h.running)
+        }),
+    )
+    .await
+    .expect("status restarted in time")
+    .unwrap();
+
+    let url = bot.url("/");
+    let Some(dom) = tokio::task::spawn_blocking(move || browser_dom(&url))
+        .await
+        .unwrap()
+    else {
+        bot.shutdown().await;
+        return;
+    };
+    for fact in [
+        "icbot <span class=\"ok\">ready</span>",
+        "ago, ok",
+        "<td>IC Primary</td><td>Alice Moreau</td>",
+        "<td>IC Shadow</td><td>Chen Wei, Dana Okafor</td>",
+        "<td>Search</td><td><span class=\"bad\">nobody</span></td>",
+        "the Incident Commanders paged by dana in #ops: <a href=\"http://127.0.0.1:",
+        ">incident #1</a>, <span class=\"ok\">4 of 4 confirmed</span>",
+        "#war-room since",
+        "ago: failed: status actor crash requested (chaos)</li>",
+        "name=\"viewport\"",
+    ] {
+        assert!(
+            dom.contains(fact),
+            "{fact:?} not in the rendered page:\n{dom}"
+        );
+    }
+    assert!(!dom.contains("<script"), "no JavaScript");
+    assert!(!dom.contains("{\"age_secs\""), "no raw JSON");
+    bot.shutdown().await;
+}

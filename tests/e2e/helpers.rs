@@ -131,11 +131,11 @@ adapter = "console"
 api_url = "{stub_url}"
 from_email = "icbot@example.com"
 service_id = "PSVC001"
-request_timeout_secs = {req}
-connect_timeout_secs = 1
-refresh_interval_secs = {refresh}
-page_deadline_secs = {page}
-lookup_deadline_secs = {lookup}
+request_timeout = "{req}"
+connect_timeout = "1s"
+refresh_interval = "{refresh}"
+page_deadline = "{page}"
+lookup_deadline = "{lookup}"
 max_rate_limit_retries = 1
 ic_schedules = [
   {{ id = "PIC0001", label = "IC Primary" }},
@@ -152,8 +152,8 @@ responder_schedules = [
 [status]
 source = "alertmanager"
 url = "{stub_url}"
-poll_interval_secs = {poll}
-check_timeout_secs = {check}
+poll_interval = "{poll}"
+check_timeout = "{check}"
 
 [state]
 dir = "{state}"
@@ -168,14 +168,19 @@ dir = "{state}"
             "[admin]\nlisten = \"\"\n"
         },
         extra = o.extra,
-        req = o.request_timeout_secs,
-        refresh = o.refresh_interval_secs,
-        page = o.page_deadline_secs,
-        lookup = o.lookup_deadline_secs,
-        poll = o.poll_interval_secs,
-        check = o.check_timeout_secs,
+        req = duration(o.request_timeout_secs),
+        refresh = duration(o.refresh_interval_secs),
+        page = duration(o.page_deadline_secs),
+        lookup = duration(o.lookup_deadline_secs),
+        poll = duration(o.poll_interval_secs),
+        check = duration(o.check_timeout_secs),
         state = state_dir.display(),
     )
+}
+
+/// Seconds as the config writes a duration: `"1s 500ms"`.
+fn duration(seconds: f64) -> String {
+    icbot::config::duration::format(Duration::from_secs_f64(seconds))
 }
 
 /// A bot against its own stub.

@@ -5,6 +5,7 @@ mod admin;
 mod chat_admin;
 mod console;
 mod faults;
+mod first_hour;
 mod ha;
 mod helpers;
 mod ic_commands;

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use icbot::pagerduty::{PagerDutyClient, PagerDutyConfig};
 use icbot::stub::Fault;
-use icbot_actors::oncall::UserId;
+use icbot_actors::cache::oncall::UserId;
 use icbot_actors::ports::{NewIncident, PagerDutyApi};
 
 const TARGETS: usize = 10;

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
 use common::*;
-use icbot_actors::schedule_cache::{ScheduleCacheMessage, SNAPSHOT_FILE};
+use icbot_actors::cache::schedule_cache::{ScheduleCacheMessage, SNAPSHOT_FILE};
 use ractor::ActorRef;
 
 const SCHEDULES: usize = 200;

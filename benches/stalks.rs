@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use icbot::stub::StubAlert;
 use icbot_actors::chat::ChatTarget;
-use icbot_actors::stalks::StalksMessage;
+use icbot_actors::status::stalks::StalksMessage;
 use ractor::ActorRef;
 
 const CHANNELS: usize = 10_000;

@@ -11,7 +11,7 @@ use std::io::IsTerminal;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use icbot_actors::names::ActorNames;
+use icbot_actors::supervision::names::ActorNames;
 use tokio::io::BufReader;
 
 use crate::app;

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
-use icbot_actors::oncall::ScheduleRef;
+use icbot_actors::cache::oncall::ScheduleRef;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::ha::settings::{DatabaseUrl, HaSettings, StateBackend};
@@ -360,7 +360,7 @@ mod defaults {
         Duration::from_secs(120)
     }
     pub fn audit_max_bytes() -> u64 {
-        icbot_actors::page_audit::DEFAULT_MAX_BYTES
+        icbot_actors::pager::audit::DEFAULT_MAX_BYTES
     }
     pub fn allow_dm() -> bool {
         true

@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use icbot_actors::oncall::human_age;
+use icbot_actors::cache::oncall::human_age;
 use serde_json::Value;
 
 use crate::admin::{ActorFacts, Readiness, TreeFacts};

@@ -9,13 +9,13 @@ use async_trait::async_trait;
 use std::time::SystemTime;
 use tokio::sync::Notify;
 
-use crate::oncall::{OnCallEntry, Person, Phone, UserId};
+use crate::cache::oncall::{OnCallEntry, Person, Phone, UserId};
 use crate::ports::{Incident, NewIncident, PagerDutyApi, PagerDutyError};
 
 use crate::chat::ChatTarget;
+use crate::commands::reply::Reply;
 use crate::ports::{ChatError, ChatOut, StatusProbe};
-use crate::reply::Reply;
-use crate::system_state::{Level, ProbeError, StatusReport};
+use crate::status::system_state::{Level, ProbeError, StatusReport};
 
 /// A report at `level` with a summary naming it.
 pub fn report(level: Level) -> Result<StatusReport, ProbeError> {

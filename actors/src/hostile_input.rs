@@ -7,18 +7,18 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use proptest::prelude::*;
 
+use crate::cache::oncall::{OnCallSnapshot, Person, Phone, Roster, ScheduleOnCall, ScheduleRef};
+use crate::cache::schedule_cache::{CacheView, RefreshFailure};
 use crate::chat::ChatTarget;
-use crate::command::{Command, UserQuery, MAX_MESSAGE_CHARS, MAX_QUERY_CHARS};
-use crate::format;
-use crate::oncall::{OnCallSnapshot, Person, Phone, Roster, ScheduleOnCall, ScheduleRef};
-use crate::page_dedup::{PriorPage, PriorState};
-use crate::pager::{PageOutcome, PageRequest, PageTarget, PersonResult};
+use crate::commands::format;
+use crate::commands::parse::{Command, UserQuery, MAX_MESSAGE_CHARS, MAX_QUERY_CHARS};
+use crate::commands::reply::{Reply, MAX_REPLY_CHARS};
+use crate::pager::actor::{PageOutcome, PageRequest, PageTarget, PersonResult};
+use crate::pager::dedup::{PriorPage, PriorState};
 use crate::ports::{Incident, PagerDutyError};
-use crate::reply::{Reply, MAX_REPLY_CHARS};
-use crate::schedule_cache::{CacheView, RefreshFailure};
-use crate::status::StatusCheck;
-use crate::status_format;
-use crate::system_state::{Level, ProbeError, StatusReport, SystemState};
+use crate::status::actor::StatusCheck;
+use crate::status::format as status_format;
+use crate::status::system_state::{Level, ProbeError, StatusReport, SystemState};
 
 /// Cases per property: enough to find the odd input, few enough that `cargo test` stays fast.
 const CASES: u32 = 256;
@@ -155,7 +155,7 @@ fn outcome(people: &[Person], audience: String, message: Option<String>, n: u8) 
             targets: targets.clone(),
             message,
             again: false,
-            targeting: crate::pager::Targeting::IncidentCommanders,
+            targeting: crate::pager::actor::Targeting::IncidentCommanders,
         },
         incident: n.is_multiple_of(2).then(|| Incident {
             id: "Q1".into(),
@@ -202,7 +202,7 @@ proptest! {
                 prop_assert!(q.to_string().chars().count() <= MAX_QUERY_CHARS + 3);
             }
             Ok(Some(Command::PageUsers(people, _))) => {
-                prop_assert!(people.len() <= crate::command::MAX_NAMED_PEOPLE);
+                prop_assert!(people.len() <= crate::commands::parse::MAX_NAMED_PEOPLE);
                 for q in people {
                     prop_assert!(q.to_string().chars().count() <= MAX_QUERY_CHARS + 3);
                 }
@@ -249,9 +249,9 @@ proptest! {
         assert_lines_short(&reply);
         assert_bounded(&reply);
         for (state, targeting) in [
-            (PriorState::Recorded, crate::pager::Targeting::IncidentCommanders),
-            (PriorState::OutcomeUnknown, crate::pager::Targeting::People),
-            (PriorState::OpenInPagerDuty, crate::pager::Targeting::People),
+            (PriorState::Recorded, crate::pager::actor::Targeting::IncidentCommanders),
+            (PriorState::OutcomeUnknown, crate::pager::actor::Targeting::People),
+            (PriorState::OpenInPagerDuty, crate::pager::actor::Targeting::People),
         ] {
             o.request.targeting = targeting;
             o.duplicate_of = Some(PriorPage {

@@ -34,7 +34,7 @@
 
 use std::time::Duration;
 
-use crate::system_state::{Level, SystemState};
+use crate::status::system_state::{Level, SystemState};
 
 pub const COMMANDS_TOTAL: &str = "icbot_commands_total";
 pub const COMMAND_DURATION_SECONDS: &str = "icbot_command_duration_seconds";
@@ -275,9 +275,9 @@ pub fn check_result(state: &SystemState) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::command::Command;
-    use crate::names::ActorNames;
-    use crate::root::Child;
+    use crate::commands::parse::Command;
+    use crate::supervision::names::ActorNames;
+    use crate::supervision::root::Child;
 
     #[test]
     fn label_sets_are_every_combination() {

@@ -8,10 +8,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+use crate::cache::oncall::{OnCallEntry, Person, UserId};
 use crate::chat::ChatTarget;
-use crate::oncall::{OnCallEntry, Person, UserId};
-use crate::reply::Reply;
-use crate::system_state::{ProbeError, StatusReport};
+use crate::commands::reply::Reply;
+use crate::status::system_state::{ProbeError, StatusReport};
 
 /// What went wrong talking to PagerDuty: one variant per thing the caller does differently.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -15,9 +15,9 @@ use icbot::stub::{
     StubService, StubUser,
 };
 use icbot_actors::chat::{ChatTarget, InboundMessage};
-use icbot_actors::names::ActorNames;
+use icbot_actors::commands::reply::Reply;
 use icbot_actors::ports::{ChatError, ChatOut};
-use icbot_actors::reply::Reply;
+use icbot_actors::supervision::names::ActorNames;
 use tokio::sync::mpsc;
 
 pub const SERVICE: &str = "PSVC001";

@@ -12,16 +12,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use icbot_actors::names::ActorNames;
+use icbot_actors::supervision::names::ActorNames;
 
 use crate::instance::Instance;
-use icbot_actors::pager::{PageOutcome, PagerMessage};
-use icbot_actors::root::{Child, ChildHealth, Failure};
-use icbot_actors::schedule_cache::CacheFacts;
-use icbot_actors::stalks::{KeptStalks, StalkInfo, StalksMessage};
-use icbot_actors::status::{StatusCheck, StatusMessage};
-use icbot_actors::store_health::StoreHealth;
-use icbot_actors::system_state::SystemState;
+use icbot_actors::cache::schedule_cache::CacheFacts;
+use icbot_actors::pager::actor::{PageOutcome, PagerMessage};
+use icbot_actors::state_store::watched::StoreHealth;
+use icbot_actors::status::actor::{StatusCheck, StatusMessage};
+use icbot_actors::status::stalks::{KeptStalks, StalkInfo, StalksMessage};
+use icbot_actors::status::system_state::SystemState;
+use icbot_actors::supervision::root::{Child, ChildHealth, Failure};
 use metrics_exporter_prometheus::PrometheusHandle;
 use ractor::rpc::CallResult;
 use ractor::{ActorCell, ActorRef, ActorStatus, Message, RpcReplyPort};

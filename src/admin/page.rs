@@ -9,11 +9,11 @@
 use std::fmt::Write;
 use std::time::{Duration, SystemTime};
 
-use icbot_actors::oncall::{human_age, OnCallSnapshot, ScheduleOnCall};
-use icbot_actors::pager::PageOutcome;
-use icbot_actors::stalks::StalkInfo;
-use icbot_actors::status::StatusCheck;
-use icbot_actors::system_state::SystemState;
+use icbot_actors::cache::oncall::{human_age, OnCallSnapshot, ScheduleOnCall};
+use icbot_actors::pager::actor::PageOutcome;
+use icbot_actors::status::actor::StatusCheck;
+use icbot_actors::status::stalks::StalkInfo;
+use icbot_actors::status::system_state::SystemState;
 
 use super::facts::{ActorFacts, Asked, Readiness};
 use super::view::StatusView;
@@ -377,12 +377,12 @@ mod tests {
     use std::collections::BTreeMap;
     use std::sync::Arc;
 
+    use icbot_actors::cache::oncall::{Person, ScheduleRef, UserId};
+    use icbot_actors::cache::schedule_cache::{CacheFacts, RefreshResult};
     use icbot_actors::chat::ChatTarget;
-    use icbot_actors::oncall::{Person, ScheduleRef, UserId};
-    use icbot_actors::pager::{PageRequest, PageTarget, PersonResult, Targeting};
+    use icbot_actors::pager::actor::{PageRequest, PageTarget, PersonResult, Targeting};
     use icbot_actors::ports::Incident;
-    use icbot_actors::root::{Child, ChildHealth, Failure};
-    use icbot_actors::schedule_cache::{CacheFacts, RefreshResult};
+    use icbot_actors::supervision::root::{Child, ChildHealth, Failure};
 
     use super::*;
     use crate::admin::facts::{ActorAnswers, FailureFacts, TreeFacts};

@@ -6,7 +6,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use icbot_actors::chaos::{self, CrashError};
+use icbot_actors::supervision::chaos::{self, CrashError};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 

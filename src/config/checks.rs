@@ -37,7 +37,7 @@ pub fn problems(config: &Config, secrets: &Secrets) -> Vec<Problem> {
             format!(
                 "{} is too small to hold the records of one dedup window; use at least {MIN_AUDIT_BYTES} (default {})",
                 config.pager.audit_max_bytes,
-                icbot_actors::page_audit::DEFAULT_MAX_BYTES
+                icbot_actors::pager::audit::DEFAULT_MAX_BYTES
             ),
         ));
     }

@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use serde::Deserialize;
 
 use icbot_actors::ports::StatusProbe;
-use icbot_actors::system_state::{FiringAlert, Level, ProbeError, StatusReport};
+use icbot_actors::status::system_state::{FiringAlert, Level, ProbeError, StatusReport};
 
 use super::get_json;
 

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use icbot_actors::ports::StatusProbe;
-use icbot_actors::system_state::ProbeError;
+use icbot_actors::status::system_state::ProbeError;
 
 pub use alertmanager::AlertmanagerProbe;
 pub use statuspage::StatuspageProbe;

@@ -23,8 +23,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use async_trait::async_trait;
+use icbot_actors::cache::oncall::{OnCallEntry, Person, UserId};
 use icbot_actors::metric_names;
-use icbot_actors::oncall::{OnCallEntry, Person, UserId};
 use icbot_actors::ports::{Incident, NewIncident, PagerDutyApi, PagerDutyError};
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::Method;

@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use icbot_actors::oncall::{Person, Phone, UserId};
+use icbot_actors::cache::oncall::{Person, Phone, UserId};
 use icbot_actors::ports::{Incident, NewIncident, PagerDutyApi, PagerDutyError};
 use secrecy::SecretString;
 use serde_json::{json, Value};

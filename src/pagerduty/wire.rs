@@ -6,7 +6,7 @@
 
 use std::time::SystemTime;
 
-use icbot_actors::oncall::{OnCallEntry, Person, Phone, UserId};
+use icbot_actors::cache::oncall::{OnCallEntry, Person, Phone, UserId};
 use icbot_actors::ports::Incident;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;

@@ -11,7 +11,7 @@ use std::collections::{HashSet, VecDeque};
 use std::sync::Mutex;
 
 use icbot_actors::chat::{ChatTarget, InboundMessage};
-use icbot_actors::gateway::GatewayHandle;
+use icbot_actors::commands::gateway::GatewayHandle;
 use slack_morphism::prelude::*;
 
 use super::client::BotIdentity;

@@ -36,7 +36,7 @@ mod tree_tests;
 use std::sync::Arc;
 
 use anyhow::Context;
-use icbot_actors::gateway::GatewayHandle;
+use icbot_actors::commands::gateway::GatewayHandle;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 

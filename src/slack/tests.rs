@@ -5,11 +5,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use icbot_actors::chat::{ChatTarget, InboundMessage};
-use icbot_actors::gateway::{GatewayHandle, GatewayMessage};
-use icbot_actors::in_flight::InFlight;
-use icbot_actors::names::ActorNames;
+use icbot_actors::commands::gateway::{GatewayHandle, GatewayMessage};
+use icbot_actors::commands::in_flight::InFlight;
+use icbot_actors::commands::reply::{code, strong, text, Reply};
 use icbot_actors::ports::ChatOut;
-use icbot_actors::reply::{code, strong, text, Reply};
+use icbot_actors::supervision::names::ActorNames;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use secrecy::SecretString;
 use serde_json::{json, Value};

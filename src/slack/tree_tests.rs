@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use icbot_actors::names::ActorNames;
+use icbot_actors::supervision::names::ActorNames;
 use serde_json::json;
 use tokio::net::TcpListener;
 

@@ -2,8 +2,8 @@
 //! PagerDuty is down answers `!ic` from its state file.
 
 use icbot::stub::Fault;
-use icbot_actors::pager::PagerMessage;
-use icbot_actors::schedule_cache::ScheduleCacheMessage;
+use icbot_actors::cache::schedule_cache::ScheduleCacheMessage;
+use icbot_actors::pager::actor::PagerMessage;
 
 use crate::helpers::spawn_bot;
 

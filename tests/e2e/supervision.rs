@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use icbot::admin::Readiness;
 use icbot::stub::Fault;
-use icbot_actors::root::Child;
+use icbot_actors::supervision::root::Child;
 
 use crate::admin::{admin_bot, admin_bot_with, run_health, sample, AdminBot};
 
@@ -229,13 +229,14 @@ async fn failed_state_writes_are_counted_shown_and_degrade_readiness() {
     assert_eq!(sample(&after, series), Some(was + 2.0), "{after}");
 
     // The snapshot's save fails too, and says so.
-    let cache = ractor::ActorRef::<icbot_actors::schedule_cache::ScheduleCacheMessage>::where_is(
-        bot.names().schedule_cache(),
-    )
-    .expect("cache running");
+    let cache =
+        ractor::ActorRef::<icbot_actors::cache::schedule_cache::ScheduleCacheMessage>::where_is(
+            bot.names().schedule_cache(),
+        )
+        .expect("cache running");
     let refreshed = ractor::call_t!(
         cache,
-        icbot_actors::schedule_cache::ScheduleCacheMessage::RefreshNow,
+        icbot_actors::cache::schedule_cache::ScheduleCacheMessage::RefreshNow,
         20_000
     )
     .unwrap();

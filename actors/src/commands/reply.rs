@@ -1,7 +1,7 @@
 //! A reply as a small document, so each chat adapter renders it its own way: plain text on the console,
 //! mrkdwn with `tel:` links and escaping on Slack.
 
-use crate::oncall::Phone;
+use crate::cache::oncall::Phone;
 
 /// The most a reply may cost when posted, in [`Reply::cost`] units (characters, escaping counted at its worst).
 /// Slack cuts a message's text at 40,000 characters and advises far less; 12,000 keeps a whole reply readable

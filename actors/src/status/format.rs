@@ -3,9 +3,9 @@
 
 use std::time::SystemTime;
 
-use crate::reply::{code, strong, text, Reply, Span};
-use crate::status::StatusCheck;
-use crate::system_state::SystemState;
+use crate::commands::reply::{code, strong, text, Reply, Span};
+use crate::status::actor::StatusCheck;
+use crate::status::system_state::SystemState;
 
 /// What users read when a check failed.
 pub const UNABLE: &str = "UNABLE TO CHECK STATUS";
@@ -129,7 +129,7 @@ mod tests {
     use std::time::{Duration, UNIX_EPOCH};
 
     use super::*;
-    use crate::system_state::{Level, ProbeError, StatusReport};
+    use crate::status::system_state::{Level, ProbeError, StatusReport};
 
     fn at(secs: u64) -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(secs)

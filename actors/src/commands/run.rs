@@ -11,21 +11,21 @@ use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 
-use crate::access::AccessPolicy;
-use crate::admin_commands;
-use crate::ask::ask;
+use crate::cache::directory::{resolve, Resolution, Unresolved};
+use crate::cache::oncall::{OnCallSnapshot, Person, Roster};
+use crate::cache::schedule_cache::{CacheView, ScheduleCacheMessage};
 use crate::chat::InboundMessage;
-use crate::command::{Command, PageOptions, UserQuery};
-use crate::directory::{resolve, Resolution, Unresolved};
-use crate::format;
-use crate::names::ActorNames;
-use crate::oncall::{OnCallSnapshot, Person, Roster};
-use crate::page_audit::{AuditLog, AuditRecord};
-use crate::pager::{PageOutcome, PageRequest, PageTarget, PagerMessage, Targeting};
+use crate::commands::access::AccessPolicy;
+use crate::commands::admin as admin_commands;
+use crate::commands::format;
+use crate::commands::parse::{Command, PageOptions, UserQuery};
+use crate::commands::reply::{Reply, Span};
+use crate::commands::status as status_commands;
+use crate::pager::actor::{PageOutcome, PageRequest, PageTarget, PagerMessage, Targeting};
+use crate::pager::audit::{AuditLog, AuditRecord};
 use crate::ports::{ChatOut, PagerDutyApi};
-use crate::reply::{Reply, Span};
-use crate::schedule_cache::{CacheView, ScheduleCacheMessage};
-use crate::status_commands;
+use crate::supervision::ask::ask;
+use crate::supervision::names::ActorNames;
 
 /// Time kept back from a deadline to format and post the answer.
 const ANSWER_MARGIN: Duration = Duration::from_millis(200);
@@ -233,7 +233,7 @@ async fn page_roster(
     };
     let Some(snapshot) = view.snapshot.clone() else {
         let mut reply = format::no_on_call_data(&view, roster);
-        reply.line(vec![crate::reply::strong("Nobody was paged.")]);
+        reply.line(vec![crate::commands::reply::strong("Nobody was paged.")]);
         return reply;
     };
     let targets: Vec<PageTarget> = snapshot
@@ -508,8 +508,8 @@ mod tests {
     use super::*;
     use crate::chat::ChatTarget;
     use crate::fakes::{FakePagerDuty, RecordingChat};
-    use crate::page_audit::{AuditEvent, DEFAULT_MAX_BYTES};
-    use crate::pager::AUDIT_FILE;
+    use crate::pager::actor::AUDIT_FILE;
+    use crate::pager::audit::{AuditEvent, DEFAULT_MAX_BYTES};
     use crate::ports::StateStore;
     use crate::state_store::MemoryStateStore;
 

@@ -3,7 +3,7 @@
 //! record with the same page id after it; every reply to a page, whoever makes it (the pager, or the command
 //! when the pager cannot answer), has its outcome record. A `started` without its outcome is a page whose
 //! result is unknown (the bot died mid-page): deduplication reads it back at start and never pages blindly
-//! again ([`crate::page_dedup`]).
+//! again ([`crate::pager::dedup`]).
 //!
 //! Owned by the wiring (one [`AuditLog`] shared by the pager and the command context); written through the
 //! [`StateStore`]. Appends start on a fresh line, so a line torn by a crash never glues the next record onto
@@ -17,10 +17,10 @@ use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
+use crate::cache::oncall::UserId;
 use crate::metric_names;
-use crate::oncall::UserId;
-use crate::page_dedup::{PageKey, PriorPage};
-use crate::pager::{PageOutcome, PageRequest, PersonResult};
+use crate::pager::actor::{PageOutcome, PageRequest, PersonResult};
+use crate::pager::dedup::{PageKey, PriorPage};
 use crate::ports::{Incident, StateStore};
 
 /// The audit log's file name in the state directory.
@@ -175,7 +175,7 @@ impl AuditRecord {
             AuditEvent::Started => self.targets.iter().map(|(id, _)| id).collect(),
             AuditEvent::Outcome => self.results.iter().map(|(id, _, _)| id).collect(),
         };
-        crate::page_dedup::key(ids)
+        crate::pager::dedup::key(ids)
     }
 }
 
@@ -338,9 +338,9 @@ pub mod audit_time {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cache::oncall::Person;
     use crate::chat::ChatTarget;
-    use crate::oncall::Person;
-    use crate::pager::PageTarget;
+    use crate::pager::actor::PageTarget;
     use crate::state_store::{FileStateStore, MemoryStateStore};
     use std::time::Duration;
 
@@ -358,13 +358,13 @@ mod tests {
                 .collect(),
             message: None,
             again: false,
-            targeting: crate::pager::Targeting::People,
+            targeting: crate::pager::actor::Targeting::People,
         }
     }
 
     fn started(ids: &[&str], at: SystemTime) -> AuditRecord {
         let r = request(ids);
-        let key = crate::page_dedup::key(r.targets.iter().map(|t| &t.person.id));
+        let key = crate::pager::dedup::key(r.targets.iter().map(|t| &t.person.id));
         AuditRecord::started(&r, "p1", &key, "icbot-k", at)
     }
 

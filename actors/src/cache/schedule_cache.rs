@@ -23,7 +23,7 @@ use tokio::task::JoinSet;
 
 use crate::metric_names;
 
-use crate::oncall::{
+use crate::cache::oncall::{
     human_age, OnCallEntry, OnCallSnapshot, Person, ScheduleOnCall, ScheduleRef, UserId,
 };
 use crate::ports::{PagerDutyApi, PagerDutyError, StateStore};

@@ -5,7 +5,7 @@
 //!
 //! The table ([`SharedRecentPages`]) is made once at wiring and handed to each pager it starts, so a pager
 //! crash never loses it: the page tasks record their finish in it directly, whether or not the pager that
-//! started them still runs. It is seeded once from the audit log ([`crate::page_audit`]).
+//! started them still runs. It is seeded once from the audit log ([`crate::pager::audit`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -13,8 +13,8 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use crate::oncall::UserId;
-use crate::page_audit::{AuditEvent, AuditRecord};
+use crate::cache::oncall::UserId;
+use crate::pager::audit::{AuditEvent, AuditRecord};
 use crate::ports::Incident;
 
 /// What is known of the earlier page.
@@ -35,7 +35,7 @@ pub enum PriorState {
 pub struct PriorPage {
     pub requested_by: String,
     pub channel: String,
-    #[serde(with = "crate::page_audit::audit_time")]
+    #[serde(with = "crate::pager::audit::audit_time")]
     pub at: SystemTime,
     /// `None` while that page is still in flight, or when its outcome is unknown and no incident was found.
     pub incident: Option<Incident>,
@@ -320,7 +320,7 @@ mod tests {
         outcome.results = vec![(
             UserId("a".into()),
             "A".into(),
-            crate::pager::PersonResult::Assigned,
+            crate::pager::actor::PersonResult::Assigned,
         )];
         with_outcome.restore([record(AuditEvent::Started, Some("p1"), None), outcome]);
         let p = with_outcome.prior(&ids(&["a"]), SystemTime::now()).unwrap();
@@ -336,7 +336,7 @@ mod tests {
         outcome.results = vec![(
             UserId("a".into()),
             "A".into(),
-            crate::pager::PersonResult::AlreadyPaged,
+            crate::pager::actor::PersonResult::AlreadyPaged,
         )];
         outcome.duplicate_of = Some(PriorPage {
             state: PriorState::OpenInPagerDuty,

@@ -9,7 +9,7 @@
 //! in order, to the restarted gateway. A message the gateway died while taking, [`MAX_HANDOVERS`] times, is
 //! dropped with an error log, `icbot_chat_messages_dropped_total{reason}` and a short reply to its author;
 //! so is one that finds no gateway for [`DELIVER_PATIENCE`]. Nothing is dropped silently. The gateway
-//! asks `schedule_cache`, `pager`, `status` and `stalks` by name (see [`crate::ask`]), and posts replies
+//! asks `schedule_cache`, `pager`, `status` and `stalks` by name (see [`crate::supervision::ask`]), and posts replies
 //! through [`ChatOut`], each cut to [`MAX_REPLY_CHARS`]. A command that is not ours is ignored; one of ours typed wrongly gets a one-line hint.
 
 use std::collections::VecDeque;
@@ -22,14 +22,14 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use crate::chat::InboundMessage;
-use crate::command::Command;
-use crate::commands::{run_command, CommandContext};
-use crate::in_flight::{InFlight, InFlightGuard};
+use crate::commands::in_flight::{InFlight, InFlightGuard};
+use crate::commands::parse::Command;
+use crate::commands::reply::{Reply, MAX_REPLY_CHARS};
+use crate::commands::run::{run_command, CommandContext};
+use crate::commands::status as status_commands;
 use crate::metric_names;
-use crate::names::ActorNames;
 use crate::ports::ChatOut;
-use crate::reply::{Reply, MAX_REPLY_CHARS};
-use crate::status_commands;
+use crate::supervision::names::ActorNames;
 
 /// How long a reply may take to post before the gateway gives up on it (the chat adapter retries inside).
 const POST_TIMEOUT: Duration = Duration::from_secs(60);

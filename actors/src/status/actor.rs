@@ -19,10 +19,10 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::metric_names;
-use crate::names::ActorNames;
 use crate::ports::StatusProbe;
-use crate::stalk::StalkMessage;
-use crate::system_state::{ProbeError, SystemState};
+use crate::status::stalk::StalkMessage;
+use crate::status::system_state::{ProbeError, SystemState};
+use crate::supervision::names::ActorNames;
 
 /// How much longer than `check_timeout` a caller should wait for a [`StatusMessage::Check`] answer.
 pub const ANSWER_MARGIN: Duration = Duration::from_secs(1);
@@ -233,8 +233,8 @@ fn spawn_probe(probe: Arc<dyn StatusProbe>, timeout: Duration, back: ActorRef<St
 mod tests {
     use super::*;
     use crate::fakes::{healthy, FakeProbe};
-    use crate::status_format::status_reply;
-    use crate::system_state::{Level, StatusReport};
+    use crate::status::format::status_reply;
+    use crate::status::system_state::{Level, StatusReport};
 
     const POLL: Duration = Duration::from_secs(30);
     const TIMEOUT: Duration = Duration::from_secs(5);

@@ -1,7 +1,7 @@
 //! Finding the person a user means by `<user>`: an email, a full name, or a unique name prefix.
 
-use crate::command::UserQuery;
-use crate::oncall::Person;
+use crate::cache::oncall::Person;
+use crate::commands::parse::UserQuery;
 
 /// What a lookup found.
 #[derive(Debug, Clone, PartialEq, Eq)]

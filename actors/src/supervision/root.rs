@@ -3,7 +3,7 @@
 //! It spawns its children linked in `pre_start` and owns their restarts: a child that fails (an `Err` from a
 //! handler, a panic) or stops on its own is spawned again under the same name after a backoff (100 ms doubling
 //! to 30 s, reset once it has stayed up a quiet minute), each restart logged with the reason and counted. A
-//! child with more consecutive failures than its restart budget allows ([`crate::backoff`]) is reported as
+//! child with more consecutive failures than its restart budget allows ([`crate::supervision::backoff`]) is reported as
 //! failing (logged once at error level, `failing` in its health) while the backoff keeps trying. The root
 //! never stops because a child did. When the root is stopped, it stops its children and waits for them (at most
 //! [`CHILDREN_STOP_PATIENCE`]), so each runs its `post_stop` (the stalks actor saves its set there); ractor
@@ -18,14 +18,14 @@ use serde::Serialize;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::backoff::{RestartBackoff, RestartPolicy};
-use crate::gateway::{GatewayActor, GatewayArgs};
+use crate::cache::schedule_cache::{ScheduleCacheActor, ScheduleCacheArgs};
+use crate::commands::gateway::{GatewayActor, GatewayArgs};
 use crate::metric_names;
-use crate::names::ActorNames;
-use crate::pager::{PagerActor, PagerArgs};
-use crate::schedule_cache::{ScheduleCacheActor, ScheduleCacheArgs};
-use crate::stalks::{StalksActor, StalksArgs};
-use crate::status::{StatusActor, StatusArgs};
+use crate::pager::actor::{PagerActor, PagerArgs};
+use crate::status::actor::{StatusActor, StatusArgs};
+use crate::status::stalks::{StalksActor, StalksArgs};
+use crate::supervision::backoff::{RestartBackoff, RestartPolicy};
+use crate::supervision::names::ActorNames;
 
 /// The children, in start order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -373,21 +373,21 @@ pub(crate) fn over_budget(actor: &str, streak: u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cache::oncall::ScheduleRef;
+    use crate::cache::oncall::UserId;
+    use crate::cache::schedule_cache::{CacheFacts, ScheduleCacheMessage};
     use crate::chat::{ChatTarget, InboundMessage};
-    use crate::commands::{CommandContext, Deadlines};
+    use crate::commands::gateway::{GatewayHandle, GatewayMessage};
+    use crate::commands::in_flight::InFlight;
+    use crate::commands::run::{CommandContext, Deadlines};
     use crate::fakes::{healthy, FakeMode, FakePagerDuty, FakeProbe, RecordingChat};
-    use crate::gateway::{GatewayHandle, GatewayMessage};
-    use crate::in_flight::InFlight;
-    use crate::oncall::ScheduleRef;
-    use crate::oncall::UserId;
-    use crate::page_audit::{AuditLog, DEFAULT_MAX_BYTES};
-    use crate::page_dedup::{RecentPages, SharedRecentPages};
-    use crate::pager::PagerMessage;
+    use crate::pager::actor::PagerMessage;
+    use crate::pager::audit::{AuditLog, DEFAULT_MAX_BYTES};
+    use crate::pager::dedup::{RecentPages, SharedRecentPages};
     use crate::ports::StateStore;
-    use crate::schedule_cache::{CacheFacts, ScheduleCacheMessage};
-    use crate::stalks::{KeptStalks, StalksMessage};
     use crate::state_store::MemoryStateStore;
-    use crate::status::StatusMessage;
+    use crate::status::actor::StatusMessage;
+    use crate::status::stalks::{KeptStalks, StalksMessage};
 
     struct Tree {
         root: ActorRef<RootMessage>,
@@ -739,7 +739,7 @@ mod tests {
             // Idle, then a batch, and the crash before the handle could hand any of it over.
             assert!(t.handle.drain(Duration::from_secs(60)).await);
             deliver(crashes as usize * 1000);
-            crate::chaos::crash(&t.names, "gateway").expect("gateway crashed");
+            crate::supervision::chaos::crash(&t.names, "gateway").expect("gateway crashed");
             let back = health.wait_for(|all| {
                 all.iter()
                     .any(|h| h.child == Child::Gateway && h.running && h.restarts == crashes)

@@ -9,14 +9,14 @@ use ractor::ActorRef;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-use crate::ask::ask;
 use crate::chat::InboundMessage;
-use crate::command::Command;
-use crate::names::ActorNames;
-use crate::reply::Reply;
-use crate::stalks::StalksMessage;
-use crate::status::StatusMessage;
-use crate::status_format::{self, UNABLE};
+use crate::commands::parse::Command;
+use crate::commands::reply::Reply;
+use crate::status::actor::StatusMessage;
+use crate::status::format::{self as status_format, UNABLE};
+use crate::status::stalks::StalksMessage;
+use crate::supervision::ask::ask;
+use crate::supervision::names::ActorNames;
 
 /// The answer to a command already sent to its actor.
 pub type SentCommand = oneshot::Receiver<Reply>;

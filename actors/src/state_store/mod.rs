@@ -1,4 +1,5 @@
-//! [`StateStore`] implementations: files in `[state] dir` for the bot, memory for tests.
+//! [`StateStore`] implementations: files in `[state] dir` for the bot, memory for tests; [`watched`] counts
+//! and publishes failed state writes.
 
 use std::collections::HashMap;
 use std::fs;
@@ -7,6 +8,8 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 use crate::ports::StateStore;
+
+pub mod watched;
 
 /// Files in one directory; saves write `name.tmp` then rename it over `name`.
 #[derive(Debug, Clone)]

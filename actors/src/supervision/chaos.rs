@@ -2,13 +2,13 @@
 //! that its supervisor handles like any other. Used by the admin server's crash endpoint and by the
 //! `!ic crash <actor>` chat command; both are off unless `[admin] chaos = true`.
 
-use crate::gateway::GatewayMessage;
-use crate::names::ActorNames;
-use crate::pager::PagerMessage;
-use crate::schedule_cache::ScheduleCacheMessage;
-use crate::stalk::StalkMessage;
-use crate::stalks::StalksMessage;
-use crate::status::StatusMessage;
+use crate::cache::schedule_cache::ScheduleCacheMessage;
+use crate::commands::gateway::GatewayMessage;
+use crate::pager::actor::PagerMessage;
+use crate::status::actor::StatusMessage;
+use crate::status::stalk::StalkMessage;
+use crate::status::stalks::StalksMessage;
+use crate::supervision::names::ActorNames;
 
 /// The kinds of actor that can be crashed (the root cannot).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

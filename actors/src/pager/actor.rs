@@ -4,10 +4,10 @@
 //! holds up another, and within the deadline it is given: when the deadline comes first, the outcome says what
 //! was confirmed so far and everyone else is "not confirmed", so the room calls them by hand.
 //!
-//! Intent, act, outcome: a page appends its `started` record to the audit log ([`page_audit`]) before its first
+//! Intent, act, outcome: a page appends its `started` record to the audit log ([`page_audit`](crate::pager::audit)) before its first
 //! PagerDuty write, creates the incident with an `incident_key` PagerDuty honours (a retried create never opens
 //! a second incident), and appends its outcome before it is returned. A repeat of a recent page of the same
-//! people is answered with the first page instead of a second incident ([`page_dedup`]), unless `again`; a
+//! people is answered with the first page instead of a second incident ([`page_dedup`](crate::pager::dedup)), unless `again`; a
 //! repeat of a page whose outcome was never recorded (the bot died mid-page) is answered as such, with the
 //! incident found by its key or the phones to call. The recent-pages table is shared with the wiring, so it
 //! outlives a pager crash; page tasks record their finish in it directly.
@@ -21,14 +21,14 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
+use crate::cache::oncall::{Person, UserId};
 use crate::chat::ChatTarget;
 use crate::metric_names;
-use crate::oncall::{Person, UserId};
-use crate::page_audit::{AuditLog, AuditRecord};
-use crate::page_dedup::{self, PageKey, PriorPage, PriorState, SharedRecentPages};
+use crate::pager::audit::{AuditLog, AuditRecord};
+use crate::pager::dedup::{self as page_dedup, PageKey, PriorPage, PriorState, SharedRecentPages};
 use crate::ports::{Incident, NewIncident, PagerDutyApi, PagerDutyError};
 
-pub use crate::page_audit::AUDIT_FILE;
+pub use crate::pager::audit::AUDIT_FILE;
 
 /// How long before its deadline a page stops waiting on PagerDuty, to leave time to answer.
 const ANSWER_MARGIN: Duration = Duration::from_millis(250);
@@ -661,7 +661,7 @@ fn details(request: &PageRequest) -> String {
 mod tests {
     use super::*;
     use crate::fakes::{FakeMode, FakePagerDuty};
-    use crate::page_dedup::{PriorState, RecentPages};
+    use crate::pager::dedup::{PriorState, RecentPages};
     use crate::ports::StateStore;
     use crate::state_store::MemoryStateStore;
 
@@ -696,7 +696,7 @@ mod tests {
     ) -> ActorRef<PagerMessage> {
         let args = PagerArgs {
             pagerduty: pd,
-            audit: Arc::new(AuditLog::new(store, crate::page_audit::DEFAULT_MAX_BYTES)),
+            audit: Arc::new(AuditLog::new(store, crate::pager::audit::DEFAULT_MAX_BYTES)),
             recent,
             from_email: "icbot@example.com".into(),
         };
@@ -708,7 +708,7 @@ mod tests {
         let log = String::from_utf8(store.load(AUDIT_FILE).unwrap().unwrap_or_default()).unwrap();
         log.lines()
             .map(|l| serde_json::from_str::<AuditRecord>(l).unwrap())
-            .filter(|r| r.event == crate::page_audit::AuditEvent::Outcome)
+            .filter(|r| r.event == crate::pager::audit::AuditEvent::Outcome)
             .collect()
     }
 
@@ -956,7 +956,7 @@ mod tests {
         );
         assert_eq!(pd.incidents.lock().unwrap().len(), 1, "no second incident");
         assert!(pd.responder_requests.lock().unwrap().is_empty());
-        let text = crate::format::page_outcome(&out, None).plain();
+        let text = crate::commands::format::page_outcome(&out, None).plain();
         assert!(text.contains("did not record its outcome"), "{text}");
         assert!(text.contains("incident #1"), "{text}");
         assert!(text.contains("!ic page --again"), "{text}");
@@ -966,7 +966,7 @@ mod tests {
     async fn a_lost_outcome_without_an_incident_gives_the_phones_within_the_deadline() {
         let pd = Arc::new(FakePagerDuty::demo());
         let mut alice = target("alice", "Alice");
-        alice.person.phones.push(crate::oncall::Phone {
+        alice.person.phones.push(crate::cache::oncall::Phone {
             country_code: Some(1),
             number: "5550101".into(),
         });
@@ -982,7 +982,7 @@ mod tests {
             Some(PriorState::OutcomeUnknown)
         );
         assert!(out.incident.is_none());
-        let reply = crate::format::page_outcome(&out, None);
+        let reply = crate::commands::format::page_outcome(&out, None);
         assert!(reply.alert);
         let text = reply.plain();
         assert!(text.contains("call them by hand"), "{text}");
@@ -1055,7 +1055,7 @@ mod tests {
         pd.wait_for_writes(1, Duration::from_secs(5)).await;
         let log = String::from_utf8(store.load(AUDIT_FILE).unwrap().unwrap()).unwrap();
         let started: AuditRecord = serde_json::from_str(log.lines().next().unwrap()).unwrap();
-        assert_eq!(started.event, crate::page_audit::AuditEvent::Started);
+        assert_eq!(started.event, crate::pager::audit::AuditEvent::Started);
         assert_eq!(started.dedup_key, vec![UserId("alice".into())]);
         assert_eq!(started.requested_by, "dana");
         assert!(outcomes(&store).is_empty(), "no outcome yet");

@@ -25,18 +25,18 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::backoff::{RestartBackoff, RestartPolicy};
 use crate::chat::ChatTarget;
+use crate::commands::reply::Reply;
 use crate::metric_names;
-use crate::names::ActorNames;
 use crate::ports::{ChatOut, StateStore};
-use crate::reply::Reply;
-use crate::root::Failure;
-use crate::stalk::{LastPosted, StalkActor, StalkArgs, StalkMessage};
-use crate::status_format::{
+use crate::status::format::{
     already_stalking_reply, not_stalking_reply, now_stalking_reply, unstalked_reply,
 };
-use crate::system_state::SystemState;
+use crate::status::stalk::{LastPosted, StalkActor, StalkArgs, StalkMessage};
+use crate::status::system_state::SystemState;
+use crate::supervision::backoff::{RestartBackoff, RestartPolicy};
+use crate::supervision::names::ActorNames;
+use crate::supervision::root::Failure;
 
 /// The state file holding the set of stalking channels.
 pub const STALKS_FILE: &str = "stalks.json";
@@ -416,7 +416,7 @@ impl StalksState {
         let name = self.names.stalk(channel);
         metric_names::actor_restarted(&name);
         if verdict.crossed_budget {
-            crate::root::over_budget(&name, stalk.backoff.streak());
+            crate::supervision::root::over_budget(&name, stalk.backoff.streak());
         }
         self.publish_restarts(channel);
         let channel = channel.to_string();
@@ -569,8 +569,8 @@ mod tests {
     use super::*;
     use crate::fakes::{healthy, report, FakeProbe, RecordingChat};
     use crate::state_store::MemoryStateStore;
-    use crate::status::{StatusActor, StatusArgs, StatusMessage};
-    use crate::system_state::{Level, ProbeError};
+    use crate::status::actor::{StatusActor, StatusArgs, StatusMessage};
+    use crate::status::system_state::{Level, ProbeError};
 
     const POLL: Duration = Duration::from_secs(30);
 

@@ -2,13 +2,13 @@
 
 use std::time::SystemTime;
 
-use crate::command::{truncate, Command, UserQuery, MAX_QUERY_CHARS};
-use crate::directory::Unresolved;
-use crate::oncall::{human_age, OnCallSnapshot, Person, Roster};
-use crate::page_dedup::{PriorPage, PriorState};
-use crate::pager::{PageOutcome, PageRequest, PageTarget, PersonResult, Targeting};
-use crate::reply::{code, strong, text, Reply, Span};
-use crate::schedule_cache::{failure_text, CacheView};
+use crate::cache::directory::Unresolved;
+use crate::cache::oncall::{human_age, OnCallSnapshot, Person, Roster};
+use crate::cache::schedule_cache::{failure_text, CacheView};
+use crate::commands::parse::{truncate, Command, UserQuery, MAX_QUERY_CHARS};
+use crate::commands::reply::{code, strong, text, Reply, Span};
+use crate::pager::actor::{PageOutcome, PageRequest, PageTarget, PersonResult, Targeting};
+use crate::pager::dedup::{PriorPage, PriorState};
 
 /// Names and messages echoed back are cut to this many characters.
 const ECHO_MAX: usize = 200;
@@ -547,11 +547,11 @@ pub fn help() -> Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cache::oncall::{Phone, ScheduleOnCall, ScheduleRef, UserId};
+    use crate::cache::schedule_cache::RefreshFailure;
     use crate::chat::ChatTarget;
-    use crate::oncall::{Phone, ScheduleOnCall, ScheduleRef, UserId};
-    use crate::pager::{PageRequest, PageTarget};
+    use crate::pager::actor::{PageRequest, PageTarget};
     use crate::ports::{Incident, PagerDutyError};
-    use crate::schedule_cache::RefreshFailure;
     use std::sync::Arc;
     use std::time::Duration;
 
@@ -683,7 +683,7 @@ mod tests {
                 targets: targets.clone(),
                 message: None,
                 again: false,
-                targeting: crate::pager::Targeting::IncidentCommanders,
+                targeting: crate::pager::actor::Targeting::IncidentCommanders,
             },
             incident: incident.then(|| Incident {
                 id: "Q1".into(),
@@ -776,8 +776,8 @@ mod tests {
         let everyone = [bongani.clone(), person("alice", "Alice Smith", None)];
         let ids: Vec<_> = queries
             .iter()
-            .map(|q| match crate::directory::resolve(q, &everyone) {
-                crate::directory::Resolution::Found(p) => p.id,
+            .map(|q| match crate::cache::directory::resolve(q, &everyone) {
+                crate::cache::directory::Resolution::Found(p) => p.id,
                 other => panic!("{q}: {other:?}"),
             })
             .collect();

@@ -2,7 +2,7 @@
 //!
 //! It owns what the channel was last told. At start it asks the status actor for the current state and posts
 //! it (or, when the status actor is not there, "UNABLE TO CHECK STATUS (status checker restarting)"); then it
-//! receives every poll result through the process group [`crate::status::subscribers_group`] and posts only
+//! receives every poll result through the process group [`crate::status::actor::subscribers_group`] and posts only
 //! when the state differs from the last post ([`SystemState::differs_from`]). A restarted stalk that knows the
 //! last post stays silent until the state differs.
 //!
@@ -16,18 +16,18 @@ use ractor::rpc::CallResult;
 use ractor::{pg, Actor, ActorProcessingErr, ActorRef};
 
 use crate::chat::ChatTarget;
-use crate::names::ActorNames;
+use crate::commands::reply::{Reply, MAX_REPLY_CHARS};
 use crate::ports::{ChatError, ChatOut};
-use crate::reply::{Reply, MAX_REPLY_CHARS};
-use crate::status::{subscribers_group, StatusCheck, StatusMessage};
-use crate::status_format::{change_reply, checker_unavailable_reply};
-use crate::system_state::SystemState;
+use crate::status::actor::{subscribers_group, StatusCheck, StatusMessage};
+use crate::status::format::{change_reply, checker_unavailable_reply};
+use crate::status::system_state::SystemState;
+use crate::supervision::names::ActorNames;
 
 /// How long one chat post may take before it counts as failed.
 pub const POST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long a starting stalk waits for the status actor's answer. The status actor answers within its
-/// `check_timeout` plus [`crate::status::ANSWER_MARGIN`], so this only bounds a wedged one.
+/// `check_timeout` plus [`crate::status::actor::ANSWER_MARGIN`], so this only bounds a wedged one.
 pub const STATUS_ANSWER_WAIT: Duration = Duration::from_secs(60);
 
 /// The longest a rate-limited post waits before its one retry.
@@ -202,7 +202,7 @@ impl StalkState {
 mod tests {
     use super::*;
     use crate::fakes::RecordingChat;
-    use crate::system_state::{Level, StatusReport};
+    use crate::status::system_state::{Level, StatusReport};
 
     fn check(level: Level) -> StatusCheck {
         StatusCheck {

@@ -1,8 +1,8 @@
 //! Who may do what where: paging only in the configured channels, and direct messages on or off.
 
 use crate::chat::InboundMessage;
-use crate::command::Command;
-use crate::reply::Reply;
+use crate::commands::parse::Command;
+use crate::commands::reply::Reply;
 
 /// The `[access]` rules.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,7 +59,7 @@ impl AccessPolicy {
 mod tests {
     use super::*;
     use crate::chat::ChatTarget;
-    use crate::command::PageOptions;
+    use crate::commands::parse::PageOptions;
 
     fn msg(channel: &str, direct: bool) -> InboundMessage {
         InboundMessage {

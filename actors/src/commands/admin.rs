@@ -4,12 +4,12 @@ use std::time::SystemTime;
 
 use tokio::time::Instant;
 
-use crate::ask::ask;
-use crate::chaos;
-use crate::names::ActorNames;
-use crate::oncall::human_age;
-use crate::reply::Reply;
-use crate::schedule_cache::{failure_text, ScheduleCacheMessage};
+use crate::cache::oncall::human_age;
+use crate::cache::schedule_cache::{failure_text, ScheduleCacheMessage};
+use crate::commands::reply::Reply;
+use crate::supervision::ask::ask;
+use crate::supervision::chaos;
+use crate::supervision::names::ActorNames;
 
 /// `!ic refresh`: refreshes the on-call data now and says how it went, by `deadline`.
 pub async fn refresh(names: &ActorNames, deadline: Instant) -> Reply {

@@ -1,0 +1,9 @@
+//! The schedule cache: who is on call, from PagerDuty, kept in memory and on disk.
+//!
+//! - [`schedule_cache`]: the actor that refreshes on-call snapshots from PagerDuty, persists and serves them.
+//! - [`oncall`]: people, phones, schedules and the [`oncall::OnCallSnapshot`].
+//! - [`directory`]: which person a user means by `<user>`.
+
+pub mod directory;
+pub mod oncall;
+pub mod schedule_cache;

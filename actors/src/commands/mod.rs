@@ -1,0 +1,22 @@
+//! Commands: chat text to a [`parse::Command`], the gateway that runs each one within its deadline, and the
+//! replies.
+//!
+//! - [`parse`]: chat text to [`parse::Command`], and the help generated from it.
+//! - [`gateway`]: the gateway actor: inbound message to command to reply, delivered with a receipt so a gateway
+//!   crash loses none; [`in_flight`] counts what is still to be answered.
+//! - [`run`]: what each `!ic` command does, with which actor, within which deadline; [`status`] the `!status`
+//!   ones, [`admin`] the admins' `!ic refresh` and `!ic crash`.
+//! - [`access`]: where paging is allowed, whether DMs are answered, who is an admin.
+//! - [`reply`]: a reply as lines of spans, rendered by each chat adapter; [`format`] builds the `!ic` ones.
+//!
+//! Asks `cache`, `pager` and `status` for what a command needs; never the reverse.
+
+pub mod access;
+pub mod admin;
+pub mod format;
+pub mod gateway;
+pub mod in_flight;
+pub mod parse;
+pub mod reply;
+pub mod run;
+pub mod status;

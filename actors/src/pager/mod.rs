@@ -1,0 +1,10 @@
+//! Paging: incidents opened in PagerDuty, per-person outcomes, and the records that keep pages from being
+//! lost or doubled.
+//!
+//! - [`actor`]: the pager actor: opens the incident, asks the others to respond, reports per person.
+//! - [`audit`]: the write-ahead audit log (`pages.jsonl`): intent before the PagerDuty write, outcome after.
+//! - [`dedup`]: repeats of a recent page, in a table made at wiring so it outlives the pager.
+
+pub mod actor;
+pub mod audit;
+pub mod dedup;

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use icbot_actors::cache::announcer::Announcer;
 use icbot_actors::cache::schedule_cache::{CacheFacts, ScheduleCacheArgs};
 use icbot_actors::commands::access::AccessPolicy;
 use icbot_actors::commands::gateway::{GatewayArgs, GatewayHandle};
@@ -169,6 +170,16 @@ pub async fn start(
     );
     let refresh_interval = pd.refresh_interval;
     let (cache_facts_tx, cache_facts) = watch::channel(CacheFacts::default());
+    // One announcer for the bot's life: the cache's restarts share its pending record and posting order.
+    let announce_rules = crate::config::announce::announce_rules(config);
+    let announcer = (!announce_rules.is_empty()).then(|| {
+        Announcer::new(
+            chat.clone(),
+            store.clone(),
+            announce_rules,
+            config.display.zone(),
+        )
+    });
     let cache_args = {
         let (pagerduty, store) = (pagerduty.clone(), store.clone());
         let (ics, responders) = (pd.ic_schedule_refs(), pd.responder_schedule_refs());
@@ -183,6 +194,7 @@ pub async fn start(
             contacts_ttl: CONTACTS_TTL,
             contact_concurrency: CONTACT_CONCURRENCY,
             facts: cache_facts_tx.clone(),
+            announcer: announcer.clone(),
         }
     };
     let pager_args = {

@@ -110,6 +110,7 @@ fn view(people: &[Person], label: &str, failed: Option<String>) -> CacheView {
             label: label.to_string(),
         },
         people: people.iter().map(|p| p.id.clone()).collect(),
+        shift_ends: Default::default(),
     };
     let now = SystemTime::now();
     CacheView {

@@ -18,12 +18,14 @@
 //! - [`ports`]: the traits the core talks to the world through, and their error types.
 //! - [`metric_names`]: every metric the bot exports, its labels, and who emits it.
 //! - [`utc`]: calendar times for people and APIs.
+//! - [`local_time`]: shift ends and starts in the reader's time zone, relative to now.
 //! - `fakes` (tests only): in-memory PagerDuty, probe and chat; `hostile_input` (tests only): property tests
 //!   of the parser and every formatter over hostile text.
 
 pub mod cache;
 pub mod chat;
 pub mod commands;
+pub mod local_time;
 pub mod metric_names;
 pub mod pager;
 pub mod ports;

@@ -410,6 +410,7 @@ mod tests {
                         label: "IC Primary".into(),
                     },
                     people: vec![alice.id.clone()],
+                    shift_ends: Default::default(),
                 },
                 ScheduleOnCall {
                     schedule: ScheduleRef {
@@ -417,6 +418,7 @@ mod tests {
                         label: "IC Backup".into(),
                     },
                     people: vec![],
+                    shift_ends: Default::default(),
                 },
             ],
             responders: vec![],

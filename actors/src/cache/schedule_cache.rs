@@ -22,7 +22,10 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::metric_names;
+use crate::utc;
 
+use crate::cache::announcer::Announcer;
+use crate::cache::handoff::handoffs;
 use crate::cache::oncall::{
     human_age, OnCallEntry, OnCallSnapshot, Person, ScheduleOnCall, ScheduleRef, UserId,
 };
@@ -49,6 +52,8 @@ pub struct ScheduleCacheArgs {
     pub contact_concurrency: usize,
     /// Where the cache publishes its [`CacheFacts`] after every change, for operators and readiness.
     pub facts: watch::Sender<CacheFacts>,
+    /// Posts the handoffs between each good snapshot and the one before (`[[announce]]`); `None`: silent.
+    pub announcer: Option<Announcer>,
 }
 
 /// What operators see of the cache, published on a `watch` so reading it never waits on the actor.
@@ -328,7 +333,22 @@ impl ScheduleCacheState {
                 } else {
                     tracing::info!(on_call, people = snapshot.people.len(), "on-call refreshed");
                 }
+                // Write-ahead: the announcements are recorded, then the snapshot that makes them old news is
+                // saved, and only then are they posted (see `announcer`).
+                let announcements = match (&self.args.announcer, &self.snapshot) {
+                    (Some(announcer), Some(previous)) => {
+                        let changed = handoffs(previous, &snapshot);
+                        if !changed.is_empty() {
+                            tracing::info!(handoffs = changed.len(), "on-call changed");
+                        }
+                        Some((announcer, announcer.intend(&changed, SystemTime::now())))
+                    }
+                    _ => None,
+                };
                 save_snapshot(self.args.store.as_ref(), &snapshot);
+                if let Some((announcer, batch)) = announcements {
+                    announcer.post(batch);
+                }
                 let label = if partial { "partial" } else { "ok" };
                 metrics::counter!(metric_names::ONCALL_REFRESHES_TOTAL, "result" => label)
                     .increment(1);
@@ -505,14 +525,21 @@ fn group(schedules: &[ScheduleRef], entries: &[OnCallEntry]) -> Vec<ScheduleOnCa
                 .collect();
             mine.sort_by_key(|e| e.escalation_level);
             let mut seen = HashSet::new();
+            let mut shift_ends = BTreeMap::new();
             let people = mine
                 .into_iter()
-                .map(|e| e.user.id.clone())
-                .filter(|id| seen.insert(id.clone()))
+                .filter(|e| seen.insert(e.user.id.clone()))
+                .map(|e| {
+                    if let Some(end) = e.end.as_deref().and_then(utc::parse_rfc3339) {
+                        shift_ends.insert(e.user.id.clone(), end);
+                    }
+                    e.user.id.clone()
+                })
                 .collect();
             ScheduleOnCall {
                 schedule: schedule.clone(),
                 people,
+                shift_ends,
             }
         })
         .collect()
@@ -547,7 +574,10 @@ fn save_snapshot(store: &dyn StateStore, snapshot: &OnCallSnapshot) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fakes::FakePagerDuty;
+    use crate::cache::announcer::AnnounceRule;
+    use crate::chat::ChatTarget;
+    use crate::fakes::{FakePagerDuty, RecordingChat};
+    use crate::local_time::ReaderZone;
     use crate::state_store::MemoryStateStore;
 
     fn args(pd: Arc<FakePagerDuty>, store: Arc<MemoryStateStore>) -> ScheduleCacheArgs {
@@ -573,11 +603,105 @@ mod tests {
             contacts_ttl: Duration::from_secs(3600),
             contact_concurrency: 4,
             facts: watch::channel(CacheFacts::default()).0,
+            announcer: None,
         }
     }
 
     async fn get(cache: &ActorRef<ScheduleCacheMessage>) -> CacheView {
         ractor::call_t!(cache, ScheduleCacheMessage::Get, 5_000).expect("cache answers")
+    }
+
+    fn announcing(
+        pd: Arc<FakePagerDuty>,
+        store: Arc<MemoryStateStore>,
+        chat: Arc<RecordingChat>,
+    ) -> ScheduleCacheArgs {
+        let mut a = args(pd, store.clone());
+        a.announcer = Some(Announcer::new(
+            chat,
+            store,
+            vec![AnnounceRule {
+                target: ChatTarget::channel("ops"),
+                schedule_ids: vec!["P".into(), "S".into(), "T".into()],
+            }],
+            ReaderZone::utc(),
+        ));
+        a
+    }
+
+    async fn refresh(cache: &ActorRef<ScheduleCacheMessage>) -> Result<(), PagerDutyError> {
+        ractor::call_t!(cache, ScheduleCacheMessage::RefreshNow, 5_000).unwrap()
+    }
+
+    #[tokio::test]
+    async fn handoffs_are_announced_once_and_failures_and_restarts_announce_nothing() {
+        let pd = Arc::new(FakePagerDuty::demo());
+        let store = Arc::new(MemoryStateStore::new());
+        let chat = RecordingChat::new();
+        let (cache, h) = Actor::spawn(
+            None,
+            ScheduleCacheActor,
+            announcing(pd.clone(), store.clone(), chat.clone()),
+        )
+        .await
+        .unwrap();
+        get(&cache).await;
+        assert_eq!(refresh(&cache).await, Ok(()));
+        assert_eq!(
+            chat.total(),
+            0,
+            "the first snapshot and an unchanged one announce nothing"
+        );
+
+        pd.set_on_call("P", &["bob"]);
+        pd.set_on_call("S", &[]);
+        assert_eq!(refresh(&cache).await, Ok(()));
+        let posts = chat.wait_for("ops", 2).await;
+        assert_eq!(
+            posts,
+            [
+                "Primary: Alice Smith → Bob Jones\nBob Jones: +44 7700900123",
+                "Nobody on call for Shadow (was Bob Jones, Carol White)"
+            ]
+        );
+
+        // A failed refresh is not a change; the refresh after it compares with the last good snapshot.
+        pd.fail_with(Some(PagerDutyError::Timeout));
+        assert!(refresh(&cache).await.is_err());
+        pd.fail_with(None);
+        assert_eq!(refresh(&cache).await, Ok(()));
+        cache.stop(None);
+        h.await.unwrap();
+
+        // A restart compares with the saved snapshot: nothing new, nothing said.
+        let (cache, h) = Actor::spawn(
+            None,
+            ScheduleCacheActor,
+            announcing(pd.clone(), store.clone(), chat.clone()),
+        )
+        .await
+        .unwrap();
+        assert_eq!(refresh(&cache).await, Ok(()));
+        // A change while the bot was down is announced by the first refresh after it.
+        cache.stop(None);
+        h.await.unwrap();
+        pd.set_on_call("T", &["carol"]);
+        let (cache, h) = Actor::spawn(
+            None,
+            ScheduleCacheActor,
+            announcing(pd.clone(), store.clone(), chat.clone()),
+        )
+        .await
+        .unwrap();
+        let posts = chat.wait_for("ops", 3).await;
+        assert_eq!(
+            posts[2],
+            "Team: nobody → Carol White\nCarol White: no phone in PagerDuty"
+        );
+        assert_eq!(refresh(&cache).await, Ok(()));
+        assert_eq!(chat.total(), 3, "each change once");
+        cache.stop(None);
+        h.await.unwrap();
     }
 
     #[tokio::test]

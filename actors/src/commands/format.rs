@@ -574,6 +574,7 @@ mod tests {
                 label: label.into(),
             },
             people: people.iter().map(|p| p.id.clone()).collect(),
+            shift_ends: Default::default(),
         }
     }
 

@@ -166,6 +166,7 @@ pub async fn start(
         CommandContext::new(names.clone(), chat.clone(), pagerduty.clone(), deadlines)
             .with_access(access)
             .with_chaos(config.admin.chaos)
+            .with_display_zone(config.display.zone())
             .with_audit(audit.clone()),
     );
     let refresh_interval = pd.refresh_interval;

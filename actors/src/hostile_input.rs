@@ -13,6 +13,7 @@ use crate::chat::ChatTarget;
 use crate::commands::format;
 use crate::commands::parse::{Command, UserQuery, MAX_MESSAGE_CHARS, MAX_QUERY_CHARS};
 use crate::commands::reply::{Reply, MAX_REPLY_CHARS};
+use crate::local_time::ReaderZone;
 use crate::pager::actor::{PageOutcome, PageRequest, PageTarget, PersonResult};
 use crate::pager::dedup::{PriorPage, PriorState};
 use crate::ports::{Incident, PagerDutyError};
@@ -226,7 +227,7 @@ proptest! {
         let view = view(&people, &label, failed);
         let now = SystemTime::now();
         for roster in [Roster::IncidentCommanders, Roster::Responders] {
-            let reply = format::on_call_listing(&view, roster, now);
+            let reply = format::on_call_listing(&view, roster, now, &ReaderZone::utc());
             assert_lines_short(&reply);
             assert_bounded(&reply);
         }
@@ -334,7 +335,12 @@ proptest! {
     fn megabyte_names_and_summaries_are_cut(name in huge()) {
         let people = vec![person(name.clone(), name.clone(), vec![], true)];
         let view = view(&people, "Primary", Some(name.clone()));
-        let listing = format::on_call_listing(&view, Roster::IncidentCommanders, SystemTime::now());
+        let listing = format::on_call_listing(
+            &view,
+            Roster::IncidentCommanders,
+            SystemTime::now(),
+            &ReaderZone::utc(),
+        );
         assert_bounded(&listing);
         let card = format::who_card(&people[0], view.snapshot.as_deref());
         assert_lines_short(&card);

@@ -110,6 +110,12 @@ pub trait ChatOut: Send + Sync + 'static {
     async fn email_of(&self, _chat_user: &str) -> Result<Option<String>, ChatError> {
         Ok(None)
     }
+
+    /// The IANA time zone a chat user reads times in (Slack's `users.info` `tz`), when the platform can
+    /// tell; `None` means the bot's `[display] time_zone`.
+    async fn time_zone_of(&self, _chat_user: &str) -> Result<Option<String>, ChatError> {
+        Ok(None)
+    }
 }
 
 /// The one question asked of monitoring.

@@ -44,6 +44,7 @@ struct FakeState {
     posts: mpsc::UnboundedSender<AcceptedPost>,
     users_info_calls: AtomicU32,
     emails: Mutex<HashMap<String, String>>,
+    time_zones: Mutex<HashMap<String, String>>,
     connections_opened: AtomicU32,
 }
 
@@ -172,6 +173,7 @@ impl FakeSlack {
             posts: posts_tx,
             users_info_calls: AtomicU32::new(0),
             emails: Mutex::new(HashMap::new()),
+            time_zones: Mutex::new(HashMap::new()),
             connections_opened: AtomicU32::new(0),
         });
         let app = Router::new()
@@ -208,6 +210,12 @@ impl FakeSlack {
     pub fn set_email(&self, user: &str, email: &str) {
         let mut emails = self.state.emails.lock().expect("emails");
         emails.insert(user.to_string(), email.to_string());
+    }
+
+    /// The user's `tz` in `users.info` (a user with an email set).
+    pub fn set_time_zone(&self, user: &str, tz: &str) {
+        let mut zones = self.state.time_zones.lock().expect("time zones");
+        zones.insert(user.to_string(), tz.to_string());
     }
 
     pub fn users_info_calls(&self) -> u32 {
@@ -316,10 +324,16 @@ async fn users_info(
     state.users_info_calls.fetch_add(1, Ordering::SeqCst);
     let user = query.get("user").cloned().unwrap_or_default();
     let email = state.emails.lock().expect("emails").get(&user).cloned();
+    let tz = state
+        .time_zones
+        .lock()
+        .expect("time zones")
+        .get(&user)
+        .cloned();
     match email {
         Some(email) => Json(json!({
             "ok": true,
-            "user": {"id": user, "name": "someone", "profile": {"email": email, "real_name": "Some One"}}
+            "user": {"id": user, "name": "someone", "tz": tz, "profile": {"email": email, "real_name": "Some One"}}
         }))
         .into_response(),
         None => Json(json!({"ok": false, "error": "user_not_found"})).into_response(),

@@ -118,3 +118,30 @@ async fn a_restart_announces_only_what_changed_while_the_bot_was_down() {
     assert_eq!(bot.chat.posts_to("console").len(), 1);
     bot.shutdown().await;
 }
+
+#[tokio::test]
+async fn shift_ends_are_shown_in_the_display_time_zone() {
+    let options = Options {
+        extra: "[display]\ntime_zone = \"Asia/Tokyo\"\n".into(),
+        ..Options::default()
+    };
+    let bot = spawn_bot_with("local-time", StubData::demo(), options).await;
+    let reply = bot.say("!ic").await;
+    // The demo's IC Primary shift ends five days after the stub started: a weekday, the reader's clock.
+    let primary = reply
+        .lines()
+        .find(|l| l.starts_with("IC Primary: Alice Moreau"))
+        .expect("IC Primary line");
+    assert!(
+        primary.contains(" · until ") && primary.ends_with(" JST (in 4 d 23 h)"),
+        "{reply}"
+    );
+    let (_, weekday) = primary.split_once(" · until ").unwrap();
+    assert!(
+        ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+            .iter()
+            .any(|d| weekday.starts_with(d)),
+        "{primary}"
+    );
+    bot.shutdown().await;
+}

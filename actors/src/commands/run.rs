@@ -21,6 +21,7 @@ use crate::commands::format;
 use crate::commands::parse::{Command, PageOptions, UserQuery};
 use crate::commands::reply::{Reply, Span};
 use crate::commands::status as status_commands;
+use crate::local_time::ReaderZone;
 use crate::pager::actor::{PageOutcome, PageRequest, PageTarget, PagerMessage, Targeting};
 use crate::pager::audit::{AuditLog, AuditRecord};
 use crate::ports::{ChatOut, PagerDutyApi};
@@ -70,6 +71,8 @@ pub struct CommandContext {
     pub audit: Option<Arc<AuditLog>>,
     /// The last view the cache gave, used while the cache restarts.
     last_view: Mutex<Option<CacheView>>,
+    /// `[display] time_zone`: times for readers whose chat does not say their own zone.
+    pub display_zone: ReaderZone,
 }
 
 impl CommandContext {
@@ -88,6 +91,30 @@ impl CommandContext {
             chaos: false,
             audit: None,
             last_view: Mutex::new(None),
+            display_zone: ReaderZone::utc(),
+        }
+    }
+
+    /// The same context showing times in `zone` to readers whose own zone is not known.
+    pub fn with_display_zone(mut self, zone: ReaderZone) -> Self {
+        self.display_zone = zone;
+        self
+    }
+
+    /// The zone `chat_user` reads times in: theirs when the chat says (Slack's `tz`, cached by the adapter),
+    /// else `[display] time_zone`. Asked for at most `within`; a failure or an unknown name falls back.
+    async fn reader_zone(&self, chat_user: &str, within: Duration) -> ReaderZone {
+        match tokio::time::timeout(within, self.chat.time_zone_of(chat_user)).await {
+            Ok(Ok(Some(name))) => ReaderZone::named(&name).unwrap_or_else(|e| {
+                tracing::warn!(user = %chat_user, error = %e, "chat user's time zone unknown; using [display] time_zone");
+                self.display_zone.clone()
+            }),
+            Ok(Ok(None)) => self.display_zone.clone(),
+            Ok(Err(e)) => {
+                tracing::warn!(user = %chat_user, error = %e, "cannot read the chat user's time zone; using [display] time_zone");
+                self.display_zone.clone()
+            }
+            Err(_) => self.display_zone.clone(),
         }
     }
 
@@ -154,8 +181,10 @@ pub async fn run_command(
     let page = page_in_words(&command);
     let work = async {
         match command {
-            Command::IncidentCommanders => listing(ctx, Roster::IncidentCommanders, deadline).await,
-            Command::Responders => listing(ctx, Roster::Responders, deadline).await,
+            Command::IncidentCommanders => {
+                listing(ctx, msg, Roster::IncidentCommanders, deadline).await
+            }
+            Command::Responders => listing(ctx, msg, Roster::Responders, deadline).await,
             Command::PageIncidentCommanders(opts) => {
                 page_roster(ctx, msg, Roster::IncidentCommanders, opts, deadline).await
             }
@@ -213,9 +242,20 @@ fn until(deadline: Instant) -> Duration {
         .saturating_sub(ANSWER_MARGIN)
 }
 
-async fn listing(ctx: &CommandContext, roster: Roster, deadline: Instant) -> Reply {
-    match ctx.view(until(deadline)).await {
-        Some(view) => format::on_call_listing(&view, roster, SystemTime::now()),
+async fn listing(
+    ctx: &CommandContext,
+    msg: &InboundMessage,
+    roster: Roster,
+    deadline: Instant,
+) -> Reply {
+    // The reader's zone is asked alongside the cache, for at most half the time left: times in UTC beat no
+    // answer.
+    let (view, zone) = tokio::join!(
+        ctx.view(until(deadline)),
+        ctx.reader_zone(&msg.user, until(deadline) / 2)
+    );
+    match view {
+        Some(view) => format::on_call_listing(&view, roster, SystemTime::now(), &zone),
         None => format::cache_unavailable(),
     }
 }

@@ -11,6 +11,7 @@ use std::time::Duration;
 use anyhow::Context;
 use icbot_actors::cache::announcer::Announcer;
 use icbot_actors::cache::schedule_cache::{CacheFacts, ScheduleCacheArgs};
+use icbot_actors::cache::user_groups::{UserGroupFacts, UserGroupSync};
 use icbot_actors::commands::access::AccessPolicy;
 use icbot_actors::commands::gateway::{GatewayArgs, GatewayHandle};
 use icbot_actors::commands::in_flight::InFlight;
@@ -18,7 +19,7 @@ use icbot_actors::commands::run::{CommandContext, Deadlines};
 use icbot_actors::pager::actor::PagerArgs;
 use icbot_actors::pager::audit::AuditLog;
 use icbot_actors::pager::dedup::RecentPages;
-use icbot_actors::ports::{ChatOut, PagerDutyApi, StateStore, StatusProbe};
+use icbot_actors::ports::{ChatOut, PagerDutyApi, StateStore, StatusProbe, UserGroupsApi};
 use icbot_actors::state_store::watched::{StoreHealth, WatchedStore};
 use icbot_actors::state_store::{FileStateStore, MemoryStateStore};
 use icbot_actors::status::actor::{self as status, StatusArgs};
@@ -63,6 +64,7 @@ pub struct Bot {
     stub: Option<StubHandle>,
     health: watch::Receiver<Vec<ChildHealth>>,
     cache_facts: watch::Receiver<CacheFacts>,
+    user_group_facts: Option<watch::Receiver<UserGroupFacts>>,
     store_health: watch::Receiver<StoreHealth>,
     kept_stalks: KeptStalks,
     chat_connected: watch::Sender<bool>,
@@ -86,6 +88,17 @@ pub async fn start(
     secrets: &Secrets,
     chat: Arc<dyn ChatOut>,
     names: ActorNames,
+) -> anyhow::Result<Bot> {
+    start_with_groups(config, secrets, chat, names, None).await
+}
+
+/// [`start`], with the chat's user groups for `[[user_groups]]` (Slack's; `None` on the console).
+pub async fn start_with_groups(
+    config: &Config,
+    secrets: &Secrets,
+    chat: Arc<dyn ChatOut>,
+    names: ActorNames,
+    groups_api: Option<Arc<dyn UserGroupsApi>>,
 ) -> anyhow::Result<Bot> {
     install_crypto_provider();
     let instance = Instance::now();
@@ -181,6 +194,16 @@ pub async fn start(
             config.display.zone(),
         )
     });
+    let group_rules = crate::config::announce::user_group_rules(config);
+    let user_groups = match (groups_api, group_rules.is_empty()) {
+        (_, true) => None,
+        (Some(api), false) => Some(UserGroupSync::new(api, store.clone(), group_rules)),
+        (None, false) => {
+            tracing::warn!("[[user_groups]] needs the Slack adapter; the groups are not kept");
+            None
+        }
+    };
+    let user_group_facts = user_groups.as_ref().map(UserGroupSync::facts);
     let cache_args = {
         let (pagerduty, store) = (pagerduty.clone(), store.clone());
         let (ics, responders) = (pd.ic_schedule_refs(), pd.responder_schedule_refs());
@@ -196,6 +219,7 @@ pub async fn start(
             contact_concurrency: CONTACT_CONCURRENCY,
             facts: cache_facts_tx.clone(),
             announcer: announcer.clone(),
+            user_groups: user_groups.clone(),
         }
     };
     let pager_args = {
@@ -267,6 +291,7 @@ pub async fn start(
                 names: names.clone(),
                 health: health.clone(),
                 cache: cache_facts.clone(),
+                user_groups: user_group_facts.clone(),
                 store: store_health.clone(),
                 stalks: kept_stalks.clone(),
                 chat_connected: chat_connected.subscribe(),
@@ -290,6 +315,7 @@ pub async fn start(
         stub,
         health,
         cache_facts,
+        user_group_facts,
         store_health,
         kept_stalks,
         chat_connected,
@@ -386,6 +412,11 @@ impl Bot {
     }
 
     /// Failed state writes (count, last failure, files behind), as last published: never blocks.
+    /// The `[[user_groups]]` sync's facts, when groups are kept.
+    pub fn user_group_facts(&self) -> Option<watch::Receiver<UserGroupFacts>> {
+        self.user_group_facts.clone()
+    }
+
     pub fn store_health(&self) -> watch::Receiver<StoreHealth> {
         self.store_health.clone()
     }

@@ -61,6 +61,9 @@ pub struct Config {
     /// `[[announce]]`: where handoffs are announced.
     #[serde(default)]
     pub announce: Vec<announce::AnnounceSetting>,
+    /// `[[user_groups]]`: Slack user groups kept to the people on call.
+    #[serde(default)]
+    pub user_groups: Vec<announce::UserGroupSetting>,
     #[serde(default)]
     pub display: announce::DisplaySettings,
 }

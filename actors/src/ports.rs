@@ -118,6 +118,17 @@ pub trait ChatOut: Send + Sync + 'static {
     }
 }
 
+/// Chat user groups kept in step with who is on call (Slack's `@ic-oncall`).
+#[async_trait]
+pub trait UserGroupsApi: Send + Sync + 'static {
+    /// The chat user id with this email (`users.lookupByEmail`); `Ok(None)` when the chat has nobody with it.
+    async fn user_by_email(&self, email: &str) -> Result<Option<String>, ChatError>;
+
+    /// Replaces the members of the group with this handle (`usergroups.users.update`); an error names a
+    /// handle the chat does not know.
+    async fn set_members(&self, handle: &str, users: &[String]) -> Result<(), ChatError>;
+}
+
 /// The one question asked of monitoring.
 #[async_trait]
 pub trait StatusProbe: Send + Sync + 'static {

@@ -1,8 +1,10 @@
-//! The on-call awareness settings: `[[announce]]` (where handoffs are announced) and `[display]` (the time zone
-//! of times shown on the console and in announcements), their checks, and the rules they make for the core.
+//! The on-call awareness settings: `[[announce]]` (where handoffs are announced), `[[user_groups]]` (Slack
+//! groups kept to the people on call) and `[display]` (the time zone of times shown on the console and in
+//! announcements), their checks, and the rules they make for the core.
 
 use icbot_actors::cache::announcer::AnnounceRule;
 use icbot_actors::cache::oncall::ScheduleRef;
+use icbot_actors::cache::user_groups::UserGroupRule;
 use icbot_actors::chat::ChatTarget;
 use icbot_actors::local_time::ReaderZone;
 use serde::Deserialize;
@@ -20,6 +22,18 @@ pub struct AnnounceSetting {
     /// A Slack channel id (`C0123ABC`), or `console`.
     #[serde(default)]
     pub channel: String,
+    /// Schedule labels or ids from `[pagerduty]`; empty: the IC schedules.
+    #[serde(default)]
+    pub schedules: Vec<String>,
+}
+
+/// One `[[user_groups]]` entry: keep the Slack user group `handle` set to who is on call for `schedules`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserGroupSetting {
+    /// The group's handle, with or without `@`: `ic-oncall`. The group must exist in Slack.
+    #[serde(default)]
+    pub handle: String,
     /// Schedule labels or ids from `[pagerduty]`; empty: the IC schedules.
     #[serde(default)]
     pub schedules: Vec<String>,
@@ -94,7 +108,37 @@ pub fn announce_rules(config: &Config) -> Vec<AnnounceRule> {
         .collect()
 }
 
-/// What is wrong with `[[announce]]` and `[display]`, each naming its key.
+/// The ids of the schedules `names` names, or the IC schedules when empty.
+fn schedule_ids(config: &Config, names: &[String]) -> Vec<String> {
+    if names.is_empty() {
+        return config
+            .pagerduty
+            .ic_schedule_refs()
+            .into_iter()
+            .map(|s| s.id)
+            .collect();
+    }
+    let all = schedules(config);
+    names
+        .iter()
+        .filter_map(|n| find(&all, n))
+        .map(|s| s.id.clone())
+        .collect()
+}
+
+/// The user group rules for the core.
+pub fn user_group_rules(config: &Config) -> Vec<UserGroupRule> {
+    config
+        .user_groups
+        .iter()
+        .map(|g| UserGroupRule {
+            handle: g.handle.trim().trim_start_matches('@').to_string(),
+            schedule_ids: schedule_ids(config, &g.schedules),
+        })
+        .collect()
+}
+
+/// What is wrong with `[[announce]]`, `[[user_groups]]` and `[display]`, each naming its key.
 pub fn problems(config: &Config, out: &mut Vec<Problem>) {
     if let Err(e) = ReaderZone::named(&config.display.time_zone) {
         out.push(Problem::new("display.time_zone", e));
@@ -106,6 +150,35 @@ pub fn problems(config: &Config, out: &mut Vec<Problem>) {
             .collect::<Vec<_>>()
             .join(", ")
     };
+    for (i, g) in config.user_groups.iter().enumerate() {
+        let handle = g.handle.trim().trim_start_matches('@');
+        if handle.is_empty() || handle.contains(char::is_whitespace) {
+            out.push(Problem::new(
+                format!("user_groups[{i}].handle"),
+                format!(
+                    "{:?} is not a Slack user group handle such as \"ic-oncall\"",
+                    g.handle
+                ),
+            ));
+        }
+        if config.chat.adapter != ChatAdapter::Slack {
+            out.push(Problem::new(
+                format!("user_groups[{i}].handle"),
+                "user groups need [chat] adapter = \"slack\"",
+            ));
+        }
+        for (j, name) in g.schedules.iter().enumerate() {
+            if find(&all, name).is_none() {
+                out.push(Problem::new(
+                    format!("user_groups[{i}].schedules[{j}]"),
+                    format!(
+                        "{name:?} is not a schedule in [pagerduty]; use a label or id: {}",
+                        known()
+                    ),
+                ));
+            }
+        }
+    }
     for (i, a) in config.announce.iter().enumerate() {
         let channel = a.channel.trim();
         if channel.is_empty() {
@@ -181,6 +254,35 @@ responder_schedules = [ { id = "PTEAM01", label = "Payments" } ]
             problems[1].contains("announce[0].schedules[1]")
                 && problems[1].contains("line 10")
                 && problems[1].contains("\"Nope\" is not a schedule"),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn user_groups_need_a_handle_known_schedules_and_slack() {
+        let c = config("[[user_groups]]\nhandle = \"@ic-oncall\"\n");
+        let rules = user_group_rules(&c);
+        assert_eq!(rules[0].handle, "ic-oncall");
+        assert_eq!(rules[0].schedule_ids, ["PIC0001", "PIC0003"]);
+        let problems = shown("[[user_groups]]\nhandle = \"\"\nschedules = [\"Nope\"]\n");
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.starts_with("user_groups[0].handle")
+                    && p.contains("is not a Slack user group handle")),
+            "{problems:?}"
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.starts_with("user_groups[0].handle")
+                    && p.contains("need [chat] adapter = \"slack\"")),
+            "{problems:?}"
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.starts_with("user_groups[0].schedules[0]")),
             "{problems:?}"
         );
     }

@@ -86,6 +86,11 @@ impl SlackChat {
         })
     }
 
+    /// `[[user_groups]]` over the same client and token.
+    pub fn user_groups(&self) -> super::SlackUserGroups {
+        super::SlackUserGroups::new(self.poster.clone())
+    }
+
     pub(super) fn poster(&self) -> &Arc<Poster> {
         &self.poster
     }
@@ -311,7 +316,7 @@ fn classify(error: &SlackClientError, backoff: Duration) -> Failure {
 }
 
 /// A short description for the core: Slack's error code or status, never a token.
-fn chat_error(error: &SlackClientError) -> ChatError {
+pub(super) fn chat_error(error: &SlackClientError) -> ChatError {
     match error {
         SlackClientError::RateLimitError(e) => ChatError::RateLimited {
             retry_after: e.retry_after,

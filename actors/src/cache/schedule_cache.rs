@@ -29,6 +29,7 @@ use crate::cache::handoff::handoffs;
 use crate::cache::oncall::{
     human_age, OnCallEntry, OnCallSnapshot, Person, ScheduleOnCall, ScheduleRef, UserId,
 };
+use crate::cache::user_groups::UserGroupSync;
 use crate::ports::{PagerDutyApi, PagerDutyError, StateStore};
 
 /// The state file of the last good snapshot.
@@ -54,6 +55,8 @@ pub struct ScheduleCacheArgs {
     pub facts: watch::Sender<CacheFacts>,
     /// Posts the handoffs between each good snapshot and the one before (`[[announce]]`); `None`: silent.
     pub announcer: Option<Announcer>,
+    /// Sets `[[user_groups]]` to the people on call after each good refresh; `None`: no groups.
+    pub user_groups: Option<UserGroupSync>,
 }
 
 /// What operators see of the cache, published on a `watch` so reading it never waits on the actor.
@@ -364,7 +367,11 @@ impl ScheduleCacheState {
                         error,
                     }),
                 });
-                self.snapshot = Some(Arc::new(snapshot));
+                let snapshot = Arc::new(snapshot);
+                if let Some(groups) = &self.args.user_groups {
+                    groups.sync(snapshot.clone());
+                }
+                self.snapshot = Some(snapshot);
                 self.last_failure = None;
                 self.from_state_file = false;
                 self.cold_retry = COLD_RETRY_FIRST;
@@ -604,6 +611,7 @@ mod tests {
             contact_concurrency: 4,
             facts: watch::channel(CacheFacts::default()).0,
             announcer: None,
+            user_groups: None,
         }
     }
 

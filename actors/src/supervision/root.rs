@@ -446,6 +446,7 @@ mod tests {
                 contact_concurrency: 4,
                 facts: cache_facts.clone(),
                 announcer: None,
+                user_groups: None,
             }),
             pager: Arc::new(move || PagerArgs {
                 pagerduty: pd2.clone(),

@@ -513,6 +513,48 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_oncall_control_route_changes_who_is_on_call() {
+        let stub = demo_stub().await;
+        let control = format!("{}/_oncall", stub.url());
+        let set = |body: serde_json::Value| client().post(&control).json(&body).send();
+        let ok = set(serde_json::json!({
+            "schedule": "PIC0001",
+            "on_call": [{"user_id": "PUSR002", "end": "+3h"}]
+        }))
+        .await
+        .unwrap();
+        assert_eq!(ok.status().as_u16(), 200);
+        let oncalls: serde_json::Value =
+            get(&stub, "/oncalls?schedule_ids[]=PIC0001&include[]=users")
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+        let entries = oncalls["oncalls"].as_array().unwrap();
+        assert_eq!(entries.len(), 1, "{oncalls}");
+        assert_eq!(entries[0]["user"]["id"], "PUSR002");
+        assert!(entries[0]["end"].is_string(), "{oncalls}");
+
+        let unknown_schedule = set(serde_json::json!({"schedule": "PNOPE", "on_call": []}))
+            .await
+            .unwrap();
+        assert_eq!(unknown_schedule.status().as_u16(), 404);
+        let unknown_user = set(serde_json::json!({
+            "schedule": "PIC0001",
+            "on_call": [{"user_id": "PNOBODY"}]
+        }))
+        .await
+        .unwrap();
+        assert_eq!(unknown_user.status().as_u16(), 400);
+        let emptied = set(serde_json::json!({"schedule": "PIC0001", "on_call": []}))
+            .await
+            .unwrap();
+        assert_eq!(emptied.status().as_u16(), 200);
+    }
+
+    #[tokio::test]
     async fn each_fault_answers_its_status() {
         let stub = demo_stub().await;
         let cases = [

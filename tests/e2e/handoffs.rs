@@ -145,3 +145,27 @@ async fn shift_ends_are_shown_in_the_display_time_zone() {
     );
     bot.shutdown().await;
 }
+
+#[tokio::test]
+async fn announcements_a_crash_left_undecided_are_not_posted_again() {
+    let mut bot = announcing_bot("handoff-crash").await;
+    if let Some(running) = bot.bot.take() {
+        running.shutdown().await;
+    }
+    // As a bot killed after saving the snapshot and before posting leaves it.
+    let pending = bot.state.0.join("handoffs.pending.json");
+    std::fs::write(
+        &pending,
+        r#"{"1": [{"channel": "console", "text": "IC Primary: Alice Moreau → Bongani Dlamini"}]}"#,
+    )
+    .unwrap();
+    bot.restart().await;
+    bot.refresh_now().await.expect("refresh");
+    assert!(
+        bot.chat.posts_to("console").is_empty(),
+        "an announcement that may have been posted is logged, not posted again"
+    );
+    let left = std::fs::read_to_string(&pending).unwrap();
+    assert_eq!(left, "{}", "reported once, then forgotten");
+    bot.shutdown().await;
+}

@@ -14,6 +14,7 @@ use icbot_actors::commands::access::AccessPolicy;
 use icbot_actors::commands::gateway::{GatewayArgs, GatewayHandle};
 use icbot_actors::commands::in_flight::InFlight;
 use icbot_actors::commands::run::{CommandContext, Deadlines};
+use icbot_actors::deadline::REPLY_MARGIN;
 use icbot_actors::pager::actor::PagerArgs;
 use icbot_actors::pager::audit::AuditLog;
 use icbot_actors::pager::dedup::RecentPages;
@@ -151,7 +152,8 @@ pub async fn start(
     let deadlines = Deadlines {
         lookup: pd.lookup_deadline,
         page: pd.page_deadline,
-        status: check_timeout + status::ANSWER_MARGIN,
+        // The status actor's answer, and the margin to post the reply.
+        status: status::answered_within(check_timeout) + REPLY_MARGIN,
     };
     let access = AccessPolicy {
         page_channels: config.access.page_channels.clone(),

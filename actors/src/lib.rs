@@ -15,6 +15,8 @@
 //!
 //! At the top, what every folder shares:
 //! - [`chat`]: an inbound message and where its reply goes.
+//! - [`deadline`]: a command's deadline, carried from the chat message to the PagerDuty call, and the one
+//!   margin kept back to answer.
 //! - [`ports`]: the traits the core talks to the world through, and their error types.
 //! - [`metric_names`]: every metric the bot exports, its labels, and who emits it.
 //! - [`utc`]: calendar times for people and APIs.
@@ -24,6 +26,7 @@
 pub mod cache;
 pub mod chat;
 pub mod commands;
+pub mod deadline;
 pub mod metric_names;
 pub mod pager;
 pub mod ports;

@@ -5,9 +5,9 @@
 //! ([`send_in_order`]); only the wait for the answer runs in the command's task. `!status stalk` then
 //! `!status unstalk` thus always apply in that order.
 
+use crate::deadline::Deadline;
 use ractor::ActorRef;
 use tokio::sync::oneshot;
-use tokio::time::Instant;
 
 use crate::chat::InboundMessage;
 use crate::commands::parse::Command;
@@ -45,10 +45,10 @@ pub async fn run(
     msg: &InboundMessage,
     command: &Command,
     sent: Option<SentCommand>,
-    deadline: Instant,
+    deadline: Deadline,
 ) -> Reply {
     if let Some(answer) = sent {
-        match tokio::time::timeout_at(deadline, answer).await {
+        match deadline.timeout(answer).await {
             Ok(Ok(reply)) => return reply,
             // The actor died before answering: ask again below, waiting for its restart.
             Ok(Err(_)) => tracing::warn!("stalks actor dropped a command; asking again"),
@@ -58,12 +58,11 @@ pub async fn run(
             }
         }
     }
-    let within = deadline.saturating_duration_since(Instant::now());
     match command {
         Command::Status => match ask(
             &names.status(),
             "the status checker",
-            within,
+            deadline,
             StatusMessage::Check,
         )
         .await
@@ -76,7 +75,7 @@ pub async fn run(
         },
         Command::Stalk => {
             let target = msg.reply_to.clone();
-            ask(&names.stalks(), "the stalk supervisor", within, |reply| {
+            ask(&names.stalks(), "the stalk supervisor", deadline, |reply| {
                 StalksMessage::Stalk(target.clone(), reply)
             })
             .await
@@ -86,7 +85,7 @@ pub async fn run(
         }
         Command::Unstalk => {
             let channel = msg.reply_to.channel.clone();
-            ask(&names.stalks(), "the stalk supervisor", within, |reply| {
+            ask(&names.stalks(), "the stalk supervisor", deadline, |reply| {
                 StalksMessage::Unstalk(channel.clone(), reply)
             })
             .await

@@ -27,7 +27,7 @@ use crate::supervision::names::ActorNames;
 pub const POST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long a starting stalk waits for the status actor's answer. The status actor answers within its
-/// `check_timeout` plus [`crate::status::actor::ANSWER_MARGIN`], so this only bounds a wedged one.
+/// [`crate::status::actor::answered_within`] its `check_timeout`, so this only bounds a wedged one.
 pub const STATUS_ANSWER_WAIT: Duration = Duration::from_secs(60);
 
 /// The longest a rate-limited post waits before its one retry.

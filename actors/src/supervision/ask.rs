@@ -1,11 +1,12 @@
 //! Asking a named actor that may be restarting: look it up in the registry, call it, and if it is not there
-//! (its supervisor is restarting it) look again until the time runs out.
+//! (its supervisor is restarting it) look again until the deadline.
 
 use std::time::Duration;
 
 use ractor::rpc::CallResult;
 use ractor::{ActorRef, Message, MessagingErr, RpcReplyPort};
-use tokio::time::Instant;
+
+use crate::deadline::Deadline;
 
 /// How often to look again for an actor that is being restarted.
 const RETRY_EVERY: Duration = Duration::from_millis(25);
@@ -19,25 +20,24 @@ pub enum AskError {
     Unavailable(&'static str),
 }
 
-/// Calls the actor registered as `name` and waits at most `within` for the answer. `what` names it in errors.
+/// Calls the actor registered as `name` and waits for the answer until `deadline`. `what` names it in errors.
 pub async fn ask<M, R>(
     name: &str,
     what: &'static str,
-    within: Duration,
+    deadline: Deadline,
     build: impl Fn(RpcReplyPort<R>) -> M,
 ) -> Result<R, AskError>
 where
     M: Message,
     R: Send + 'static,
 {
-    let deadline = Instant::now() + within;
     loop {
-        let now = Instant::now();
-        if now >= deadline {
+        let left = deadline.remaining();
+        if left.is_zero() {
             return Err(AskError::Unavailable(what));
         }
         if let Some(actor) = ActorRef::<M>::where_is(name) {
-            match actor.call(&build, Some(deadline - now)).await {
+            match actor.call(&build, Some(left)).await {
                 Ok(CallResult::Success(r)) => return Ok(r),
                 Ok(CallResult::Timeout) => return Err(AskError::Timeout(what)),
                 // It died while handling the call, or before reading it: look again.
@@ -47,7 +47,6 @@ where
                 Err(MessagingErr::InvalidActorType) => return Err(AskError::Unavailable(what)),
             }
         }
-        tokio::time::sleep(RETRY_EVERY.min(deadline.saturating_duration_since(Instant::now())))
-            .await;
+        tokio::time::sleep(RETRY_EVERY.min(deadline.remaining())).await;
     }
 }

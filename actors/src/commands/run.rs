@@ -23,7 +23,7 @@ use crate::deadline::{Deadline, REPLY_MARGIN};
 use crate::pager::actor::{PageOutcome, PageRequest, PageTarget, PagerMessage, Targeting};
 use crate::pager::audit::{AuditLog, AuditRecord};
 use crate::ports::{ChatOut, PagerDutyApi};
-use crate::supervision::ask::ask;
+use crate::supervision::ask::{ask, tell};
 use crate::supervision::names::ActorNames;
 
 /// How long each kind of command may take to answer.
@@ -444,10 +444,9 @@ async fn search_person(
     };
     match resolve(query, &found) {
         Resolution::Found(p) => {
-            if let Some(cache) =
-                ractor::ActorRef::<ScheduleCacheMessage>::where_is(ctx.names.schedule_cache())
-            {
-                let _ = cache.cast(ScheduleCacheMessage::Learn(vec![p.clone()]));
+            let learn = ScheduleCacheMessage::Learn(vec![p.clone()]);
+            if let Err(e) = tell(&ctx.names.schedule_cache(), "the on-call cache", learn) {
+                tracing::debug!(error = %e, "the cache will find this person on its next refresh");
             }
             Ok(p)
         }

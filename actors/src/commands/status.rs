@@ -6,7 +6,6 @@
 //! `!status unstalk` thus always apply in that order.
 
 use crate::deadline::Deadline;
-use ractor::ActorRef;
 use tokio::sync::oneshot;
 
 use crate::chat::InboundMessage;
@@ -15,7 +14,7 @@ use crate::commands::reply::Reply;
 use crate::status::actor::StatusMessage;
 use crate::status::format::{self as status_format, UNABLE};
 use crate::status::stalks::StalksMessage;
-use crate::supervision::ask::ask;
+use crate::supervision::ask::{ask, tell};
 use crate::supervision::names::ActorNames;
 
 /// The answer to a command already sent to its actor.
@@ -34,8 +33,7 @@ pub fn send_in_order(
         Command::Unstalk => StalksMessage::Unstalk(msg.reply_to.channel.clone(), tx.into()),
         _ => return None,
     };
-    let stalks = ActorRef::<StalksMessage>::where_is(names.stalks())?;
-    stalks.cast(message).ok()?;
+    tell(&names.stalks(), "the stalk supervisor", message).ok()?;
     Some(rx)
 }
 

@@ -48,11 +48,6 @@ const CONTACT_CONCURRENCY: usize = 8;
 /// A `!status` within this long of the last check reuses it instead of probing again.
 const STATUS_FRESH_FOR: Duration = Duration::from_secs(3);
 
-/// Installs rustls' ring provider for the process; harmless when already installed.
-pub fn install_crypto_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
-
 /// A running bot.
 pub struct Bot {
     names: ActorNames,
@@ -87,7 +82,7 @@ pub async fn start(
     chat: Arc<dyn ChatOut>,
     names: ActorNames,
 ) -> anyhow::Result<Bot> {
-    install_crypto_provider();
+    crate::crypto::install_crypto_provider();
     let instance = Instance::now();
     // First of all: one bot per state dir. A second one would overwrite the first's state and double its
     // pages; it must not even take a port.

@@ -19,6 +19,7 @@
 //!   margin kept back to answer.
 //! - [`ports`]: the traits the core talks to the world through, and their error types.
 //! - [`metric_names`]: every metric the bot exports, its labels, and who emits it.
+//! - [`truncate`]: cutting text by characters, for echoes, logs and error messages.
 //! - [`utc`]: calendar times for people and APIs.
 //! - `fakes` (tests only): in-memory PagerDuty, probe and chat; `hostile_input` (tests only): property tests
 //!   of the parser and every formatter over hostile text.
@@ -33,6 +34,7 @@ pub mod ports;
 pub mod state_store;
 pub mod status;
 pub mod supervision;
+pub mod truncate;
 pub mod utc;
 
 #[cfg(test)]

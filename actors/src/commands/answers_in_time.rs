@@ -91,6 +91,8 @@ struct Setup {
     hangs_from_start: bool,
     /// The pager takes pages and never answers.
     wedged_pager: bool,
+    /// The page deadline, when not [`deadlines`]'s.
+    page_deadline: Option<Duration>,
 }
 
 /// The longest a reply may take to reach the fake chat: the deadline less the margin to post in.
@@ -188,8 +190,16 @@ impl Bot {
         .await
         .expect("status starts");
         let context = Arc::new(
-            CommandContext::new(names.clone(), chat.clone(), pd.clone(), deadlines())
-                .with_audit(audit),
+            CommandContext::new(
+                names.clone(),
+                chat.clone(),
+                pd.clone(),
+                Deadlines {
+                    page: setup.page_deadline.unwrap_or(deadlines().page),
+                    ..deadlines()
+                },
+            )
+            .with_audit(audit),
         );
         let (gateway, _) =
             Actor::spawn(Some(names.gateway()), GatewayActor, GatewayArgs { context })
@@ -334,6 +344,29 @@ async fn a_page_the_pager_never_answers_is_answered_in_time_with_the_phones() {
     .await;
     let (reply, took) = bot.say("!ic page db down").await;
     assert!(took <= in_time(deadlines().page), "took {took:?}");
+    assert!(reply.contains("PAGE NOT CONFIRMED"), "{reply}");
+    assert!(reply.contains("+1 5550101"), "{reply}");
+    bot.stop();
+}
+
+/// In real time too, where the pager's ask and the command's backstop end at the same instant: the ask's
+/// answer (the phones to call) is the reply, not the backstop's bare "did not finish in time". (The ask is
+/// bounded by the deadline's instant so that this holds; with a duration from "now" it held only when both
+/// timers fell in the same millisecond, which this test does not force.)
+#[tokio::test]
+async fn in_real_time_a_page_the_pager_never_answers_still_gives_the_phones() {
+    let page = Duration::from_millis(800);
+    let mut bot = Bot::start(
+        "in-time-wedged-pager-real/",
+        Setup {
+            wedged_pager: true,
+            page_deadline: Some(page),
+            ..Setup::default()
+        },
+    )
+    .await;
+    let (reply, took) = bot.say("!ic page db down").await;
+    assert!(took <= page, "took {took:?}");
     assert!(reply.contains("PAGE NOT CONFIRMED"), "{reply}");
     assert!(reply.contains("+1 5550101"), "{reply}");
     bot.stop();

@@ -48,13 +48,15 @@ where
     let Some(actor) = ActorRef::<M>::where_is(name) else {
         return Called::Gone;
     };
-    match actor.call(build, Some(deadline.remaining())).await {
-        Ok(CallResult::Success(r)) => Called::Answered(r),
-        Ok(CallResult::Timeout) => Called::TimedOut,
-        Ok(CallResult::SenderError)
-        | Err(MessagingErr::SendErr(_))
-        | Err(MessagingErr::ChannelClosed) => Called::Gone,
-        Err(MessagingErr::InvalidActorType) => Called::WrongType,
+    // Bounded by the deadline's own instant (not a duration from now), so an ask ending at the same
+    // deadline as its caller's backstop answers first: the caller's answer, not its "did not finish".
+    match deadline.timeout(actor.call(build, None)).await {
+        Err(_) | Ok(Ok(CallResult::Timeout)) => Called::TimedOut,
+        Ok(Ok(CallResult::Success(r))) => Called::Answered(r),
+        Ok(Ok(CallResult::SenderError))
+        | Ok(Err(MessagingErr::SendErr(_)))
+        | Ok(Err(MessagingErr::ChannelClosed)) => Called::Gone,
+        Ok(Err(MessagingErr::InvalidActorType)) => Called::WrongType,
     }
 }
 

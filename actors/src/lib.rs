@@ -15,8 +15,11 @@
 //!
 //! At the top, what every folder shares:
 //! - [`chat`]: an inbound message and where its reply goes.
+//! - [`deadline`]: a command's deadline, carried from the chat message to the PagerDuty call, and the one
+//!   margin kept back to answer.
 //! - [`ports`]: the traits the core talks to the world through, and their error types.
 //! - [`metric_names`]: every metric the bot exports, its labels, and who emits it.
+//! - [`truncate`]: cutting text by characters, for echoes, logs and error messages.
 //! - [`utc`]: calendar times for people and APIs.
 //! - [`local_time`]: shift ends and starts in the reader's time zone, relative to now.
 //! - `fakes` (tests only): in-memory PagerDuty, probe and chat; `hostile_input` (tests only): property tests
@@ -25,6 +28,7 @@
 pub mod cache;
 pub mod chat;
 pub mod commands;
+pub mod deadline;
 pub mod local_time;
 pub mod metric_names;
 pub mod pager;
@@ -32,6 +36,7 @@ pub mod ports;
 pub mod state_store;
 pub mod status;
 pub mod supervision;
+pub mod truncate;
 pub mod utc;
 
 #[cfg(test)]

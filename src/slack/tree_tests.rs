@@ -141,7 +141,7 @@ impl SlackBot {
         extra: &str,
         prepare: impl FnOnce(&FakeSlack),
     ) -> SlackBot {
-        app::install_crypto_provider();
+        crate::crypto::install_crypto_provider();
         let fake = FakeSlack::start().await;
         fake.set_email(ALICE, ALICE_EMAIL);
         prepare(&fake);

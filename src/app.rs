@@ -18,13 +18,14 @@ use icbot_actors::pager::actor::PagerArgs;
 use icbot_actors::pager::audit::AuditLog;
 use icbot_actors::pager::dedup::RecentPages;
 use icbot_actors::ports::{ChatOut, PagerDutyApi, StateStore, StatusProbe};
+use icbot_actors::root::{ChildHealth, RootActor, RootArgs, RootMessage};
 use icbot_actors::state_store::watched::{StoreHealth, WatchedStore};
 use icbot_actors::state_store::{FileStateStore, MemoryStateStore};
 use icbot_actors::status::actor::{self as status, StatusArgs};
 use icbot_actors::status::stalks::{KeptStalks, StalkRestarts, StalksArgs};
 use icbot_actors::supervision::backoff::RestartPolicy;
+use icbot_actors::supervision::chaos::CrashFn;
 use icbot_actors::supervision::names::ActorNames;
-use icbot_actors::supervision::root::{ChildHealth, RootActor, RootArgs, RootMessage};
 use ractor::{Actor, ActorRef};
 use secrecy::SecretString;
 use tokio::net::TcpListener;
@@ -164,7 +165,12 @@ pub async fn start(
     let context = Arc::new(
         CommandContext::new(names.clone(), chat.clone(), pagerduty.clone(), deadlines)
             .with_access(access)
-            .with_chaos(config.admin.chaos)
+            .with_chaos(
+                config
+                    .admin
+                    .chaos
+                    .then_some(icbot_actors::root::crash as CrashFn),
+            )
             .with_audit(audit.clone()),
     );
     let refresh_interval = pd.refresh_interval;

@@ -11,7 +11,7 @@ use tokio::time::Instant;
 
 use crate::chat::InboundMessage;
 use crate::commands::parse::Command;
-use crate::commands::reply::Reply;
+use crate::reply::Reply;
 use crate::status::actor::StatusMessage;
 use crate::status::format::{self as status_format, UNABLE};
 use crate::status::stalks::StalksMessage;

@@ -20,8 +20,8 @@ use tokio::time::Instant;
 
 use crate::metric_names;
 use crate::ports::StatusProbe;
-use crate::status::stalk::StalkMessage;
-use crate::status::system_state::{ProbeError, SystemState};
+use crate::status::stalk::{subscribers_group, StalkMessage};
+use crate::status::system_state::{ProbeError, StatusCheck, SystemState};
 use crate::supervision::names::ActorNames;
 
 /// How much longer than `check_timeout` a caller should wait for a [`StatusMessage::Check`] answer.
@@ -29,18 +29,6 @@ pub const ANSWER_MARGIN: Duration = Duration::from_secs(1);
 
 /// The shortest poll interval accepted; a shorter (or zero) one is raised to it.
 pub const MIN_POLL_INTERVAL: Duration = Duration::from_millis(100);
-
-/// The process group the stalk actors join to receive every poll result.
-pub fn subscribers_group(names: &ActorNames) -> String {
-    format!("{}/subscribers", names.status())
-}
-
-/// One check's result and when it was made.
-#[derive(Clone, Debug, PartialEq)]
-pub struct StatusCheck {
-    pub state: SystemState,
-    pub checked_at: SystemTime,
-}
 
 pub struct StatusActor;
 

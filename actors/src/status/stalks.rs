@@ -20,23 +20,25 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+use ractor::rpc::CallResult;
 use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::chat::ChatTarget;
-use crate::commands::reply::Reply;
 use crate::metric_names;
 use crate::ports::{ChatOut, StateStore};
+use crate::reply::Reply;
+use crate::status::actor::StatusMessage;
 use crate::status::format::{
     already_stalking_reply, not_stalking_reply, now_stalking_reply, unstalked_reply,
 };
 use crate::status::stalk::{LastPosted, StalkActor, StalkArgs, StalkMessage};
 use crate::status::system_state::SystemState;
 use crate::supervision::backoff::{RestartBackoff, RestartPolicy};
+use crate::supervision::child::{self, Failure};
 use crate::supervision::names::ActorNames;
-use crate::supervision::root::Failure;
 
 /// The state file holding the set of stalking channels.
 pub const STALKS_FILE: &str = "stalks.json";
@@ -416,7 +418,7 @@ impl StalksState {
         let name = self.names.stalk(channel);
         metric_names::actor_restarted(&name);
         if verdict.crossed_budget {
-            crate::supervision::root::over_budget(&name, stalk.backoff.streak());
+            child::over_budget(&name, stalk.backoff.streak());
         }
         self.publish_restarts(channel);
         let channel = channel.to_string();
@@ -485,6 +487,7 @@ impl StalksState {
         .await;
         match spawned {
             Ok((actor, _)) => {
+                ask_current_state(self.names.status(), actor.clone());
                 if let Some(stalk) = self.channels.get_mut(channel) {
                     stalk.actor = Some(actor);
                     stalk.backoff.on_started(Instant::now());
@@ -560,6 +563,39 @@ impl StalksState {
             }
         }
     }
+}
+
+/// Asks the status actor for a stalk's current state in a task, so the stalk stays responsive, and sends the answer
+/// back as [`StalkMessage::Current`].
+/// How long a starting stalk waits for the status actor's answer. The status actor answers within its
+/// `check_timeout` plus [`crate::status::actor::ANSWER_MARGIN`], so this only bounds a wedged one.
+pub const STATUS_ANSWER_WAIT: Duration = Duration::from_secs(60);
+
+pub(crate) fn ask_current_state(status_name: String, back: ActorRef<StalkMessage>) {
+    tokio::spawn(async move {
+        let current = match ractor::registry::where_is(status_name.clone()) {
+            None => None,
+            Some(status) => {
+                let asked =
+                    ractor::rpc::call(&status, StatusMessage::Check, Some(STATUS_ANSWER_WAIT))
+                        .await;
+                match asked {
+                    Ok(CallResult::Success(check)) => Some(check),
+                    Ok(_) => {
+                        tracing::warn!(status = %status_name, "status actor did not answer a stalk");
+                        None
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, status = %status_name, "cannot ask the status actor");
+                        None
+                    }
+                }
+            }
+        };
+        if back.send_message(StalkMessage::Current(current)).is_err() {
+            tracing::debug!("stalk gone before the status actor answered");
+        }
+    });
 }
 
 #[cfg(test)]

@@ -18,13 +18,16 @@ use serde::Serialize;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::cache::schedule_cache::{ScheduleCacheActor, ScheduleCacheArgs};
-use crate::commands::gateway::{GatewayActor, GatewayArgs};
+use crate::cache::schedule_cache::{ScheduleCacheActor, ScheduleCacheArgs, ScheduleCacheMessage};
+use crate::commands::gateway::{GatewayActor, GatewayArgs, GatewayMessage};
 use crate::metric_names;
-use crate::pager::actor::{PagerActor, PagerArgs};
-use crate::status::actor::{StatusActor, StatusArgs};
-use crate::status::stalks::{StalksActor, StalksArgs};
+use crate::pager::actor::{PagerActor, PagerArgs, PagerMessage};
+use crate::status::actor::{StatusActor, StatusArgs, StatusMessage};
+use crate::status::stalk::StalkMessage;
+use crate::status::stalks::{StalksActor, StalksArgs, StalksMessage};
 use crate::supervision::backoff::{RestartBackoff, RestartPolicy};
+use crate::supervision::chaos::{self, CrashError, Crashable};
+use crate::supervision::child::{over_budget, Failure};
 use crate::supervision::names::ActorNames;
 
 /// The children, in start order.
@@ -92,12 +95,6 @@ pub struct ChildHealth {
 
 /// How many failures each child's history keeps.
 pub const FAILURE_HISTORY: usize = 5;
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Failure {
-    pub reason: String,
-    pub at: SystemTime,
-}
 
 pub enum RootMessage {
     /// Spawn this child again (sent after its backoff).
@@ -361,13 +358,25 @@ impl RootState {
     }
 }
 
-/// The one error line for a child crossing its restart budget (every failure has its own line too).
-pub(crate) fn over_budget(actor: &str, streak: u32) {
-    tracing::error!(
-        actor = %actor,
-        consecutive_failures = streak,
-        "over restart budget: failing; restarts go on with backoff"
-    );
+/// Chaos: sends the named actor its `Crash` message; returns its full registry name. A [`chaos::CrashFn`].
+pub fn crash(names: &ActorNames, name: &str) -> Result<String, CrashError> {
+    let (full, kind) =
+        chaos::resolve(names, name).ok_or_else(|| CrashError::Unknown(name.to_string()))?;
+    let cell = ractor::registry::where_is(full.clone())
+        .ok_or_else(|| CrashError::NotRunning(full.clone()))?;
+    let sent = match kind {
+        Crashable::Gateway => cell.send_message(GatewayMessage::Crash).is_ok(),
+        Crashable::Pager => cell.send_message(PagerMessage::Crash).is_ok(),
+        Crashable::ScheduleCache => cell.send_message(ScheduleCacheMessage::Crash).is_ok(),
+        Crashable::Status => cell.send_message(StatusMessage::Crash).is_ok(),
+        Crashable::Stalks => cell.send_message(StalksMessage::Crash).is_ok(),
+        Crashable::Stalk => cell.send_message(StalkMessage::Crash).is_ok(),
+    };
+    if !sent {
+        return Err(CrashError::NotRunning(full));
+    }
+    tracing::warn!(actor = %full, id = %cell.get_id(), "chaos: crash requested");
+    Ok(full)
 }
 
 #[cfg(test)]
@@ -739,7 +748,7 @@ mod tests {
             // Idle, then a batch, and the crash before the handle could hand any of it over.
             assert!(t.handle.drain(Duration::from_secs(60)).await);
             deliver(crashes as usize * 1000);
-            crate::supervision::chaos::crash(&t.names, "gateway").expect("gateway crashed");
+            crash(&t.names, "gateway").expect("gateway crashed");
             let back = health.wait_for(|all| {
                 all.iter()
                     .any(|h| h.child == Child::Gateway && h.running && h.restarts == crashes)
@@ -757,5 +766,18 @@ mod tests {
         assert_eq!(answers.len(), 3000, "answered {} of 3000", answers.len());
         assert!(answers.iter().all(|a| a.contains("Alice Smith")));
         t.root.stop(None);
+    }
+
+    #[test]
+    fn unknown_and_absent_actors_are_errors() {
+        let names = ActorNames::with_prefix("chaos-absent/");
+        assert!(matches!(
+            crash(&names, "nobody"),
+            Err(CrashError::Unknown(_))
+        ));
+        assert!(matches!(
+            crash(&names, "pager"),
+            Err(CrashError::NotRunning(_))
+        ));
     }
 }

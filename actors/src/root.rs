@@ -9,9 +9,9 @@
 //! [`CHILDREN_STOP_PATIENCE`]), so each runs its `post_stop` (the stalks actor saves its set there); ractor
 //! would otherwise kill them, skipping it.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 use serde::Serialize;
@@ -20,14 +20,13 @@ use tokio::time::Instant;
 
 use crate::cache::schedule_cache::{ScheduleCacheActor, ScheduleCacheArgs, ScheduleCacheMessage};
 use crate::commands::gateway::{GatewayActor, GatewayArgs, GatewayMessage};
-use crate::metric_names;
 use crate::pager::actor::{PagerActor, PagerArgs, PagerMessage};
 use crate::status::actor::{StatusActor, StatusArgs, StatusMessage};
 use crate::status::stalk::StalkMessage;
 use crate::status::stalks::{StalksActor, StalksArgs, StalksMessage};
-use crate::supervision::backoff::{RestartBackoff, RestartPolicy};
+use crate::supervision::backoff::RestartPolicy;
 use crate::supervision::chaos::{self, CrashError, Crashable};
-use crate::supervision::child::{over_budget, Failure};
+use crate::supervision::child::{Failure, Restarts};
 use crate::supervision::names::ActorNames;
 
 /// The children, in start order.
@@ -86,15 +85,12 @@ pub struct ChildHealth {
     pub running: bool,
     pub restarts: u64,
     pub last_failure: Option<Failure>,
-    /// The last [`FAILURE_HISTORY`] failures, newest first.
+    /// The last [`FAILURE_HISTORY`](crate::supervision::child::FAILURE_HISTORY) failures, newest first.
     pub failures: Vec<Failure>,
     /// Over its restart budget: more consecutive failures than the policy allows, and not up for the quiet
     /// period since. The root keeps restarting it.
     pub failing: bool,
 }
-
-/// How many failures each child's history keeps.
-pub const FAILURE_HISTORY: usize = 5;
 
 pub enum RootMessage {
     /// Spawn this child again (sent after its backoff).
@@ -107,21 +103,7 @@ pub enum RootMessage {
 
 struct ChildRecord {
     cell: Option<ActorCell>,
-    backoff: RestartBackoff,
-    last_failure: Option<Failure>,
-    failures: VecDeque<Failure>,
-}
-
-impl ChildRecord {
-    fn failed(&mut self, reason: String) {
-        let failure = Failure {
-            reason,
-            at: SystemTime::now(),
-        };
-        self.failures.push_front(failure.clone());
-        self.failures.truncate(FAILURE_HISTORY);
-        self.last_failure = Some(failure);
-    }
+    restarts: Restarts,
 }
 
 pub struct RootState {
@@ -151,16 +133,14 @@ impl Actor for RootActor {
                 child,
                 ChildRecord {
                     cell: None,
-                    backoff: RestartBackoff::new(state.args.policy),
-                    last_failure: None,
-                    failures: VecDeque::new(),
+                    restarts: Restarts::new(state.args.policy),
                 },
             );
             // A child that cannot even start at boot is an error worth failing the start for.
             let cell = state.spawn(child, myself.get_cell()).await?;
             let record = state.record(child);
             record.cell = Some(cell);
-            record.backoff.on_started(Instant::now());
+            record.restarts.started(Instant::now());
         }
         state.publish();
         Ok(state)
@@ -279,17 +259,16 @@ impl RootState {
             return;
         };
         let now = Instant::now();
-        let names = self.args.names.clone();
+        let name = child.name(&self.args.names);
         let record = self.record(child);
         record.cell = None;
-        record.failed(reason.clone());
-        let verdict = record.backoff.on_failure(now);
-        let restarts = record.backoff.restarts();
-        let streak = record.backoff.streak();
-        let failing = record.backoff.over_budget(now);
-        let delay = verdict.delay;
+        record.restarts.record(reason.clone());
+        let delay = record.restarts.down(&name, now);
+        let restarts = record.restarts.count();
+        let streak = record.restarts.streak();
+        let failing = record.restarts.failing(now);
         tracing::error!(
-            actor = %child.name(&names),
+            actor = %name,
             reason = %reason,
             restarts,
             streak,
@@ -297,10 +276,6 @@ impl RootState {
             delay_ms = delay.as_millis() as u64,
             "child down; restarting after backoff"
         );
-        if verdict.crossed_budget {
-            over_budget(&child.name(&names), streak);
-        }
-        metric_names::actor_restarted(&child.name(&names));
         myself.send_after(delay, move || RootMessage::Restart(child));
         self.publish();
     }
@@ -313,7 +288,7 @@ impl RootState {
             Ok(cell) => {
                 let record = self.record(child);
                 record.cell = Some(cell);
-                record.backoff.on_started(Instant::now());
+                record.restarts.started(Instant::now());
                 // Up for the quiet period, the child is healthy again and `failing` clears: say so then.
                 let quiet = self.args.policy.quiet_reset + Duration::from_millis(10);
                 myself.send_after(quiet, || RootMessage::Republish);
@@ -322,15 +297,10 @@ impl RootState {
                 let now = Instant::now();
                 let name = child.name(&self.args.names);
                 let record = self.record(child);
-                record.failed(format!("restart failed: {e}"));
-                let verdict = record.backoff.on_failure(now);
-                let streak = record.backoff.streak();
-                metric_names::actor_restarted(&name);
-                tracing::error!(actor = %name, error = %e, delay_ms = verdict.delay.as_millis() as u64, "restart failed; trying again");
-                if verdict.crossed_budget {
-                    over_budget(&name, streak);
-                }
-                myself.send_after(verdict.delay, move || RootMessage::Restart(child));
+                record.restarts.record(format!("restart failed: {e}"));
+                let delay = record.restarts.down(&name, now);
+                tracing::error!(actor = %name, error = %e, delay_ms = delay.as_millis() as u64, "restart failed; trying again");
+                myself.send_after(delay, move || RootMessage::Restart(child));
             }
         }
         self.publish();
@@ -349,10 +319,10 @@ impl RootState {
                 name: child.name(&self.args.names),
                 actor_id: r.cell.as_ref().map(|c| c.get_id().to_string()),
                 running: r.cell.is_some(),
-                restarts: r.backoff.restarts(),
-                last_failure: r.last_failure.clone(),
-                failures: r.failures.iter().cloned().collect(),
-                failing: r.backoff.over_budget(now),
+                restarts: r.restarts.count(),
+                last_failure: r.restarts.last_failure().cloned(),
+                failures: r.restarts.failures().cloned().collect(),
+                failing: r.restarts.failing(now),
             })
             .collect()
     }

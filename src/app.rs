@@ -175,72 +175,52 @@ pub async fn start(
     );
     let refresh_interval = pd.refresh_interval;
     let (cache_facts_tx, cache_facts) = watch::channel(CacheFacts::default());
-    let cache_args = {
-        let (pagerduty, store) = (pagerduty.clone(), store.clone());
-        let (ics, responders) = (pd.ic_schedule_refs(), pd.responder_schedule_refs());
-        move || ScheduleCacheArgs {
-            pagerduty: pagerduty.clone(),
-            store: store.clone(),
-            incident_commanders: ics.clone(),
-            responders: responders.clone(),
-            refresh_interval,
-            refresh_timeout: refresh_interval
-                .clamp(Duration::from_secs(5), Duration::from_secs(120)),
-            contacts_ttl: CONTACTS_TTL,
-            contact_concurrency: CONTACT_CONCURRENCY,
-            facts: cache_facts_tx.clone(),
-        }
+    let cache_args = ScheduleCacheArgs {
+        pagerduty: pagerduty.clone(),
+        store: store.clone(),
+        incident_commanders: pd.ic_schedule_refs(),
+        responders: pd.responder_schedule_refs(),
+        refresh_interval,
+        refresh_timeout: refresh_interval.clamp(Duration::from_secs(5), Duration::from_secs(120)),
+        contacts_ttl: CONTACTS_TTL,
+        contact_concurrency: CONTACT_CONCURRENCY,
+        facts: cache_facts_tx,
     };
-    let pager_args = {
-        let (pagerduty, from_email) = (pagerduty.clone(), pd.from_email.clone());
-        move || PagerArgs {
-            pagerduty: pagerduty.clone(),
-            audit: audit.clone(),
-            recent: recent.clone(),
-            from_email: from_email.clone(),
-        }
+    let pager_args = PagerArgs {
+        pagerduty: pagerduty.clone(),
+        audit,
+        recent,
+        from_email: pd.from_email.clone(),
     };
-    let status_args = {
-        let (names, poll_interval) = (names.clone(), config.status.poll_interval);
-        move || StatusArgs {
-            probe: probe.clone(),
-            poll_interval,
-            check_timeout,
-            // Polls must not reuse a check from the previous interval.
-            fresh_for: STATUS_FRESH_FOR.min(poll_interval / 2),
-            names: names.clone(),
-        }
+    let poll_interval = config.status.poll_interval;
+    let status_args = StatusArgs {
+        probe,
+        poll_interval,
+        check_timeout,
+        // Polls must not reuse a check from the previous interval.
+        fresh_for: STATUS_FRESH_FOR.min(poll_interval / 2),
+        names: names.clone(),
     };
     // One restart policy for the root's children and the stalk actors.
     let policy = RestartPolicy::default();
     // The stalking channels outlive the stalks actor: every restart of it gets this same handle.
     let kept_stalks = KeptStalks::new();
-    let stalks_args = {
-        let (names, chat, store, kept) = (
-            names.clone(),
-            chat.clone(),
-            store.clone(),
-            kept_stalks.clone(),
-        );
-        move || StalksArgs {
-            names: names.clone(),
-            chat: chat.clone(),
-            store: store.clone(),
-            policy,
-            kept: kept.clone(),
-        }
+    let stalks_args = StalksArgs {
+        names: names.clone(),
+        chat: chat.clone(),
+        store: store.clone(),
+        policy,
+        kept: kept_stalks.clone(),
     };
     let (health_tx, health) = watch::channel(Vec::new());
     let args = RootArgs {
         names: names.clone(),
         policy,
-        schedule_cache: Arc::new(cache_args),
-        pager: Arc::new(pager_args),
-        status: Arc::new(status_args),
-        stalks: Arc::new(stalks_args),
-        gateway: Arc::new(move || GatewayArgs {
-            context: context.clone(),
-        }),
+        schedule_cache: cache_args,
+        pager: pager_args,
+        status: status_args,
+        stalks: stalks_args,
+        gateway: GatewayArgs { context },
         health: health_tx,
     };
     let (root, root_task) = Actor::spawn(Some(names.root()), RootActor, args)

@@ -10,7 +10,6 @@
 //! would otherwise kill them, skipping it.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
@@ -62,15 +61,15 @@ impl Child {
 
 pub struct RootActor;
 
-/// Everything needed to spawn (and respawn) each child.
+/// Everything needed to spawn (and respawn) each child: each spawn gets a clone of its child's arguments.
 pub struct RootArgs {
     pub names: ActorNames,
     pub policy: RestartPolicy,
-    pub schedule_cache: Arc<dyn Fn() -> ScheduleCacheArgs + Send + Sync>,
-    pub pager: Arc<dyn Fn() -> PagerArgs + Send + Sync>,
-    pub status: Arc<dyn Fn() -> StatusArgs + Send + Sync>,
-    pub stalks: Arc<dyn Fn() -> StalksArgs + Send + Sync>,
-    pub gateway: Arc<dyn Fn() -> GatewayArgs + Send + Sync>,
+    pub schedule_cache: ScheduleCacheArgs,
+    pub pager: PagerArgs,
+    pub status: StatusArgs,
+    pub stalks: StalksArgs,
+    pub gateway: GatewayArgs,
     /// Where the root publishes its children's health after every change, for cheap reads.
     pub health: watch::Sender<Vec<ChildHealth>>,
 }
@@ -209,35 +208,35 @@ impl RootState {
         let name = Some(child.name(&self.args.names));
         let cell = match child {
             Child::ScheduleCache => {
-                let args = (self.args.schedule_cache)();
+                let args = self.args.schedule_cache.clone();
                 Actor::spawn_linked(name, ScheduleCacheActor, args, supervisor)
                     .await?
                     .0
                     .get_cell()
             }
             Child::Pager => {
-                let args = (self.args.pager)();
+                let args = self.args.pager.clone();
                 Actor::spawn_linked(name, PagerActor, args, supervisor)
                     .await?
                     .0
                     .get_cell()
             }
             Child::Status => {
-                let args = (self.args.status)();
+                let args = self.args.status.clone();
                 Actor::spawn_linked(name, StatusActor, args, supervisor)
                     .await?
                     .0
                     .get_cell()
             }
             Child::Stalks => {
-                let args = (self.args.stalks)();
+                let args = self.args.stalks.clone();
                 Actor::spawn_linked(name, StalksActor, args, supervisor)
                     .await?
                     .0
                     .get_cell()
             }
             Child::Gateway => {
-                let args = (self.args.gateway)();
+                let args = self.args.gateway.clone();
                 Actor::spawn_linked(name, GatewayActor, args, supervisor)
                     .await?
                     .0
@@ -367,6 +366,7 @@ mod tests {
     use crate::state_store::MemoryStateStore;
     use crate::status::actor::StatusMessage;
     use crate::status::stalks::{KeptStalks, StalksMessage};
+    use std::sync::Arc;
 
     struct Tree {
         root: ActorRef<RootMessage>,
@@ -400,17 +400,14 @@ mod tests {
             CommandContext::new(names.clone(), chat.clone(), pd.clone(), deadlines)
                 .with_audit(audit.clone()),
         );
-        let recent2 = recent.clone();
-        let (pd1, pd2, store1, store3) = (pd.clone(), pd.clone(), store.clone(), store.clone());
-        let (names1, names2, chat1) = (names.clone(), names.clone(), chat.clone());
         let cache_facts = watch::channel(CacheFacts::default()).0;
         let kept = KeptStalks::new();
         let args = RootArgs {
             names: names.clone(),
             policy,
-            schedule_cache: Arc::new(move || ScheduleCacheArgs {
-                pagerduty: pd1.clone(),
-                store: store1.clone(),
+            schedule_cache: ScheduleCacheArgs {
+                pagerduty: pd.clone(),
+                store: store.clone(),
                 incident_commanders: vec![ScheduleRef {
                     id: "P".into(),
                     label: "Primary".into(),
@@ -423,31 +420,29 @@ mod tests {
                 refresh_timeout: Duration::from_secs(20),
                 contacts_ttl: Duration::from_secs(3600),
                 contact_concurrency: 4,
-                facts: cache_facts.clone(),
-            }),
-            pager: Arc::new(move || PagerArgs {
-                pagerduty: pd2.clone(),
-                audit: audit.clone(),
-                recent: recent2.clone(),
+                facts: cache_facts,
+            },
+            pager: PagerArgs {
+                pagerduty: pd.clone(),
+                audit,
+                recent: recent.clone(),
                 from_email: "icbot@example.com".into(),
-            }),
-            status: Arc::new(move || StatusArgs {
-                probe: probe.clone(),
+            },
+            status: StatusArgs {
+                probe,
                 poll_interval: Duration::from_secs(30),
                 check_timeout: Duration::from_secs(3),
                 fresh_for: Duration::from_secs(2),
-                names: names1.clone(),
-            }),
-            stalks: Arc::new(move || StalksArgs {
-                names: names2.clone(),
-                chat: chat1.clone(),
-                store: store3.clone(),
+                names: names.clone(),
+            },
+            stalks: StalksArgs {
+                names: names.clone(),
+                chat: chat.clone(),
+                store,
                 policy: RestartPolicy::default(),
-                kept: kept.clone(),
-            }),
-            gateway: Arc::new(move || GatewayArgs {
-                context: context.clone(),
-            }),
+                kept,
+            },
+            gateway: GatewayArgs { context },
             health: watch::channel(Vec::new()).0,
         };
         let health = args.health.subscribe();

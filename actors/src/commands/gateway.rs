@@ -42,6 +42,7 @@ const LOOK_AGAIN: Duration = Duration::from_millis(20);
 
 pub struct GatewayActor;
 
+#[derive(Clone)]
 pub struct GatewayArgs {
     pub context: Arc<CommandContext>,
 }

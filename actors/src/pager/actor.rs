@@ -41,6 +41,7 @@ pub const MAX_PAGE_TARGETS: usize = 500;
 
 pub struct PagerActor;
 
+#[derive(Clone)]
 pub struct PagerArgs {
     pub pagerduty: Arc<dyn PagerDutyApi>,
     /// The page audit log, shared with the command context.

@@ -32,6 +32,7 @@ pub const MIN_POLL_INTERVAL: Duration = Duration::from_millis(100);
 
 pub struct StatusActor;
 
+#[derive(Clone)]
 pub struct StatusArgs {
     pub probe: Arc<dyn StatusProbe>,
     pub poll_interval: Duration,

@@ -47,6 +47,7 @@ pub const SAVE_DELAY: Duration = Duration::from_millis(100);
 
 pub struct StalksActor;
 
+#[derive(Clone)]
 pub struct StalksArgs {
     pub names: ActorNames,
     pub chat: Arc<dyn ChatOut>,

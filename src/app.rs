@@ -16,6 +16,7 @@ use icbot_actors::commands::access::AccessPolicy;
 use icbot_actors::commands::gateway::{GatewayArgs, GatewayHandle};
 use icbot_actors::commands::in_flight::InFlight;
 use icbot_actors::commands::run::{CommandContext, Deadlines};
+use icbot_actors::deadline::REPLY_MARGIN;
 use icbot_actors::pager::actor::PagerArgs;
 use icbot_actors::pager::audit::AuditLog;
 use icbot_actors::pager::dedup::RecentPages;
@@ -49,11 +50,6 @@ const CONTACTS_TTL: Duration = Duration::from_secs(3600);
 const CONTACT_CONCURRENCY: usize = 8;
 /// A `!status` within this long of the last check reuses it instead of probing again.
 const STATUS_FRESH_FOR: Duration = Duration::from_secs(3);
-
-/// Installs rustls' ring provider for the process; harmless when already installed.
-pub fn install_crypto_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
 
 /// A running bot.
 pub struct Bot {
@@ -90,7 +86,7 @@ pub async fn start(
     chat: Arc<dyn ChatOut>,
     names: ActorNames,
 ) -> anyhow::Result<Bot> {
-    install_crypto_provider();
+    crate::crypto::install_crypto_provider();
     let instance = Instance::now();
     let lock = lock_state_dir(config, &instance)?;
     let admin_listener = bind_admin(config).await;
@@ -253,7 +249,8 @@ fn command_deadlines(config: &Config) -> Deadlines {
     Deadlines {
         lookup: config.pagerduty.lookup_deadline,
         page: config.pagerduty.page_deadline,
-        status: config.status.check_timeout + status::ANSWER_MARGIN,
+        // The status actor's answer, and the margin to post the reply.
+        status: status::answered_within(config.status.check_timeout) + REPLY_MARGIN,
     }
 }
 

@@ -19,9 +19,12 @@
 //! - [`root`]: the root supervisor, registered as `icbot`: spawns every child, restarts any that fails, and
 //!   crashes one on purpose for a chaos drill.
 //! - [`chat`]: an inbound message and where its reply goes.
+//! - [`deadline`]: a command's deadline, carried from the chat message to the PagerDuty call, and the one
+//!   margin kept back to answer.
 //! - [`reply`]: a reply as lines of spans, rendered by each chat adapter.
 //! - [`ports`]: the traits the core talks to the world through, and their error types.
 //! - [`metric_names`]: every metric the bot exports, its labels, and who emits it.
+//! - [`truncate`]: cutting text by characters, for echoes, logs and error messages.
 //! - [`utc`]: calendar times for people and APIs.
 //! - `fakes` (tests only): in-memory PagerDuty, probe and chat; `hostile_input` (tests only): property tests
 //!   of the parser and every formatter over hostile text; `layout_test` (tests only): no import circles.
@@ -29,6 +32,7 @@
 pub mod cache;
 pub mod chat;
 pub mod commands;
+pub mod deadline;
 pub mod metric_names;
 pub mod pager;
 pub mod ports;
@@ -37,6 +41,7 @@ pub mod root;
 pub mod state_store;
 pub mod status;
 pub mod supervision;
+pub mod truncate;
 pub mod utc;
 
 #[cfg(test)]

@@ -206,41 +206,26 @@ impl RootState {
         supervisor: ActorCell,
     ) -> Result<ActorCell, ractor::SpawnErr> {
         let name = Some(child.name(&self.args.names));
+        let args = &self.args;
         let cell = match child {
             Child::ScheduleCache => {
-                let args = self.args.schedule_cache.clone();
-                Actor::spawn_linked(name, ScheduleCacheActor, args, supervisor)
-                    .await?
-                    .0
-                    .get_cell()
+                spawn_linked(
+                    name,
+                    ScheduleCacheActor,
+                    args.schedule_cache.clone(),
+                    supervisor,
+                )
+                .await?
             }
-            Child::Pager => {
-                let args = self.args.pager.clone();
-                Actor::spawn_linked(name, PagerActor, args, supervisor)
-                    .await?
-                    .0
-                    .get_cell()
-            }
+            Child::Pager => spawn_linked(name, PagerActor, args.pager.clone(), supervisor).await?,
             Child::Status => {
-                let args = self.args.status.clone();
-                Actor::spawn_linked(name, StatusActor, args, supervisor)
-                    .await?
-                    .0
-                    .get_cell()
+                spawn_linked(name, StatusActor, args.status.clone(), supervisor).await?
             }
             Child::Stalks => {
-                let args = self.args.stalks.clone();
-                Actor::spawn_linked(name, StalksActor, args, supervisor)
-                    .await?
-                    .0
-                    .get_cell()
+                spawn_linked(name, StalksActor, args.stalks.clone(), supervisor).await?
             }
             Child::Gateway => {
-                let args = self.args.gateway.clone();
-                Actor::spawn_linked(name, GatewayActor, args, supervisor)
-                    .await?
-                    .0
-                    .get_cell()
+                spawn_linked(name, GatewayActor, args.gateway.clone(), supervisor).await?
             }
         };
         tracing::info!(actor = %child.name(&self.args.names), id = %cell.get_id(), "started");
@@ -346,6 +331,17 @@ pub fn crash(names: &ActorNames, name: &str) -> Result<String, CrashError> {
     }
     tracing::warn!(actor = %full, id = %cell.get_id(), "chaos: crash requested");
     Ok(full)
+}
+
+/// Spawns one child linked to `supervisor`.
+async fn spawn_linked<A: Actor>(
+    name: Option<String>,
+    actor: A,
+    args: A::Arguments,
+    supervisor: ActorCell,
+) -> Result<ActorCell, ractor::SpawnErr> {
+    let (child, _) = Actor::spawn_linked(name, actor, args, supervisor).await?;
+    Ok(child.get_cell())
 }
 
 #[cfg(test)]

@@ -6,11 +6,12 @@ use crate::cache::directory::Unresolved;
 use crate::cache::directory::UserQuery;
 use crate::cache::oncall::{human_age, OnCallSnapshot, Person, Roster};
 use crate::cache::schedule_cache::{failure_text, CacheView};
-use crate::commands::parse::{truncate, Command, MAX_QUERY_CHARS};
+use crate::commands::parse::{Command, MAX_QUERY_CHARS};
 use crate::pager::page::{
     PageOutcome, PageRequest, PageTarget, PersonResult, PriorPage, PriorState, Targeting,
 };
 use crate::reply::{code, strong, text, Reply, Span};
+use crate::truncate::truncate;
 
 /// Names and messages echoed back are cut to this many characters.
 const ECHO_MAX: usize = 200;
@@ -170,7 +171,7 @@ pub fn who_card(person: &Person, snapshot: Option<&OnCallSnapshot>) -> Reply {
 /// How to name this person in `!ic page`, cut like every echo.
 fn page_handle(person: &Person) -> String {
     if !person.email.is_empty() {
-        truncate(&person.email, ECHO_MAX)
+        truncate(&person.email, ECHO_MAX).into_owned()
     } else {
         format!("@\"{}\"", truncate(&person.name, ECHO_MAX))
     }
@@ -264,7 +265,7 @@ pub fn unresolved_people(named: usize, problems: &[(UserQuery, Unresolved)]) -> 
         )),
     ]);
     for (query, why) in problems {
-        let q = truncate(&query.to_string(), ECHO_MAX);
+        let q = truncate(&query.to_string(), ECHO_MAX).into_owned();
         let line = match why {
             Unresolved::NotFound {
                 search_failed: None,
@@ -332,7 +333,7 @@ pub fn ambiguous(query: &UserQuery, candidates: &[Person]) -> Reply {
 }
 
 pub fn not_found(query: &UserQuery, search_failed: Option<String>) -> Reply {
-    let q = truncate(&query.to_string(), ECHO_MAX);
+    let q = truncate(&query.to_string(), ECHO_MAX).into_owned();
     match search_failed {
         None => Reply::text(format!(
             "Nobody called “{q}” in PagerDuty. Try an email or a full name."

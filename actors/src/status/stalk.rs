@@ -16,17 +16,14 @@ use std::time::{Duration, SystemTime};
 use ractor::{pg, Actor, ActorProcessingErr, ActorRef};
 
 use crate::chat::ChatTarget;
-use crate::ports::{ChatError, ChatOut};
+use crate::ports::ChatOut;
 use crate::reply::{Reply, MAX_REPLY_CHARS};
 use crate::status::format::{change_reply, checker_unavailable_reply};
 use crate::status::system_state::{StatusCheck, SystemState};
 use crate::supervision::names::ActorNames;
 
-/// How long one chat post may take before it counts as failed.
+/// How long the stalk waits for one chat post. The adapter goes on with it (and its own retries) after that.
 pub const POST_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// The longest a rate-limited post waits before its one retry.
-const MAX_RETRY_WAIT: Duration = Duration::from_secs(5);
 
 /// What the channel was last told, and when that state was first seen.
 #[derive(Debug, Clone, PartialEq)]
@@ -144,28 +141,23 @@ impl StalkState {
             .clone()
     }
 
-    /// Posts with a timeout, retrying once. A failure is logged, never fatal.
+    /// Posts once: the chat adapter retries inside, and a stalk retrying on top of it could post twice. True
+    /// when the post went out or may still (the adapter is still on it after [`POST_TIMEOUT`]); false when the
+    /// adapter gave up, so the next poll tells the channel again. A failure is logged, never fatal.
     async fn post(&self, reply: &Reply) -> bool {
         let reply = &reply.clone().bounded(MAX_REPLY_CHARS);
         let channel = &self.target.channel;
-        for attempt in 1..=2 {
-            match tokio::time::timeout(POST_TIMEOUT, self.chat.post(&self.target, reply)).await {
-                Ok(Ok(())) => return true,
-                Ok(Err(e)) => {
-                    tracing::warn!(error = %e, channel = %channel, attempt, "stalk post failed");
-                    if let ChatError::RateLimited {
-                        retry_after: Some(wait),
-                    } = e
-                    {
-                        tokio::time::sleep(wait.min(MAX_RETRY_WAIT)).await;
-                    }
-                }
-                Err(_) => {
-                    tracing::warn!(channel = %channel, attempt, "stalk post timed out");
-                }
+        match tokio::time::timeout(POST_TIMEOUT, self.chat.post(&self.target, reply)).await {
+            Ok(Ok(())) => true,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, channel = %channel, "stalk post failed; the next poll tells the channel again");
+                false
+            }
+            Err(_) => {
+                tracing::warn!(channel = %channel, "stalk post still with the chat adapter; not posting it again");
+                true
             }
         }
-        false
     }
 }
 
@@ -186,7 +178,7 @@ mod tests {
         }
     }
 
-    async fn start(prefix: &str, chat: Arc<RecordingChat>) -> ActorRef<StalkMessage> {
+    async fn start(prefix: &str, chat: Arc<dyn ChatOut>) -> ActorRef<StalkMessage> {
         let names = ActorNames::with_prefix(prefix);
         let (actor, _) = Actor::spawn(
             Some(names.stalk("c")),
@@ -240,6 +232,49 @@ mod tests {
             .expect("send");
         tokio::time::sleep(Duration::from_millis(10)).await;
         assert_eq!(chat.posts_to("c").len(), 2);
+        actor.stop(None);
+    }
+
+    /// A chat whose posts all fail (after its own retries, as an adapter's final failure), counting them.
+    #[derive(Default)]
+    struct FailingChat {
+        attempts: std::sync::atomic::AtomicUsize,
+        tried: tokio::sync::Notify,
+    }
+
+    #[async_trait::async_trait]
+    impl ChatOut for FailingChat {
+        async fn post(
+            &self,
+            _to: &ChatTarget,
+            _reply: &Reply,
+        ) -> Result<(), crate::ports::ChatError> {
+            self.attempts
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            self.tried.notify_one();
+            Err(crate::ports::ChatError::RateLimited {
+                retry_after: Some(Duration::from_secs(1)),
+            })
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_post_is_not_sent_again_by_the_stalk() {
+        let chat = Arc::new(FailingChat::default());
+        let actor = start("stalk-no-retry/", chat.clone()).await;
+        // The start-up post ("unable to check"): one attempt.
+        chat.tried.notified().await;
+        actor
+            .send_message(StalkMessage::Published(check(Level::Critical)))
+            .expect("send");
+        chat.tried.notified().await;
+        // Long past any retry wait: still one attempt per post.
+        tokio::time::sleep(POST_TIMEOUT * 3).await;
+        assert_eq!(
+            chat.attempts.load(std::sync::atomic::Ordering::SeqCst),
+            2,
+            "each post tried once; the adapter does the retries"
+        );
         actor.stop(None);
     }
 }

@@ -20,13 +20,13 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use ractor::rpc::CallResult;
 use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::chat::ChatTarget;
+use crate::deadline::Deadline;
 use crate::metric_names;
 use crate::ports::{ChatOut, StateStore};
 use crate::reply::Reply;
@@ -36,6 +36,7 @@ use crate::status::format::{
 };
 use crate::status::stalk::{LastPosted, StalkActor, StalkArgs, StalkMessage};
 use crate::status::system_state::SystemState;
+use crate::supervision::ask::ask_if_running;
 use crate::supervision::backoff::RestartPolicy;
 use crate::supervision::child::{Failure, Restarts};
 use crate::supervision::names::ActorNames;
@@ -498,20 +499,9 @@ impl StalksState {
     }
 
     fn load(&self) -> Vec<SavedStalk> {
-        match self.store.load(STALKS_FILE) {
-            Ok(None) => vec![],
-            Ok(Some(bytes)) => match serde_json::from_slice::<SavedStalks>(&bytes) {
-                Ok(saved) => saved.stalks,
-                Err(e) => {
-                    tracing::warn!(error = %e, file = STALKS_FILE, "corrupt stalks file ignored");
-                    vec![]
-                }
-            },
-            Err(e) => {
-                tracing::warn!(error = %e, file = STALKS_FILE, "cannot read stalks file");
-                vec![]
-            }
-        }
+        crate::state_store::json::load_json::<SavedStalks>(self.store.as_ref(), STALKS_FILE)
+            .map(|saved| saved.stalks)
+            .unwrap_or_default()
     }
 
     /// Marks the set changed and makes sure a `Flush` comes within [`SAVE_DELAY`].
@@ -556,31 +546,27 @@ impl StalksState {
     }
 }
 
-/// Asks the status actor for a stalk's current state in a task, so the stalk stays responsive, and sends the answer
-/// back as [`StalkMessage::Current`].
-/// How long a starting stalk waits for the status actor's answer. The status actor answers within its
-/// `check_timeout` plus [`crate::status::actor::ANSWER_MARGIN`], so this only bounds a wedged one.
+/// How long a starting stalk waits for the status actor's answer. The status actor answers within
+/// [`crate::status::actor::answered_within`] of its `check_timeout`, so this only bounds a wedged one.
 pub const STATUS_ANSWER_WAIT: Duration = Duration::from_secs(60);
 
+/// Asks the status actor for a stalk's current state in a task, so neither the stalk nor this supervisor
+/// waits, and sends the answer to the stalk as [`StalkMessage::Current`]. Called once each stalk runs.
 pub(crate) fn ask_current_state(status_name: String, back: ActorRef<StalkMessage>) {
     tokio::spawn(async move {
-        let current = match ractor::registry::where_is(status_name.clone()) {
-            None => None,
-            Some(status) => {
-                let asked =
-                    ractor::rpc::call(&status, StatusMessage::Check, Some(STATUS_ANSWER_WAIT))
-                        .await;
-                match asked {
-                    Ok(CallResult::Success(check)) => Some(check),
-                    Ok(_) => {
-                        tracing::warn!(status = %status_name, "status actor did not answer a stalk");
-                        None
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, status = %status_name, "cannot ask the status actor");
-                        None
-                    }
-                }
+        let deadline = Deadline::after(STATUS_ANSWER_WAIT);
+        let asked = ask_if_running(
+            &status_name,
+            "the status actor",
+            deadline,
+            StatusMessage::Check,
+        )
+        .await;
+        let current = match asked {
+            Ok(check) => Some(check),
+            Err(e) => {
+                tracing::warn!(error = %e, status = %status_name, "no current state for a stalk");
+                None
             }
         };
         if back.send_message(StalkMessage::Current(current)).is_err() {

@@ -5,7 +5,8 @@
 //! - [`child`]: one supervised child's record: failures, restart backoff and budget.
 //! - [`backoff`]: the restart policy: backoff delays and the restart budget.
 //! - [`chaos`]: crashing a named actor on purpose, for drills.
-//! - [`ask`]: calling a named actor that may be restarting.
+//! - [`ask`]: the one way to call a named actor (that may be restarting): `ask` by a deadline,
+//!   `ask_if_running`, `tell`.
 //! - [`names`]: the registry names of one tree.
 //!
 //! Imports no other folder: every folder may use it.

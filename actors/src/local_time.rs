@@ -11,8 +11,6 @@ use std::time::{Duration, SystemTime};
 use jiff::tz::TimeZone;
 use jiff::Timestamp;
 
-use crate::cache::oncall::human_age;
-
 /// Beyond this, a time is shown with its date.
 pub const DATE_AFTER: Duration = Duration::from_secs(6 * 86_400);
 
@@ -89,13 +87,16 @@ impl ReaderZone {
     }
 }
 
-/// [`human_age`] without the seconds and minutes that stop mattering: `3 h`, not `3 h 0 min`.
+/// A short distance in time: `12 s`, `7 min`, `3 h`, `3 h 5 min`, `2 d 4 h` (the cache's ages read the same).
 fn rounded(d: Duration) -> String {
     let s = d.as_secs();
-    if s >= 3600 && s % 3600 < 60 && s < 86_400 {
-        return format!("{} h", s / 3600);
+    match s {
+        0..=59 => format!("{s} s"),
+        60..=3599 => format!("{} min", s / 60),
+        3600..=86_399 if s % 3600 < 60 => format!("{} h", s / 3600),
+        3600..=86_399 => format!("{} h {} min", s / 3600, (s % 3600) / 60),
+        _ => format!("{} d {} h", s / 86_400, (s % 86_400) / 3600),
     }
-    human_age(d)
 }
 
 #[cfg(test)]

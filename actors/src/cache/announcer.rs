@@ -20,9 +20,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::cache::handoff::Handoff;
 use crate::chat::ChatTarget;
-use crate::commands::reply::Reply;
 use crate::local_time::ReaderZone;
 use crate::ports::{ChatOut, StateStore};
+use crate::reply::Reply;
 
 /// The state file of announcements decided but not yet known to be posted.
 pub const PENDING_FILE: &str = "handoffs.pending.json";

@@ -8,8 +8,8 @@ use std::collections::BTreeSet;
 use std::time::SystemTime;
 
 use crate::cache::oncall::{OnCallSnapshot, Person, ScheduleOnCall, ScheduleRef, UserId};
-use crate::commands::reply::{strong, text, Reply, Span};
 use crate::local_time::ReaderZone;
+use crate::reply::{strong, text, Reply, Span};
 
 /// The people on call for one schedule changed.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -21,8 +21,8 @@ use tokio::time::Instant;
 use crate::deadline::REPLY_MARGIN;
 use crate::metric_names;
 use crate::ports::StatusProbe;
-use crate::status::stalk::StalkMessage;
-use crate::status::system_state::{ProbeError, SystemState};
+use crate::status::stalk::{subscribers_group, StalkMessage};
+use crate::status::system_state::{ProbeError, StatusCheck, SystemState};
 use crate::supervision::names::ActorNames;
 
 /// How long a [`StatusMessage::Check`] may take to be answered: the probe's `check_timeout`, and
@@ -34,20 +34,9 @@ pub fn answered_within(check_timeout: Duration) -> Duration {
 /// The shortest poll interval accepted; a shorter (or zero) one is raised to it.
 pub const MIN_POLL_INTERVAL: Duration = Duration::from_millis(100);
 
-/// The process group the stalk actors join to receive every poll result.
-pub fn subscribers_group(names: &ActorNames) -> String {
-    format!("{}/subscribers", names.status())
-}
-
-/// One check's result and when it was made.
-#[derive(Clone, Debug, PartialEq)]
-pub struct StatusCheck {
-    pub state: SystemState,
-    pub checked_at: SystemTime,
-}
-
 pub struct StatusActor;
 
+#[derive(Clone)]
 pub struct StatusArgs {
     pub probe: Arc<dyn StatusProbe>,
     pub poll_interval: Duration,

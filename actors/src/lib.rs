@@ -10,7 +10,8 @@
 //!   restarting. It imports no other folder.
 //! - [`commands`]: chat text to a command, the gateway that runs each one within its deadline, access rules,
 //!   and the replies (the `!ic` ones in [`commands::format`]).
-//! - [`cache`]: the schedule cache actor, the on-call snapshot and the directory of people.
+//! - [`cache`]: the schedule cache actor, the on-call snapshot and the directory of people, and what follows a
+//!   good refresh: handoff announcements and chat user groups kept to the people on call.
 //! - [`pager`]: what a page is, the pager actor, the write-ahead page audit log and repeat detection.
 //! - [`status`]: the monitoring prober, the stalks supervisor and its stalk actors, the `!status` replies.
 //! - [`state_store`]: state files written atomically, an in-memory store for tests, failed-write accounting.

@@ -33,6 +33,7 @@ use tokio::task::JoinHandle;
 
 use crate::admin::{self, AdminSources};
 use crate::config::{ChatAdapter, Config, Secrets, StatusSource};
+use crate::ha::Replica;
 use crate::instance::{Instance, LockError, StateLock};
 use crate::monitoring::{self, MonitoringSettings};
 use crate::pagerduty::{PagerDutyClient, PagerDutyConfig};
@@ -68,6 +69,8 @@ pub struct Bot {
     stopping: Arc<AtomicBool>,
     admin: Option<AdminServer>,
     instance: Instance,
+    /// This replica's coordination, with `[state] backend = "postgres"`.
+    replica: Option<Replica>,
     /// Held until the bot has stopped and saved its state.
     lock: Option<StateLock>,
 }
@@ -141,6 +144,14 @@ pub async fn start(
     })
     .map_err(|e| anyhow::anyhow!("cannot build the PagerDuty client: {e}"))?;
     let pagerduty: Arc<dyn PagerDutyApi> = Arc::new(client);
+    // Several replicas on PostgreSQL: the lease (and so the role) comes up in the background; the bot
+    // answers commands whether or not the database can be reached.
+    let replica = Replica::from_settings(
+        config.state.backend,
+        &config.ha,
+        secrets.database_url.as_ref(),
+    )
+    .map_err(|e| anyhow::anyhow!("[state] backend = \"postgres\": {e}"))?;
     // Every state write goes through one layer that counts and publishes failures (a full or read-only dir).
     let watched = WatchedStore::new(open_state(config));
     let store_health = watched.health();
@@ -262,6 +273,7 @@ pub async fn start(
                 stopping: stopping.clone(),
                 admin_token: secrets.admin_token.clone(),
                 instance: instance.clone(),
+                ha: replica.clone(),
             };
             Some(start_admin(listener, sources, config.admin.chaos)?)
         }
@@ -283,6 +295,7 @@ pub async fn start(
         stopping,
         admin,
         instance,
+        replica,
         lock,
     })
 }
@@ -382,6 +395,11 @@ impl Bot {
         self.kept_stalks.restarts()
     }
 
+    /// This replica's coordination (role, lease, database), with `[state] backend = "postgres"`.
+    pub fn replica(&self) -> Option<&Replica> {
+        self.replica.as_ref()
+    }
+
     /// Where the admin server listens; `None` when `[admin] listen = ""` or its address could not be bound.
     pub fn admin_addr(&self) -> Option<SocketAddr> {
         self.admin.as_ref().map(|a| a.addr)
@@ -414,6 +432,10 @@ impl Bot {
         }
         if let Some(stub) = self.stub {
             stub.shutdown().await;
+        }
+        // Hand the lease over at once rather than let it lapse.
+        if let Some(replica) = &self.replica {
+            replica.release().await;
         }
         // Last: the state is saved; another bot may have the state dir now.
         drop(self.lock);

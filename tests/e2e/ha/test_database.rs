@@ -89,6 +89,19 @@ impl TestDatabase {
         config
     }
 
+    /// `DATABASE_URL` for an `icbot` process on this schema: the test URL with this schema first on the
+    /// search path and as application name (so the drop ends its connections too).
+    pub fn url(&self) -> String {
+        let base = std::env::var(URL_VAR).unwrap_or_else(|_| DEFAULT_URL.to_string());
+        let schema = &self.schema;
+        if base.contains("://") {
+            let joint = if base.contains('?') { '&' } else { '?' };
+            format!("{base}{joint}options=-c%20search_path%3D{schema}&application_name={schema}")
+        } else {
+            format!("{base} options='-c search_path={schema}' application_name={schema}")
+        }
+    }
+
     /// A pool on this schema (the schema is not migrated).
     pub fn database(&self, statement_timeout: Duration) -> Database {
         Database::with_config(self.config(), TrustRoots::System, statement_timeout)

@@ -1,0 +1,266 @@
+//! Real `icbot` processes as replicas on one schema and one stub (`[state] backend = "postgres"`): each
+//! with its own state dir and admin server, console chat on a stdin kept open. What operators see of the
+//! lease (`/actors`, `/metrics`, `icbot health`) is read from each process's admin server.
+
+use std::fs::File;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use icbot::admin::TreeFacts;
+use icbot::ha::HaFacts;
+use icbot::stub::{Fault, StubData, StubHandle, StubServer};
+
+use super::test_database::TestDatabase;
+use crate::helpers::{config_text, Options, TempDir};
+
+/// Lease timings of the replicas: a takeover within a few seconds.
+const LEASE: Duration = Duration::from_secs(2);
+const RENEW: Duration = Duration::from_millis(500);
+/// From start to a role: migrations, the first attempt, a loaded snapshot.
+const START_PATIENCE: Duration = Duration::from_secs(30);
+
+/// One `icbot` process.
+pub struct ReplicaProcess {
+    pub name: String,
+    child: Child,
+    /// Kept open: end of input would stop a console bot.
+    _stdin: Option<ChildStdin>,
+    pub admin: String,
+    dir: TempDir,
+    http: reqwest::Client,
+}
+
+impl ReplicaProcess {
+    /// Starts `icbot` on `db`'s schema with PagerDuty and monitoring at `stub`.
+    pub fn start(name: &str, db: &TestDatabase, stub: &StubHandle, options: &Options) -> Self {
+        icbot::app::install_crypto_provider();
+        let dir = TempDir::new(&format!("replica-{name}"));
+        let port = free_port();
+        let extra = format!(
+            "[admin]\nlisten = \"127.0.0.1:{port}\"\n\n[ha]\nlease = \"{}ms\"\nrenew_every = \"{}ms\"\n{}",
+            LEASE.as_millis(),
+            RENEW.as_millis(),
+            options.extra
+        );
+        let options = Options {
+            extra,
+            ..options.clone()
+        };
+        let config = config_text(&stub.url(), &dir.0.join("state"), &options)
+            .replace("[state]\n", "[state]\nbackend = \"postgres\"\n");
+        let path = dir.0.join("config.toml");
+        std::fs::write(&path, config).expect("config written");
+        let stderr = File::create(dir.0.join("stderr.log")).expect("stderr log");
+        let stdout = File::create(dir.0.join("stdout.log")).expect("stdout log");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_icbot"))
+            .arg("--config")
+            .arg(&path)
+            .current_dir(&dir.0)
+            .env("PAGERDUTY_TOKEN", "replica-test-token")
+            .env("DATABASE_URL", db.url())
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::piped())
+            .stdout(stdout)
+            .stderr(stderr)
+            .spawn()
+            .expect("icbot runs");
+        ReplicaProcess {
+            name: name.to_string(),
+            _stdin: child.stdin.take(),
+            child,
+            admin: format!("http://127.0.0.1:{port}"),
+            dir,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(2))
+                .build()
+                .expect("an HTTP client"),
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// `kill -9`.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// What it logged, for failure messages.
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(self.dir.0.join("stderr.log")).unwrap_or_default()
+    }
+
+    /// Its `/actors`, `None` while its admin server does not answer.
+    pub async fn tree(&self) -> Option<TreeFacts> {
+        let answer = self
+            .http
+            .get(format!("{}/actors", self.admin))
+            .send()
+            .await
+            .ok()?;
+        answer.json().await.ok()
+    }
+
+    pub async fn ha(&self) -> Option<HaFacts> {
+        self.tree().await.and_then(|t| t.ha)
+    }
+
+    pub async fn metrics(&self) -> String {
+        self.http
+            .get(format!("{}/metrics", self.admin))
+            .send()
+            .await
+            .expect("/metrics answers")
+            .text()
+            .await
+            .expect("/metrics text")
+    }
+}
+
+impl Drop for ReplicaProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A port free a moment ago, for a replica's admin server (the process must be told it in its config).
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    listener.local_addr().expect("its address").port()
+}
+
+pub async fn stub() -> StubHandle {
+    StubServer::start("127.0.0.1:0", StubData::demo(), Fault::None)
+        .await
+        .expect("stub starts")
+}
+
+/// Polls the replicas' `/actors` until `done` holds for their HA facts (one entry per replica, `None`
+/// while one does not answer), at most `within`; the failure shows what they last said and their logs.
+pub async fn wait_for_roles(
+    replicas: &[&ReplicaProcess],
+    within: Duration,
+    what: &str,
+    done: impl Fn(&[Option<HaFacts>]) -> bool,
+) -> Vec<HaFacts> {
+    let start = Instant::now();
+    loop {
+        let mut facts = Vec::new();
+        for r in replicas {
+            facts.push(r.ha().await);
+        }
+        if done(&facts) {
+            return facts.into_iter().map(|f| f.expect("answered")).collect();
+        }
+        if start.elapsed() > within {
+            let logs: Vec<String> = replicas
+                .iter()
+                .map(|r| format!("--- {} (pid {}):\n{}", r.name, r.pid(), r.stderr()))
+                .collect();
+            panic!(
+                "no {what} within {within:?}; the replicas said {facts:#?}\n{}",
+                logs.join("\n")
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn role_of(f: &Option<HaFacts>) -> Option<&str> {
+    f.as_ref().map(|f| f.role.as_str())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_elect_one_leader_and_the_other_takes_over_after_kill_9() {
+    let db = TestDatabase::create("two_processes").await;
+    let stub = stub().await;
+    let a = ReplicaProcess::start("a", &db, &stub, &Options::default());
+    let b = ReplicaProcess::start("b", &db, &stub, &Options::default());
+
+    // Exactly one leader, the other following it, both on the same epoch and holder.
+    let facts = wait_for_roles(&[&a, &b], START_PATIENCE, "leader and follower", |f| {
+        let roles: Vec<_> = f.iter().map(role_of).collect();
+        roles.contains(&Some("leader")) && roles.contains(&Some("follower"))
+    })
+    .await;
+    assert_eq!(facts[0].epoch, facts[1].epoch, "{facts:#?}");
+    assert_eq!(facts[0].holder, facts[1].holder, "{facts:#?}");
+    let (leader, follower) = if facts[0].role == "leader" {
+        (0, 1)
+    } else {
+        (1, 0)
+    };
+    assert_eq!(
+        facts[leader].holder.as_deref(),
+        Some(facts[leader].replica.as_str())
+    );
+    let first_epoch = facts[leader].epoch.expect("an epoch");
+    let procs = [&a, &b];
+    let leader_pid = procs[leader].pid();
+    assert!(
+        facts[leader].replica.contains(&format!("-{leader_pid}-")),
+        "the replica id names the process: {facts:#?}"
+    );
+
+    // Operators see it in /metrics and `icbot health`.
+    let metrics = procs[leader].metrics().await;
+    assert!(
+        metrics.contains("icbot_ha_role{role=\"leader\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(&format!("icbot_ha_epoch {first_epoch}")),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("icbot_ha_last_renewal_age_seconds"),
+        "{metrics}"
+    );
+    let follower_metrics = procs[follower].metrics().await;
+    assert!(
+        follower_metrics.contains("icbot_ha_role{role=\"follower\"} 1")
+            && follower_metrics.contains("icbot_ha_role{role=\"leader\"} 0"),
+        "{follower_metrics}"
+    );
+    let health = Command::new(env!("CARGO_BIN_EXE_icbot"))
+        .args(["health", "--admin", &procs[follower].admin])
+        .arg("--pid")
+        .arg(procs[follower].pid().to_string())
+        .output()
+        .expect("icbot health runs");
+    let shown = String::from_utf8_lossy(&health.stdout);
+    assert!(
+        shown.contains(&format!(
+            "ha: follower; epoch {first_epoch}; lease holder {}",
+            facts[leader].replica
+        )),
+        "{shown}"
+    );
+    assert!(health.status.success(), "a follower is ready: {shown}");
+
+    // kill -9 the leader: the other takes over within a lease and a renewal (and a little for the process).
+    let (mut dead, survivor) = if leader == 0 { (a, b) } else { (b, a) };
+    let killed_at = Instant::now();
+    dead.kill();
+    let after = wait_for_roles(
+        &[&survivor],
+        LEASE + RENEW * 4 + Duration::from_secs(3),
+        "takeover",
+        |f| role_of(&f[0]) == Some("leader"),
+    )
+    .await;
+    let took = killed_at.elapsed();
+    let bound = LEASE + RENEW + Duration::from_secs(1);
+    assert!(
+        took <= bound,
+        "takeover took {took:?}, more than lease + renew_every + 1 s ({bound:?})"
+    );
+    assert!(
+        after[0].epoch.expect("an epoch") > first_epoch,
+        "a new tenure has a new epoch: {after:#?}"
+    );
+    assert_eq!(after[0].holder.as_deref(), Some(after[0].replica.as_str()));
+    eprintln!("kill -9 of the leader to takeover: {took:?}");
+}

@@ -17,7 +17,9 @@ use icbot_actors::commands::run::{CommandContext, Deadlines};
 use icbot_actors::pager::actor::PagerArgs;
 use icbot_actors::pager::audit::AuditLog;
 use icbot_actors::pager::dedup::RecentPages;
-use icbot_actors::ports::{ChatOut, PagerDutyApi, StateStore, StatusProbe};
+use icbot_actors::ports::{
+    ChatOut, Coordination, PagerDutyApi, SingleReplica, StateStore, StatusProbe,
+};
 use icbot_actors::state_store::watched::{StoreHealth, WatchedStore};
 use icbot_actors::state_store::{FileStateStore, MemoryStateStore};
 use icbot_actors::status::actor::{self as status, StatusArgs};
@@ -33,7 +35,7 @@ use tokio::task::JoinHandle;
 
 use crate::admin::{self, AdminSources};
 use crate::config::{ChatAdapter, Config, Secrets, StatusSource};
-use crate::ha::Replica;
+use crate::ha::{PostgresCoordination, Replica};
 use crate::instance::{Instance, LockError, StateLock};
 use crate::monitoring::{self, MonitoringSettings};
 use crate::pagerduty::{PagerDutyClient, PagerDutyConfig};
@@ -152,6 +154,10 @@ pub async fn start(
         secrets.database_url.as_ref(),
     )
     .map_err(|e| anyhow::anyhow!("[state] backend = \"postgres\": {e}"))?;
+    let coordination: Arc<dyn Coordination> = match &replica {
+        Some(replica) => Arc::new(PostgresCoordination::new(replica.clone())),
+        None => Arc::new(SingleReplica),
+    };
     // Every state write goes through one layer that counts and publishes failures (a full or read-only dir).
     let watched = WatchedStore::new(open_state(config));
     let store_health = watched.health();
@@ -181,7 +187,8 @@ pub async fn start(
     let refresh_interval = pd.refresh_interval;
     let (cache_facts_tx, cache_facts) = watch::channel(CacheFacts::default());
     let cache_args = {
-        let (pagerduty, store) = (pagerduty.clone(), store.clone());
+        let (pagerduty, store, coordination) =
+            (pagerduty.clone(), store.clone(), coordination.clone());
         let (ics, responders) = (pd.ic_schedule_refs(), pd.responder_schedule_refs());
         move || ScheduleCacheArgs {
             pagerduty: pagerduty.clone(),
@@ -194,6 +201,7 @@ pub async fn start(
             contacts_ttl: CONTACTS_TTL,
             contact_concurrency: CONTACT_CONCURRENCY,
             facts: cache_facts_tx.clone(),
+            coordination: coordination.clone(),
         }
     };
     let pager_args = {

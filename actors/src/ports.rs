@@ -8,7 +8,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::cache::oncall::{OnCallEntry, Person, UserId};
+use crate::cache::oncall::{OnCallEntry, OnCallSnapshot, Person, UserId};
 use crate::chat::ChatTarget;
 use crate::commands::reply::Reply;
 use crate::status::system_state::{ProbeError, StatusReport};
@@ -151,5 +151,64 @@ pub trait StateStore: Send + Sync + 'static {
             self.save(&format!("{name}.1"), &bytes)?;
         }
         self.save(name, &[])
+    }
+}
+
+/// The tenure of this replica as the leader, carried by every leader-only write (a fencing token): a write
+/// of a tenure that is over is refused. Taken when the work is decided, not when it is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LeaderTerm(pub i64);
+
+/// Why shared state could not be read or written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CoordinationError {
+    /// The coordination database did not answer, or failed.
+    #[error("coordination database unreachable ({0})")]
+    Unreachable(String),
+    /// The tenure that decided the write is over: nothing was written.
+    #[error("no longer the leader: the write was refused")]
+    NotLeader,
+}
+
+/// Several replicas of the bot: which one does the background work (the leader), and the state they
+/// share. One replica alone ([`SingleReplica`], `[state] backend = "files"`) is always the leader and shares
+/// nothing; `src/ha` implements it over PostgreSQL.
+#[async_trait]
+pub trait Coordination: Send + Sync + 'static {
+    /// This replica's leader term now; `None` while another replica leads or nobody knows (the database is
+    /// unreachable). Never waits.
+    fn leader_term(&self) -> Option<LeaderTerm>;
+
+    /// The on-call snapshot the leader shared, `Ok(None)` when none is shared.
+    async fn shared_snapshot(&self) -> Result<Option<OnCallSnapshot>, CoordinationError>;
+
+    /// Shares the snapshot the leader fetched during `term`.
+    async fn share_snapshot(
+        &self,
+        term: LeaderTerm,
+        snapshot: &OnCallSnapshot,
+    ) -> Result<(), CoordinationError>;
+}
+
+/// One replica alone: always the leader, nothing shared, no cost.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SingleReplica;
+
+#[async_trait]
+impl Coordination for SingleReplica {
+    fn leader_term(&self) -> Option<LeaderTerm> {
+        Some(LeaderTerm(0))
+    }
+
+    async fn shared_snapshot(&self) -> Result<Option<OnCallSnapshot>, CoordinationError> {
+        Ok(None)
+    }
+
+    async fn share_snapshot(
+        &self,
+        _term: LeaderTerm,
+        _snapshot: &OnCallSnapshot,
+    ) -> Result<(), CoordinationError> {
+        Ok(())
     }
 }

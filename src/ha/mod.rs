@@ -13,8 +13,10 @@
 //! - `oncall_snapshot`: the shared on-call snapshot (leader writes, fenced; all read).
 //! - `page_dedup`: one page per set of people per window, across replicas.
 //! - `slack_events`: Events API `event_id`s handled by any replica.
+//! - `coordination`: the core's `Coordination` port over these tables (leader term, shared snapshot).
 //! - `replica`: this process as one replica: connect, migrate, lease keeper, what operators see.
 
+pub mod coordination;
 pub mod database;
 pub mod fence;
 pub mod lease;
@@ -26,6 +28,7 @@ pub mod settings;
 pub mod slack_events;
 pub mod tls;
 
+pub use coordination::PostgresCoordination;
 pub use database::{Database, DatabaseError, Session};
 pub use fence::{Fence, FencedWrite};
 pub use lease::{Epoch, LeaseKeeper, LeaseSettings, LeaseView, ReplicaId, Role, LEADER_LEASE};

@@ -445,6 +445,7 @@ mod tests {
                 contacts_ttl: Duration::from_secs(3600),
                 contact_concurrency: 4,
                 facts: cache_facts.clone(),
+                coordination: Arc::new(crate::ports::SingleReplica),
             }),
             pager: Arc::new(move || PagerArgs {
                 pagerduty: pd2.clone(),

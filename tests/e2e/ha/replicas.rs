@@ -264,3 +264,102 @@ async fn two_processes_elect_one_leader_and_the_other_takes_over_after_kill_9() 
     assert_eq!(after[0].holder.as_deref(), Some(after[0].replica.as_str()));
     eprintln!("kill -9 of the leader to takeover: {took:?}");
 }
+
+/// The epoch of the shared on-call snapshot's writer, `None` before one was written.
+async fn shared_snapshot_epoch(db: &TestDatabase) -> Option<i64> {
+    db.client()
+        .await
+        .query_opt("SELECT epoch FROM icbot_oncall_snapshot", &[])
+        .await
+        .expect("the snapshot table reads")
+        .map(|row| row.get(0))
+}
+
+fn has_snapshot(tree: &Option<TreeFacts>) -> bool {
+    tree.as_ref().is_some_and(|t| t.readiness.has_snapshot)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_leader_asks_pagerduty_and_a_follower_serves_its_snapshot_until_it_takes_over() {
+    let db = TestDatabase::create("leader_refreshes").await;
+    // Each replica has a PagerDuty of its own, so the test can tell who asked.
+    let (stub_a, stub_b) = (stub().await, stub().await);
+    let options = Options {
+        refresh_interval_secs: 1.0,
+        ..Options::default()
+    };
+    let a = ReplicaProcess::start("a", &db, &stub_a, &options);
+    let leader = wait_for_roles(&[&a], START_PATIENCE, "a leader", |f| {
+        role_of(&f[0]) == Some("leader")
+    })
+    .await;
+    let first_epoch = leader[0].epoch.expect("an epoch");
+    let shared = async {
+        loop {
+            if shared_snapshot_epoch(&db).await == Some(first_epoch) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    tokio::time::timeout(START_PATIENCE, shared)
+        .await
+        .expect("the leader shares its snapshot");
+
+    let b = ReplicaProcess::start("b", &db, &stub_b, &options);
+    wait_for_roles(&[&b], START_PATIENCE, "a follower", |f| {
+        role_of(&f[0]) == Some("follower")
+    })
+    .await;
+    let ready = async {
+        while !has_snapshot(&b.tree().await) {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    tokio::time::timeout(START_PATIENCE, ready)
+        .await
+        .expect("the follower has a snapshot");
+    // Three more refreshes of the leader: the follower ticked as often, and took the leader's snapshot.
+    let seen = stub_a.request_count("/oncalls");
+    assert!(
+        stub_a
+            .wait_for_requests("/oncalls", seen + 3, Duration::from_secs(10))
+            .await,
+        "the leader keeps refreshing"
+    );
+    assert_eq!(
+        stub_b.request_count("/oncalls") + stub_b.request_count("/users"),
+        0,
+        "a follower never asks PagerDuty"
+    );
+
+    // The leader dies: the follower takes over and asks its PagerDuty, and shares under its own epoch.
+    let mut a = a;
+    a.kill();
+    let after = wait_for_roles(
+        &[&b],
+        LEASE + RENEW * 4 + Duration::from_secs(3),
+        "takeover",
+        |f| role_of(&f[0]) == Some("leader"),
+    )
+    .await;
+    let new_epoch = after[0].epoch.expect("an epoch");
+    assert!(new_epoch > first_epoch);
+    assert!(
+        stub_b
+            .wait_for_requests("/oncalls", 1, Duration::from_secs(5))
+            .await,
+        "the new leader asks PagerDuty"
+    );
+    let shared = async {
+        loop {
+            if shared_snapshot_epoch(&db).await == Some(new_epoch) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(5), shared)
+        .await
+        .expect("the new leader shares its snapshot");
+}

@@ -211,6 +211,7 @@ pub async fn start(
             audit: audit.clone(),
             recent: recent.clone(),
             from_email: from_email.clone(),
+            coordination: coordination.clone(),
         }
     };
     let status_args = {

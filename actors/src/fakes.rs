@@ -398,6 +398,10 @@ pub struct FakeCoordination {
     term: std::sync::Mutex<Option<crate::ports::LeaderTerm>>,
     shared: std::sync::Mutex<Option<crate::cache::oncall::OnCallSnapshot>>,
     unreachable: std::sync::atomic::AtomicBool,
+    /// What a page claim finds: `None` claims, `Some` is a page another replica sent.
+    pub prior_page: std::sync::Mutex<Option<crate::pager::dedup::PriorPage>>,
+    /// Every claimed page settled, with its incident (`None`: released).
+    pub settled: std::sync::Mutex<Vec<(crate::ports::PageClaim, Option<Incident>)>>,
     /// Every snapshot shared, with the term it was shared in.
     pub shares: std::sync::Mutex<
         Vec<(
@@ -445,6 +449,31 @@ impl crate::ports::Coordination for FakeCoordination {
             return Err(crate::ports::CoordinationError::Unreachable("fake".into()));
         }
         self.shares.lock().unwrap().push((term, snapshot.clone()));
+        Ok(())
+    }
+
+    async fn claim_page(
+        &self,
+        _claim: &crate::ports::PageClaim,
+    ) -> Result<crate::ports::PageClaimed, crate::ports::CoordinationError> {
+        if self.unreachable.load(Ordering::SeqCst) {
+            return Err(crate::ports::CoordinationError::Unreachable("fake".into()));
+        }
+        match self.prior_page.lock().unwrap().clone() {
+            Some(prior) => Ok(crate::ports::PageClaimed::AlreadyPaged(prior)),
+            None => Ok(crate::ports::PageClaimed::Claimed),
+        }
+    }
+
+    async fn settle_page(
+        &self,
+        claim: &crate::ports::PageClaim,
+        incident: Option<&Incident>,
+    ) -> Result<(), crate::ports::CoordinationError> {
+        self.settled
+            .lock()
+            .unwrap()
+            .push((claim.clone(), incident.cloned()));
         Ok(())
     }
 }

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::cache::oncall::{OnCallEntry, OnCallSnapshot, Person, UserId};
 use crate::chat::ChatTarget;
 use crate::commands::reply::Reply;
+use crate::pager::dedup::PriorPage;
 use crate::status::system_state::{ProbeError, StatusReport};
 
 /// What went wrong talking to PagerDuty: one variant per thing the caller does differently.
@@ -188,6 +189,38 @@ pub trait Coordination: Send + Sync + 'static {
         term: LeaderTerm,
         snapshot: &OnCallSnapshot,
     ) -> Result<(), CoordinationError>;
+
+    /// Claims the dedup window of a page about to go out, on every replica: the page goes out only when
+    /// claimed; a live claim of the same people answers with that page. Any replica, leader or not.
+    async fn claim_page(&self, claim: &PageClaim) -> Result<PageClaimed, CoordinationError>;
+
+    /// A claimed page finished: its incident, for the repeats that follow; `None` (it failed) gives the
+    /// window up, so paging again is possible at once.
+    async fn settle_page(
+        &self,
+        claim: &PageClaim,
+        incident: Option<&Incident>,
+    ) -> Result<(), CoordinationError>;
+}
+
+/// A page about to go out, as the other replicas must know it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageClaim {
+    /// Who is paged, in a form that ignores order and repeats.
+    pub dedup_key: String,
+    pub page_id: String,
+    pub requested_by: String,
+    pub channel: String,
+    pub window: Duration,
+}
+
+/// What a page claim found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PageClaimed {
+    /// This page owns the window: send it.
+    Claimed,
+    /// The same people were paged moments ago, maybe through another replica: answer with that page.
+    AlreadyPaged(PriorPage),
 }
 
 /// One replica alone: always the leader, nothing shared, no cost.
@@ -208,6 +241,19 @@ impl Coordination for SingleReplica {
         &self,
         _term: LeaderTerm,
         _snapshot: &OnCallSnapshot,
+    ) -> Result<(), CoordinationError> {
+        Ok(())
+    }
+
+    /// Alone, the pager's own dedup table is the whole truth.
+    async fn claim_page(&self, _claim: &PageClaim) -> Result<PageClaimed, CoordinationError> {
+        Ok(PageClaimed::Claimed)
+    }
+
+    async fn settle_page(
+        &self,
+        _claim: &PageClaim,
+        _incident: Option<&Incident>,
     ) -> Result<(), CoordinationError> {
         Ok(())
     }

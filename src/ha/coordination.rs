@@ -5,11 +5,15 @@
 
 use async_trait::async_trait;
 use icbot_actors::cache::oncall::OnCallSnapshot;
-use icbot_actors::ports::{Coordination, CoordinationError, LeaderTerm};
+use icbot_actors::pager::dedup::{PriorPage, PriorState};
+use icbot_actors::ports::{
+    Coordination, CoordinationError, Incident, LeaderTerm, PageClaim, PageClaimed,
+};
 
 use super::fence::{Fence, FencedWrite};
 use super::lease::{Epoch, LEADER_LEASE};
 use super::oncall_snapshot;
+use super::page_dedup::{self, Claim};
 use super::replica::Replica;
 
 /// One replica's side of the shared state.
@@ -65,5 +69,56 @@ impl Coordination for PostgresCoordination {
             FencedWrite::Written { .. } => Ok(()),
             FencedWrite::Refused => Err(CoordinationError::NotLeader),
         }
+    }
+
+    async fn claim_page(&self, claim: &PageClaim) -> Result<PageClaimed, CoordinationError> {
+        let replica = self.replica.replica().to_string();
+        let row = page_dedup::PageClaim {
+            dedup_key: &claim.dedup_key,
+            page_id: &claim.page_id,
+            requested_by: &claim.requested_by,
+            channel: &claim.channel,
+            replica: &replica,
+            window: claim.window,
+        };
+        match page_dedup::claim(self.replica.database(), &row)
+            .await
+            .map_err(unreachable)?
+        {
+            Claim::Claimed => Ok(PageClaimed::Claimed),
+            Claim::Repeat(prior) => Ok(PageClaimed::AlreadyPaged(PriorPage {
+                requested_by: prior.requested_by,
+                channel: prior.channel,
+                at: prior.started_at,
+                incident: prior
+                    .incident
+                    .and_then(|json| serde_json::from_value::<Incident>(json).ok()),
+                page_id: Some(prior.page_id),
+                incident_key: None,
+                state: PriorState::Recorded,
+            })),
+        }
+    }
+
+    async fn settle_page(
+        &self,
+        claim: &PageClaim,
+        incident: Option<&Incident>,
+    ) -> Result<(), CoordinationError> {
+        let db = self.replica.database();
+        match incident {
+            Some(incident) => {
+                let json = serde_json::to_value(incident).map_err(unreachable)?;
+                page_dedup::settle(db, &claim.dedup_key, &claim.page_id, &json)
+                    .await
+                    .map_err(unreachable)?;
+            }
+            None => {
+                page_dedup::release(db, &claim.dedup_key, &claim.page_id)
+                    .await
+                    .map_err(unreachable)?;
+            }
+        }
+        Ok(())
     }
 }

@@ -452,6 +452,7 @@ mod tests {
                 audit: audit.clone(),
                 recent: recent2.clone(),
                 from_email: "icbot@example.com".into(),
+                coordination: Arc::new(crate::ports::SingleReplica),
             }),
             status: Arc::new(move || StatusArgs {
                 probe: probe.clone(),

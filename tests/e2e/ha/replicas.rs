@@ -24,7 +24,7 @@ pub struct ReplicaProcess {
     pub name: String,
     child: Child,
     /// Kept open: end of input would stop a console bot.
-    _stdin: Option<ChildStdin>,
+    stdin: Option<ChildStdin>,
     pub admin: String,
     dir: TempDir,
     http: reqwest::Client,
@@ -66,7 +66,7 @@ impl ReplicaProcess {
             .expect("icbot runs");
         ReplicaProcess {
             name: name.to_string(),
-            _stdin: child.stdin.take(),
+            stdin: child.stdin.take(),
             child,
             admin: format!("http://127.0.0.1:{port}"),
             dir,
@@ -85,6 +85,19 @@ impl ReplicaProcess {
     pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+
+    /// Types a line into its console chat.
+    pub fn send(&mut self, line: &str) {
+        use std::io::Write;
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        writeln!(stdin, "{line}").expect("write to icbot");
+        stdin.flush().expect("flush to icbot");
+    }
+
+    /// Its console replies so far.
+    pub fn stdout(&self) -> String {
+        std::fs::read_to_string(self.dir.0.join("stdout.log")).unwrap_or_default()
     }
 
     /// What it logged, for failure messages.
@@ -362,4 +375,61 @@ async fn only_the_leader_asks_pagerduty_and_a_follower_serves_its_snapshot_until
     tokio::time::timeout(Duration::from_secs(5), shared)
         .await
         .expect("the new leader shares its snapshot");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_page_typed_into_two_replicas_at_once_opens_one_incident() {
+    let db = TestDatabase::create("page_dedup").await;
+    let stub = stub().await;
+    let mut a = ReplicaProcess::start("a", &db, &stub, &Options::default());
+    let mut b = ReplicaProcess::start("b", &db, &stub, &Options::default());
+    wait_for_roles(&[&a, &b], START_PATIENCE, "both replicas ready", |f| {
+        let roles: Vec<_> = f.iter().map(role_of).collect();
+        roles.contains(&Some("leader")) && roles.contains(&Some("follower"))
+    })
+    .await;
+    for r in [&a, &b] {
+        let ready = async {
+            while !has_snapshot(&r.tree().await) {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        };
+        tokio::time::timeout(START_PATIENCE, ready)
+            .await
+            .expect("a snapshot");
+    }
+    a.send("!ic page checkout is down");
+    b.send("!ic page checkout is down");
+    let answered = |out: &str| out.contains("Paged ") || out.contains("Not paging again");
+    let both = async {
+        while !(answered(&a.stdout()) && answered(&b.stdout())) {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    if tokio::time::timeout(Duration::from_secs(20), both)
+        .await
+        .is_err()
+    {
+        panic!(
+            "no two answers:\n--- a:\n{}\n--- b:\n{}\n--- a log:\n{}\n--- b log:\n{}",
+            a.stdout(),
+            b.stdout(),
+            a.stderr(),
+            b.stderr()
+        );
+    }
+    let (out_a, out_b) = (a.stdout(), b.stdout());
+    assert_eq!(
+        stub.pages().incidents.len(),
+        1,
+        "one incident:\n{out_a}\n{out_b}"
+    );
+    let repeats = [&out_a, &out_b]
+        .iter()
+        .filter(|o| o.contains("Not paging again") && o.contains("by console in #console"))
+        .count();
+    assert_eq!(
+        repeats, 1,
+        "the second reply names the first:\n--- a:\n{out_a}\n--- b:\n{out_b}"
+    );
 }

@@ -10,6 +10,7 @@ use icbot::admin::TreeFacts;
 use icbot::ha::HaFacts;
 use icbot::stub::{Fault, StubData, StubHandle, StubServer};
 
+use super::tcp_proxy::TcpProxy;
 use super::test_database::TestDatabase;
 use crate::helpers::{config_text, Options, TempDir};
 
@@ -33,6 +34,11 @@ pub struct ReplicaProcess {
 impl ReplicaProcess {
     /// Starts `icbot` on `db`'s schema with PagerDuty and monitoring at `stub`.
     pub fn start(name: &str, db: &TestDatabase, stub: &StubHandle, options: &Options) -> Self {
+        Self::start_on(name, &db.url(), stub, options)
+    }
+
+    /// Starts `icbot` with this `DATABASE_URL`.
+    pub fn start_on(name: &str, database_url: &str, stub: &StubHandle, options: &Options) -> Self {
         icbot::app::install_crypto_provider();
         let dir = TempDir::new(&format!("replica-{name}"));
         let port = free_port();
@@ -57,7 +63,7 @@ impl ReplicaProcess {
             .arg(&path)
             .current_dir(&dir.0)
             .env("PAGERDUTY_TOKEN", "replica-test-token")
-            .env("DATABASE_URL", db.url())
+            .env("DATABASE_URL", database_url)
             .env("RUST_LOG", "info")
             .stdin(Stdio::piped())
             .stdout(stdout)
@@ -431,5 +437,79 @@ async fn the_same_page_typed_into_two_replicas_at_once_opens_one_incident() {
     assert_eq!(
         repeats, 1,
         "the second reply names the first:\n--- a:\n{out_a}\n--- b:\n{out_b}"
+    );
+}
+
+/// Waits until `process`'s console output satisfies `done`, at most `within`; how long it took.
+async fn wait_for_output(
+    process: &ReplicaProcess,
+    within: Duration,
+    what: &str,
+    done: impl Fn(&str) -> bool,
+) -> Duration {
+    let start = Instant::now();
+    while !done(&process.stdout()) {
+        if start.elapsed() > within {
+            panic!(
+                "no {what} within {within:?}:\n{}\n--- log:\n{}",
+                process.stdout(),
+                process.stderr()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    start.elapsed()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_its_database_hung_a_replica_still_answers_and_pages_in_time() {
+    let db = TestDatabase::create("database_hung").await;
+    let proxy = TcpProxy::start(db.server_addr()).await;
+    let stub = stub().await;
+    let options = Options::default();
+    let mut a = ReplicaProcess::start_on("a", &db.url_through(proxy.port()), &stub, &options);
+    wait_for_roles(&[&a], START_PATIENCE, "a leader", |f| {
+        role_of(&f[0]) == Some("leader")
+    })
+    .await;
+    let ready = async {
+        while !has_snapshot(&a.tree().await) {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    tokio::time::timeout(START_PATIENCE, ready)
+        .await
+        .expect("a snapshot");
+
+    // The database hangs: every byte held, sockets open (the worst case: nothing fails fast).
+    proxy.freeze();
+    a.send("!ic");
+    let lookup = Duration::from_secs_f64(options.lookup_deadline_secs);
+    let took = wait_for_output(&a, lookup, "answer to !ic", |out| {
+        out.contains("IC Primary")
+    })
+    .await;
+    eprintln!("!ic with the database hung answered in {took:?}");
+    a.send("!ic page checkout is down");
+    let page = Duration::from_secs_f64(options.page_deadline_secs);
+    let took = wait_for_output(&a, page, "answer to the page", |out| out.contains("Paged ")).await;
+    eprintln!("!ic page with the database hung answered in {took:?}");
+    assert_eq!(stub.pages().incidents.len(), 1, "the page went out");
+
+    // Leader work stops: the role is unknown (degraded, still ready) once the renew deadline passed.
+    let facts = wait_for_roles(&[&a], LEASE * 2, "a step-down", |f| {
+        role_of(&f[0]) == Some("unknown")
+    })
+    .await;
+    assert_eq!(facts[0].role, "unknown");
+    let tree = a.tree().await.expect("/actors answers");
+    assert!(tree.readiness.ready, "{:?}", tree.readiness);
+    assert!(
+        tree.readiness
+            .degraded
+            .iter()
+            .any(|d| d.starts_with("coordination: role unknown")),
+        "{:?}",
+        tree.readiness
     );
 }

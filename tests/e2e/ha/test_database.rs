@@ -102,6 +102,16 @@ impl TestDatabase {
         }
     }
 
+    /// [`TestDatabase::url`] through `127.0.0.1:port` (a proxy in front of the server). The test URL must
+    /// be a URL (`postgres://...`), not libpq's `key=value` form.
+    pub fn url_through(&self, port: u16) -> String {
+        let mut url = url::Url::parse(&self.url())
+            .unwrap_or_else(|e| panic!("{URL_VAR} must be a postgres:// URL for this test: {e}"));
+        url.set_host(Some("127.0.0.1")).expect("a host");
+        url.set_port(Some(port)).expect("a port");
+        url.to_string()
+    }
+
     /// A pool on this schema (the schema is not migrated).
     pub fn database(&self, statement_timeout: Duration) -> Database {
         Database::with_config(self.config(), TrustRoots::System, statement_timeout)

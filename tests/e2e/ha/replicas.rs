@@ -513,3 +513,47 @@ async fn with_its_database_hung_a_replica_still_answers_and_pages_in_time() {
         tree.readiness
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_stopped_with_sigterm_hands_its_lease_over_without_waiting_for_it_to_lapse() {
+    let db = TestDatabase::create("handover").await;
+    let stub = stub().await;
+    let a = ReplicaProcess::start("a", &db, &stub, &Options::default());
+    let b = ReplicaProcess::start("b", &db, &stub, &Options::default());
+    let facts = wait_for_roles(&[&a, &b], START_PATIENCE, "leader and follower", |f| {
+        let roles: Vec<_> = f.iter().map(role_of).collect();
+        roles.contains(&Some("leader")) && roles.contains(&Some("follower"))
+    })
+    .await;
+    let (mut leader, follower) = if facts[0].role == "leader" {
+        (a, b)
+    } else {
+        (b, a)
+    };
+    let stopped = Instant::now();
+    let status = Command::new("kill")
+        .args(["-TERM", &leader.pid().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+    let after = wait_for_roles(&[&follower], LEASE * 4, "takeover", |f| {
+        role_of(&f[0]) == Some("leader")
+    })
+    .await;
+    let took = stopped.elapsed();
+    eprintln!("SIGTERM of the leader to takeover: {took:?}");
+    // A lapsed lease would take at least LEASE - RENEW after the last renewal; a released one is taken on the
+    // follower's next attempt.
+    assert!(
+        took < LEASE - RENEW,
+        "takeover took {took:?}: the lease was not released\n{}",
+        leader.stderr()
+    );
+    assert!(after[0].epoch > facts[0].epoch.max(facts[1].epoch));
+    assert!(
+        leader.stderr().contains("lease released"),
+        "{}",
+        leader.stderr()
+    );
+    leader.kill();
+}

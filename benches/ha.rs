@@ -150,7 +150,7 @@ async fn leader_index(replicas: &[Replica], http: &reqwest::Client) -> Option<us
 
 fn main() {
     print_machine();
-    icbot::app::install_crypto_provider();
+    icbot::crypto::install_crypto_provider();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -452,10 +452,10 @@ impl PagerState {
 async fn claim_across_replicas(
     coordination: &dyn Coordination,
     claim: &PageClaim,
-    stop_at: Instant,
+    stop_at: Deadline,
 ) -> Option<PriorPage> {
-    let wait_until = (Instant::now() + CLAIM_WAIT).min(stop_at);
-    match tokio::time::timeout_at(wait_until, coordination.claim_page(claim)).await {
+    let wait = Deadline::after(CLAIM_WAIT).until(stop_at);
+    match wait.timeout(coordination.claim_page(claim)).await {
         Ok(Ok(PageClaimed::Claimed)) => None,
         Ok(Ok(PageClaimed::AlreadyPaged(prior))) => {
             tracing::info!(first_by = %prior.requested_by, channel = %prior.channel,

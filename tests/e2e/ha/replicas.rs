@@ -39,7 +39,7 @@ impl ReplicaProcess {
 
     /// Starts `icbot` with this `DATABASE_URL`.
     pub fn start_on(name: &str, database_url: &str, stub: &StubHandle, options: &Options) -> Self {
-        icbot::app::install_crypto_provider();
+        icbot::crypto::install_crypto_provider();
         let dir = TempDir::new(&format!("replica-{name}"));
         let port = free_port();
         let extra = format!(

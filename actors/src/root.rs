@@ -419,12 +419,14 @@ mod tests {
                 facts: cache_facts,
                 announcer: None,
                 user_groups: None,
+                coordination: Arc::new(crate::ports::SingleReplica),
             },
             pager: PagerArgs {
                 pagerduty: pd.clone(),
                 audit,
                 recent: recent.clone(),
                 from_email: "icbot@example.com".into(),
+                coordination: Arc::new(crate::ports::SingleReplica),
             },
             status: StatusArgs {
                 probe,

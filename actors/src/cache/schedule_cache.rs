@@ -30,7 +30,7 @@ use crate::cache::oncall::{
     human_age, OnCallEntry, OnCallSnapshot, Person, ScheduleOnCall, ScheduleRef, UserId,
 };
 use crate::cache::user_groups::UserGroupSync;
-use crate::ports::{PagerDutyApi, PagerDutyError, StateStore};
+use crate::ports::{Coordination, PagerDutyApi, PagerDutyError, StateStore};
 
 /// The state file of the last good snapshot.
 pub const SNAPSHOT_FILE: &str = "oncall.json";
@@ -54,6 +54,8 @@ pub struct ScheduleCacheArgs {
     pub contact_concurrency: usize,
     /// Where the cache publishes its [`CacheFacts`] after every change, for operators and readiness.
     pub facts: watch::Sender<CacheFacts>,
+    /// Whether this replica asks PagerDuty (the leader, or one alone) or takes the leader's snapshot.
+    pub coordination: Arc<dyn Coordination>,
     /// Posts the handoffs between each good snapshot and the one before (`[[announce]]`); `None`: silent.
     pub announcer: Option<Announcer>,
     /// Sets `[[user_groups]]` to the people on call after each good refresh; `None`: no groups.
@@ -287,12 +289,17 @@ impl ScheduleCacheState {
             .as_ref()
             .map(|s| s.people.clone())
             .unwrap_or_default();
+        let ours = self.snapshot.clone();
         tokio::spawn(async move {
-            let result =
-                match tokio::time::timeout(args.refresh_timeout, refresh(&args, known)).await {
-                    Ok(r) => r,
-                    Err(_) => Err(PagerDutyError::Timeout),
-                };
+            let result = match tokio::time::timeout(
+                args.refresh_timeout,
+                refresh_as_replica(&args, known, ours),
+            )
+            .await
+            {
+                Ok(r) => r,
+                Err(_) => Err(PagerDutyError::Timeout),
+            };
             // The actor may have been restarted meanwhile; then this result is simply dropped.
             let _ = myself.cast(ScheduleCacheMessage::RefreshDone(result));
         });
@@ -339,8 +346,11 @@ impl ScheduleCacheState {
                 }
                 // Write-ahead: the announcements are recorded, then the snapshot that makes them old news is
                 // saved, and only then are they posted (see `announcer`).
+                // Background work, the leader's alone: other replicas keep their baseline in step but say
+                // nothing, so several replicas announce and set the groups once.
+                let leads = self.args.coordination.leader_term().is_some();
                 let announcements = match (&self.args.announcer, &self.snapshot) {
-                    (Some(announcer), Some(previous)) => {
+                    (Some(announcer), Some(previous)) if leads => {
                         let changed = handoffs(previous, &snapshot);
                         if !changed.is_empty() {
                             tracing::info!(handoffs = changed.len(), "on-call changed");
@@ -369,7 +379,7 @@ impl ScheduleCacheState {
                     }),
                 });
                 let snapshot = Arc::new(snapshot);
-                if let Some(groups) = &self.args.user_groups {
+                if let Some(groups) = self.args.user_groups.as_ref().filter(|_| leads) {
                     groups.sync(snapshot.clone());
                 }
                 self.snapshot = Some(snapshot);
@@ -414,6 +424,54 @@ impl ScheduleCacheState {
     fn learn(&mut self, people: Vec<Person>) {
         for p in people {
             self.learned.insert(p.id.clone(), p);
+        }
+    }
+}
+
+/// One refresh, as one replica of several ([`Coordination`]): the leader asks PagerDuty and shares what it
+/// got (fenced by the term it had when it started); any other replica takes the shared snapshot instead, so
+/// PagerDuty's rate limit is spent once. A replica that cannot read a shared snapshot (none yet, or the
+/// database is unreachable and so nobody leads) asks PagerDuty itself: the on-call data stays fresh.
+async fn refresh_as_replica(
+    args: &ScheduleCacheArgs,
+    known: BTreeMap<UserId, Person>,
+    ours: Option<Arc<OnCallSnapshot>>,
+) -> Result<Refreshed, PagerDutyError> {
+    let coordination = args.coordination.as_ref();
+    if let Some(term) = coordination.leader_term() {
+        let refreshed = refresh(args, known).await?;
+        if let Err(e) = coordination.share_snapshot(term, &refreshed.snapshot).await {
+            tracing::warn!(error = %e, "on-call snapshot not shared with the other replicas");
+        }
+        return Ok(refreshed);
+    }
+    match coordination.shared_snapshot().await {
+        Ok(Some(shared)) => {
+            // Ours is newer when this replica asked PagerDuty itself while nobody led: keep it until the
+            // leader shares a newer one.
+            let snapshot = match ours {
+                Some(ours) if ours.taken_at > shared.taken_at => {
+                    tracing::debug!("the shared on-call snapshot is older than ours; keeping ours");
+                    (*ours).clone()
+                }
+                _ => {
+                    tracing::debug!("on-call snapshot taken from the leader's");
+                    shared
+                }
+            };
+            Ok(Refreshed {
+                snapshot,
+                failed_lookups: 0,
+                lookup_error: None,
+            })
+        }
+        Ok(None) => {
+            tracing::info!("no shared on-call snapshot yet; refreshing from PagerDuty");
+            refresh(args, known).await
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the shared on-call snapshot; refreshing from PagerDuty");
+            refresh(args, known).await
         }
     }
 }
@@ -598,6 +656,7 @@ mod tests {
             contacts_ttl: Duration::from_secs(3600),
             contact_concurrency: 4,
             facts: watch::channel(CacheFacts::default()).0,
+            coordination: Arc::new(crate::ports::SingleReplica),
             announcer: None,
             user_groups: None,
         }
@@ -625,7 +684,7 @@ mod tests {
         a
     }
 
-    async fn refresh(cache: &ActorRef<ScheduleCacheMessage>) -> Result<(), PagerDutyError> {
+    async fn refresh_now(cache: &ActorRef<ScheduleCacheMessage>) -> Result<(), PagerDutyError> {
         ractor::call_t!(cache, ScheduleCacheMessage::RefreshNow, 5_000).unwrap()
     }
 
@@ -642,7 +701,7 @@ mod tests {
         .await
         .unwrap();
         get(&cache).await;
-        assert_eq!(refresh(&cache).await, Ok(()));
+        assert_eq!(refresh_now(&cache).await, Ok(()));
         assert_eq!(
             chat.total(),
             0,
@@ -651,7 +710,7 @@ mod tests {
 
         pd.set_on_call("P", &["bob"]);
         pd.set_on_call("S", &[]);
-        assert_eq!(refresh(&cache).await, Ok(()));
+        assert_eq!(refresh_now(&cache).await, Ok(()));
         let posts = chat.wait_for("ops", 2).await;
         assert_eq!(
             posts,
@@ -663,9 +722,9 @@ mod tests {
 
         // A failed refresh is not a change; the refresh after it compares with the last good snapshot.
         pd.fail_with(Some(PagerDutyError::Timeout));
-        assert!(refresh(&cache).await.is_err());
+        assert!(refresh_now(&cache).await.is_err());
         pd.fail_with(None);
-        assert_eq!(refresh(&cache).await, Ok(()));
+        assert_eq!(refresh_now(&cache).await, Ok(()));
         cache.stop(None);
         h.await.unwrap();
 
@@ -677,7 +736,7 @@ mod tests {
         )
         .await
         .unwrap();
-        assert_eq!(refresh(&cache).await, Ok(()));
+        assert_eq!(refresh_now(&cache).await, Ok(()));
         // A change while the bot was down is announced by the first refresh after it.
         cache.stop(None);
         h.await.unwrap();
@@ -694,8 +753,119 @@ mod tests {
             posts[2],
             "Team: nobody → Carol White\nCarol White: no phone in PagerDuty"
         );
-        assert_eq!(refresh(&cache).await, Ok(()));
+        assert_eq!(refresh_now(&cache).await, Ok(()));
         assert_eq!(chat.total(), 3, "each change once");
+        cache.stop(None);
+        h.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_leader_asks_pagerduty_and_shares_with_its_term() {
+        use crate::fakes::FakeCoordination;
+        use crate::ports::LeaderTerm;
+        let pd = Arc::new(FakePagerDuty::demo());
+        let coordination = Arc::new(FakeCoordination::default());
+        coordination.set_term(Some(LeaderTerm(7)));
+        let mut a = args(pd.clone(), Arc::new(MemoryStateStore::new()));
+        a.coordination = coordination.clone();
+        let (cache, h) = Actor::spawn(None, ScheduleCacheActor, a).await.unwrap();
+        ractor::call_t!(cache, ScheduleCacheMessage::RefreshNow, 5_000)
+            .unwrap()
+            .unwrap();
+        assert!(pd.on_call_requests() >= 1);
+        let shares = coordination.shares.lock().unwrap().clone();
+        assert!(!shares.is_empty(), "the leader shares what it fetched");
+        assert!(shares.iter().all(|(term, _)| *term == LeaderTerm(7)));
+        cache.stop(None);
+        h.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_follower_takes_the_shared_snapshot_and_never_asks_pagerduty() {
+        use crate::fakes::FakeCoordination;
+        let leader_pd = Arc::new(FakePagerDuty::demo());
+        let shared = refresh(
+            &args(leader_pd, Arc::new(MemoryStateStore::new())),
+            BTreeMap::new(),
+        )
+        .await
+        .unwrap()
+        .snapshot;
+        let pd = Arc::new(FakePagerDuty::demo());
+        let coordination = Arc::new(FakeCoordination::default());
+        coordination.set_shared(Some(shared.clone()));
+        let mut a = args(pd.clone(), Arc::new(MemoryStateStore::new()));
+        a.coordination = coordination.clone();
+        let (cache, h) = Actor::spawn(None, ScheduleCacheActor, a).await.unwrap();
+        let view = get(&cache).await;
+        assert_eq!(view.snapshot.expect("a snapshot").taken_at, shared.taken_at);
+        ractor::call_t!(cache, ScheduleCacheMessage::RefreshNow, 5_000)
+            .unwrap()
+            .unwrap();
+        assert_eq!(pd.on_call_requests(), 0, "PagerDuty is the leader's to ask");
+        assert_eq!(pd.user_lookups(), 0);
+        assert!(
+            coordination.shares.lock().unwrap().is_empty(),
+            "a follower shares nothing"
+        );
+        cache.stop(None);
+        h.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn without_a_leader_or_a_database_a_replica_asks_pagerduty_itself() {
+        use crate::fakes::FakeCoordination;
+        let pd = Arc::new(FakePagerDuty::demo());
+        let coordination = Arc::new(FakeCoordination::default());
+        coordination.set_unreachable(true);
+        let mut a = args(pd.clone(), Arc::new(MemoryStateStore::new()));
+        a.coordination = coordination.clone();
+        let (cache, h) = Actor::spawn(None, ScheduleCacheActor, a).await.unwrap();
+        assert!(get(&cache).await.snapshot.is_some());
+        assert!(pd.on_call_requests() >= 1, "on-call data stays fresh");
+        cache.stop(None);
+        h.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_follower_takes_the_leader_s_handoff_silently() {
+        use crate::fakes::FakeCoordination;
+        let leader_pd = Arc::new(FakePagerDuty::demo());
+        let before = refresh(
+            &args(leader_pd.clone(), Arc::new(MemoryStateStore::new())),
+            BTreeMap::new(),
+        )
+        .await
+        .unwrap()
+        .snapshot;
+        leader_pd.set_on_call("P", &["bob"]);
+        let after = refresh(
+            &args(leader_pd, Arc::new(MemoryStateStore::new())),
+            BTreeMap::new(),
+        )
+        .await
+        .unwrap()
+        .snapshot;
+        let coordination = Arc::new(FakeCoordination::default());
+        coordination.set_shared(Some(before));
+        let chat = RecordingChat::new();
+        let mut a = announcing(
+            Arc::new(FakePagerDuty::demo()),
+            Arc::new(MemoryStateStore::new()),
+            chat.clone(),
+        );
+        a.coordination = coordination.clone();
+        let (cache, h) = Actor::spawn(None, ScheduleCacheActor, a).await.unwrap();
+        get(&cache).await;
+        coordination.set_shared(Some(after));
+        assert_eq!(refresh_now(&cache).await, Ok(()));
+        let view = get(&cache).await;
+        assert_eq!(
+            view.snapshot.unwrap().incident_commanders[0].people,
+            vec![UserId("bob".into())],
+            "the follower serves the handoff"
+        );
+        assert_eq!(chat.total(), 0, "and leaves announcing it to the leader");
         cache.stop(None);
         h.await.unwrap();
     }

@@ -149,6 +149,7 @@ impl Bot {
                 facts: watch::channel(CacheFacts::default()).0,
                 announcer: None,
                 user_groups: None,
+                coordination: Arc::new(crate::ports::SingleReplica),
             },
         )
         .await
@@ -173,6 +174,7 @@ impl Bot {
                 audit: audit.clone(),
                 recent: RecentPages::shared(Duration::from_secs(120)),
                 from_email: "icbot@example.com".into(),
+                coordination: Arc::new(crate::ports::SingleReplica),
             };
             Actor::spawn(Some(names.pager()), PagerActor, args)
                 .await

@@ -11,7 +11,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use icbot_actors::cache::announcer::Announcer;
 use icbot_actors::cache::schedule_cache::{CacheFacts, ScheduleCacheArgs};
+use icbot_actors::cache::user_groups::{UserGroupFacts, UserGroupSync};
 use icbot_actors::commands::access::AccessPolicy;
 use icbot_actors::commands::gateway::{GatewayArgs, GatewayHandle};
 use icbot_actors::commands::in_flight::InFlight;
@@ -21,7 +23,7 @@ use icbot_actors::pager::actor::PagerArgs;
 use icbot_actors::pager::audit::AuditLog;
 use icbot_actors::pager::dedup::RecentPages;
 use icbot_actors::ports::{
-    ChatOut, Coordination, PagerDutyApi, SingleReplica, StateStore, StatusProbe,
+    ChatOut, Coordination, PagerDutyApi, SingleReplica, StateStore, StatusProbe, UserGroupsApi,
 };
 use icbot_actors::root::{self, ChildHealth, RootActor, RootArgs, RootMessage};
 use icbot_actors::state_store::watched::{StoreHealth, WatchedStore};
@@ -64,6 +66,7 @@ pub struct Bot {
     stub: Option<StubHandle>,
     health: watch::Receiver<Vec<ChildHealth>>,
     cache_facts: watch::Receiver<CacheFacts>,
+    user_group_facts: Option<watch::Receiver<UserGroupFacts>>,
     store_health: watch::Receiver<StoreHealth>,
     kept_stalks: KeptStalks,
     chat_connected: watch::Sender<bool>,
@@ -91,6 +94,17 @@ pub async fn start(
     chat: Arc<dyn ChatOut>,
     names: ActorNames,
 ) -> anyhow::Result<Bot> {
+    start_with_groups(config, secrets, chat, names, None).await
+}
+
+/// [`start`], with the chat's user groups for `[[user_groups]]` (Slack's; `None` on the console).
+pub async fn start_with_groups(
+    config: &Config,
+    secrets: &Secrets,
+    chat: Arc<dyn ChatOut>,
+    names: ActorNames,
+    groups_api: Option<Arc<dyn UserGroupsApi>>,
+) -> anyhow::Result<Bot> {
     crate::crypto::install_crypto_provider();
     let instance = Instance::now();
     let lock = lock_state_dir(config, &instance)?;
@@ -102,6 +116,8 @@ pub async fn start(
     let probe = status_probe(config, stub.as_ref())?;
     let deadlines = command_deadlines(config);
     let (cache_facts_tx, cache_facts) = watch::channel(CacheFacts::default());
+    let (announcer, user_groups) = oncall_awareness(config, &chat, &store, groups_api);
+    let user_group_facts = user_groups.as_ref().map(UserGroupSync::facts);
     let (health_tx, health) = watch::channel(Vec::new());
     // The stalking channels outlive the stalks actor: every restart of it gets this same handle.
     let kept_stalks = KeptStalks::new();
@@ -112,7 +128,11 @@ pub async fn start(
     let args = RootArgs {
         names: names.clone(),
         policy,
-        schedule_cache: cache_args(config, &pagerduty, &store, cache_facts_tx, coordination),
+        schedule_cache: ScheduleCacheArgs {
+            announcer,
+            user_groups,
+            ..cache_args(config, &pagerduty, &store, cache_facts_tx, coordination)
+        },
         pager,
         status: status_args(config, &names, probe),
         stalks: StalksArgs {
@@ -142,6 +162,7 @@ pub async fn start(
                 names: names.clone(),
                 health: health.clone(),
                 cache: cache_facts.clone(),
+                user_groups: user_group_facts.clone(),
                 store: store_health.clone(),
                 stalks: kept_stalks.clone(),
                 chat_connected: chat_connected.subscribe(),
@@ -166,6 +187,7 @@ pub async fn start(
         stub,
         health,
         cache_facts,
+        user_group_facts,
         store_health,
         kept_stalks,
         chat_connected,
@@ -283,8 +305,40 @@ fn cache_args(
         contacts_ttl: CONTACTS_TTL,
         contact_concurrency: CONTACT_CONCURRENCY,
         facts,
+        announcer: None,
+        user_groups: None,
         coordination,
     }
+}
+
+/// What the cache does with each good refresh besides serving it: handoff announcements (`[[announce]]`) and
+/// user groups (`[[user_groups]]`). Made once, for the bot's life: the cache's restarts share the announcer's
+/// pending record and posting order, and the groups' lookups.
+fn oncall_awareness(
+    config: &Config,
+    chat: &Arc<dyn ChatOut>,
+    store: &Arc<dyn StateStore>,
+    groups_api: Option<Arc<dyn UserGroupsApi>>,
+) -> (Option<Announcer>, Option<UserGroupSync>) {
+    let announce_rules = crate::config::announce::announce_rules(config);
+    let announcer = (!announce_rules.is_empty()).then(|| {
+        Announcer::new(
+            chat.clone(),
+            store.clone(),
+            announce_rules,
+            config.display.zone(),
+        )
+    });
+    let group_rules = crate::config::announce::user_group_rules(config);
+    let user_groups = match (groups_api, group_rules.is_empty()) {
+        (_, true) => None,
+        (Some(api), false) => Some(UserGroupSync::new(api, store.clone(), group_rules)),
+        (None, false) => {
+            tracing::warn!("[[user_groups]] needs the Slack adapter; the groups are not kept");
+            None
+        }
+    };
+    (announcer, user_groups)
 }
 
 /// This replica's coordination. Several replicas on PostgreSQL: the lease (and so the role) comes up in the
@@ -355,6 +409,7 @@ fn command_context(
         CommandContext::new(names.clone(), chat.clone(), pagerduty.clone(), deadlines)
             .with_access(access)
             .with_chaos(chaos)
+            .with_display_zone(config.display.zone())
             .with_audit(pager.audit.clone()),
     )
 }
@@ -445,6 +500,11 @@ impl Bot {
     }
 
     /// Failed state writes (count, last failure, files behind), as last published: never blocks.
+    /// The `[[user_groups]]` sync's facts, when groups are kept.
+    pub fn user_group_facts(&self) -> Option<watch::Receiver<UserGroupFacts>> {
+        self.user_group_facts.clone()
+    }
+
     pub fn store_health(&self) -> watch::Receiver<StoreHealth> {
         self.store_health.clone()
     }

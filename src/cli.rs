@@ -11,6 +11,7 @@ use std::io::IsTerminal;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
+use icbot_actors::ports::UserGroupsApi;
 use icbot_actors::supervision::names::ActorNames;
 use tokio::io::BufReader;
 
@@ -239,7 +240,15 @@ async fn run_slack(config: &Config, secrets: &Secrets) -> anyhow::Result<()> {
         .slack(config.slack.mode)
         .map_err(anyhow::Error::msg)?;
     let chat = Arc::new(SlackChat::new(&config.slack, &slack_secrets)?);
-    let bot = app::start(config, secrets, chat.clone(), ActorNames::default()).await?;
+    let groups: Arc<dyn UserGroupsApi> = Arc::new(chat.user_groups());
+    let bot = app::start_with_groups(
+        config,
+        secrets,
+        chat.clone(),
+        ActorNames::default(),
+        Some(groups),
+    )
+    .await?;
     let listener = match config.slack.mode {
         SlackMode::Events => Some(
             tokio::net::TcpListener::bind(&config.slack.listen)

@@ -5,8 +5,10 @@
 //!
 //! Layout: this file holds the settings and the entry points; [`reading`] turns text and environment into a
 //! [`Config`] collecting every problem, [`checks`] says what makes a readable config unusable, [`problem`]
-//! names each problem's key and origin (line or variable), [`duration`] owns the one duration form.
+//! names each problem's key and origin (line or variable), [`duration`] owns the one duration form,
+//! [`announce`] the on-call awareness sections (`[[announce]]`, `[display]`).
 
+pub mod announce;
 pub mod checks;
 pub mod duration;
 pub mod problem;
@@ -56,6 +58,14 @@ pub struct Config {
     /// Read when `[state] backend = "postgres"`.
     #[serde(default)]
     pub ha: HaSettings,
+    /// `[[announce]]`: where handoffs are announced.
+    #[serde(default)]
+    pub announce: Vec<announce::AnnounceSetting>,
+    /// `[[user_groups]]`: Slack user groups kept to the people on call.
+    #[serde(default)]
+    pub user_groups: Vec<announce::UserGroupSetting>,
+    #[serde(default)]
+    pub display: announce::DisplaySettings,
 }
 
 /// The admin HTTP server: health, readiness, the live actor tree, metrics, chaos drills.

@@ -182,7 +182,7 @@ pub enum FakeMode {
 /// PagerDuty in memory: schedule `P` (alice), `S` (bob and carol), `T` (nobody); carol has no phone.
 pub struct FakePagerDuty {
     people: Vec<Person>,
-    entries: Vec<OnCallEntry>,
+    entries: Mutex<Vec<OnCallEntry>>,
     mode: Mutex<FakeMode>,
     user_lookups: AtomicUsize,
     on_call_requests: AtomicUsize,
@@ -223,7 +223,7 @@ impl FakePagerDuty {
         ];
         FakePagerDuty {
             people: vec![alice, bob, carol, bot],
-            entries,
+            entries: Mutex::new(entries),
             mode: Mutex::new(FakeMode::Works),
             user_lookups: AtomicUsize::new(0),
             on_call_requests: AtomicUsize::new(0),
@@ -255,6 +255,25 @@ impl FakePagerDuty {
             id: format!("Q{n}"),
             number: n as u64,
             html_url: format!("https://pd.example/incidents/Q{n}"),
+        }
+    }
+
+    /// From now on, `people` (ids of the demo people, in escalation order) are on call in `schedule`.
+    pub fn set_on_call(&self, schedule: &str, people: &[&str]) {
+        let mut entries = self.entries.lock().unwrap();
+        entries.retain(|e| e.schedule_id != schedule);
+        for id in people {
+            let p = self
+                .people
+                .iter()
+                .find(|p| p.id.0 == *id)
+                .expect("a demo person");
+            entries.push(OnCallEntry {
+                schedule_id: schedule.into(),
+                user: Person::new(p.id.0.clone(), p.name.clone(), p.email.clone()),
+                escalation_level: 1,
+                end: None,
+            });
         }
     }
 
@@ -308,6 +327,8 @@ impl PagerDutyApi for FakePagerDuty {
         self.gate().await?;
         Ok(self
             .entries
+            .lock()
+            .unwrap()
             .iter()
             .filter(|e| schedule_ids.contains(&e.schedule_id))
             .cloned()

@@ -13,6 +13,7 @@ use crate::cache::schedule_cache::{CacheView, RefreshFailure};
 use crate::chat::ChatTarget;
 use crate::commands::format;
 use crate::commands::parse::{Command, MAX_MESSAGE_CHARS, MAX_QUERY_CHARS};
+use crate::local_time::ReaderZone;
 use crate::pager::page::{
     PageOutcome, PageRequest, PageTarget, PersonResult, PriorPage, PriorState,
 };
@@ -112,6 +113,7 @@ fn view(people: &[Person], label: &str, failed: Option<String>) -> CacheView {
             label: label.to_string(),
         },
         people: people.iter().map(|p| p.id.clone()).collect(),
+        shift_ends: Default::default(),
     };
     let now = SystemTime::now();
     CacheView {
@@ -227,7 +229,7 @@ proptest! {
         let view = view(&people, &label, failed);
         let now = SystemTime::now();
         for roster in [Roster::IncidentCommanders, Roster::Responders] {
-            let reply = format::on_call_listing(&view, roster, now);
+            let reply = format::on_call_listing(&view, roster, now, &ReaderZone::utc());
             assert_lines_short(&reply);
             assert_bounded(&reply);
         }
@@ -335,7 +337,12 @@ proptest! {
     fn megabyte_names_and_summaries_are_cut(name in huge()) {
         let people = vec![person(name.clone(), name.clone(), vec![], true)];
         let view = view(&people, "Primary", Some(name.clone()));
-        let listing = format::on_call_listing(&view, Roster::IncidentCommanders, SystemTime::now());
+        let listing = format::on_call_listing(
+            &view,
+            Roster::IncidentCommanders,
+            SystemTime::now(),
+            &ReaderZone::utc(),
+        );
         assert_bounded(&listing);
         let card = format::who_card(&people[0], view.snapshot.as_deref());
         assert_lines_short(&card);

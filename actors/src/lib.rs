@@ -10,7 +10,8 @@
 //!   restarting. It imports no other folder.
 //! - [`commands`]: chat text to a command, the gateway that runs each one within its deadline, access rules,
 //!   and the replies (the `!ic` ones in [`commands::format`]).
-//! - [`cache`]: the schedule cache actor, the on-call snapshot and the directory of people.
+//! - [`cache`]: the schedule cache actor, the on-call snapshot and the directory of people, and what follows a
+//!   good refresh: handoff announcements and chat user groups kept to the people on call.
 //! - [`pager`]: what a page is, the pager actor, the write-ahead page audit log and repeat detection.
 //! - [`status`]: the monitoring prober, the stalks supervisor and its stalk actors, the `!status` replies.
 //! - [`state_store`]: state files written atomically, an in-memory store for tests, failed-write accounting.
@@ -26,6 +27,7 @@
 //! - [`metric_names`]: every metric the bot exports, its labels, and who emits it.
 //! - [`truncate`]: cutting text by characters, for echoes, logs and error messages.
 //! - [`utc`]: calendar times for people and APIs.
+//! - [`local_time`]: shift ends and starts in the reader's time zone, relative to now.
 //! - `fakes` (tests only): in-memory PagerDuty, probe and chat; `hostile_input` (tests only): property tests
 //!   of the parser and every formatter over hostile text; `layout_test` (tests only): no import circles.
 
@@ -33,6 +35,7 @@ pub mod cache;
 pub mod chat;
 pub mod commands;
 pub mod deadline;
+pub mod local_time;
 pub mod metric_names;
 pub mod pager;
 pub mod ports;

@@ -104,6 +104,23 @@ pub trait ChatOut: Send + Sync + 'static {
     async fn email_of(&self, _chat_user: &str) -> Result<Option<String>, ChatError> {
         Ok(None)
     }
+
+    /// The IANA time zone a chat user reads times in (Slack's `users.info` `tz`), when the platform can
+    /// tell; `None` means the bot's `[display] time_zone`.
+    async fn time_zone_of(&self, _chat_user: &str) -> Result<Option<String>, ChatError> {
+        Ok(None)
+    }
+}
+
+/// Chat user groups kept in step with who is on call (Slack's `@ic-oncall`).
+#[async_trait]
+pub trait UserGroupsApi: Send + Sync + 'static {
+    /// The chat user id with this email (`users.lookupByEmail`); `Ok(None)` when the chat has nobody with it.
+    async fn user_by_email(&self, email: &str) -> Result<Option<String>, ChatError>;
+
+    /// Replaces the members of the group with this handle (`usergroups.users.update`); an error names a
+    /// handle the chat does not know.
+    async fn set_members(&self, handle: &str, users: &[String]) -> Result<(), ChatError>;
 }
 
 /// The one question asked of monitoring.

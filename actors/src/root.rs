@@ -417,6 +417,8 @@ mod tests {
                 contacts_ttl: Duration::from_secs(3600),
                 contact_concurrency: 4,
                 facts: cache_facts,
+                announcer: None,
+                user_groups: None,
                 coordination: Arc::new(crate::ports::SingleReplica),
             },
             pager: PagerArgs {

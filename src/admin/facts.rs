@@ -19,6 +19,7 @@ use icbot_actors::supervision::names::ActorNames;
 use crate::ha::{HaFacts, Replica};
 use crate::instance::Instance;
 use icbot_actors::cache::schedule_cache::CacheFacts;
+use icbot_actors::cache::user_groups::UserGroupFacts;
 use icbot_actors::pager::actor::PagerMessage;
 use icbot_actors::pager::page::PageOutcome;
 use icbot_actors::root::{Child, ChildHealth};
@@ -46,6 +47,8 @@ pub struct AdminSources {
     pub health: watch::Receiver<Vec<ChildHealth>>,
     /// The on-call cache's facts, as it publishes them.
     pub cache: watch::Receiver<CacheFacts>,
+    /// The `[[user_groups]]` sync's facts, when groups are configured.
+    pub user_groups: Option<watch::Receiver<UserGroupFacts>>,
     /// Failed state writes, as the store layer publishes them.
     pub store: watch::Receiver<StoreHealth>,
     /// The stalking channels, and which stalk actors are over their restart budget.
@@ -354,6 +357,9 @@ impl AdminSources {
                 }),
             },
         );
+        if let Some(groups) = &self.user_groups {
+            facts.insert("user_groups".into(), json!(*groups.borrow()));
+        }
         facts
     }
 

@@ -411,6 +411,7 @@ mod tests {
                         label: "IC Primary".into(),
                     },
                     people: vec![alice.id.clone()],
+                    shift_ends: Default::default(),
                 },
                 ScheduleOnCall {
                     schedule: ScheduleRef {
@@ -418,6 +419,7 @@ mod tests {
                         label: "IC Backup".into(),
                     },
                     people: vec![],
+                    shift_ends: Default::default(),
                 },
             ],
             responders: vec![],

@@ -21,6 +21,7 @@ pub fn problems(config: &Config, secrets: &Secrets) -> Vec<Problem> {
     status(config, &mut out);
     addresses(config, &mut out);
     slack(config, secrets, &mut out);
+    super::announce::problems(config, &mut out);
     let dedup = config.pager.dedup_window;
     if dedup > MAX_DURATION {
         out.push(Problem::new(

@@ -8,7 +8,8 @@
 //!   [`MAX_ATTEMPTS`] attempts, each bounded by `post_timeout`. Every retry is a warning and a final failure an
 //!   error, both with the channel, so no reply is ever lost silently. A retry after a timeout may post twice:
 //!   a duplicate is better than a lost page report.
-//! - `email_of`: `users.info` -> `user.profile.email` (scope `users:read.email`), cached for [`EMAIL_TTL`].
+//! - `email_of` and `time_zone_of`: one `users.info` -> `user.profile.email` (scope `users:read.email`) and
+//!   `user.tz` (an IANA name), cached together for [`EMAIL_TTL`].
 //!
 //! Calls go through slack-morphism's client, which already surfaces 429s with their `Retry-After`.
 
@@ -46,7 +47,14 @@ pub const EMAIL_TTL: Duration = Duration::from_secs(3600);
 pub struct SlackChat {
     poster: Arc<Poster>,
     queues: Mutex<HashMap<String, mpsc::UnboundedSender<PostJob>>>,
-    emails: Mutex<HashMap<String, (Instant, Option<String>)>>,
+    emails: Mutex<HashMap<String, (Instant, Profile)>>,
+}
+
+/// What the bot reads of a Slack user, cached; both empty for a user Slack does not know.
+#[derive(Debug, Clone, Default)]
+struct Profile {
+    email: Option<String>,
+    time_zone: Option<String>,
 }
 
 /// What each channel task needs to post.
@@ -78,6 +86,11 @@ impl SlackChat {
         })
     }
 
+    /// `[[user_groups]]` over the same client and token.
+    pub fn user_groups(&self) -> super::SlackUserGroups {
+        super::SlackUserGroups::new(self.poster.clone())
+    }
+
     pub(super) fn poster(&self) -> &Arc<Poster> {
         &self.poster
     }
@@ -99,12 +112,51 @@ impl SlackChat {
         queues.insert(channel.to_string(), tx);
     }
 
-    fn cached_email(&self, user: &str) -> Option<Option<String>> {
+    fn cached_profile(&self, user: &str) -> Option<Profile> {
         let emails = self.emails.lock().unwrap_or_else(|e| e.into_inner());
         emails
             .get(user)
             .filter(|(at, _)| at.elapsed() < EMAIL_TTL)
-            .map(|(_, email)| email.clone())
+            .map(|(_, profile)| profile.clone())
+    }
+
+    /// The user's email and time zone, from the cache or one `users.info`.
+    async fn profile(&self, chat_user: &str) -> Result<Profile, ChatError> {
+        if let Some(profile) = self.cached_profile(chat_user) {
+            return Ok(profile);
+        }
+        let session = self.poster.client.open_session(&self.poster.token);
+        let request = SlackApiUsersInfoRequest::new(SlackUserId::new(chat_user.to_string()));
+        let profile = match tokio::time::timeout(
+            self.poster.post_timeout,
+            session.users_info(&request),
+        )
+        .await
+        {
+            Err(_) => return Err(ChatError::Timeout),
+            Ok(Ok(answer)) => Profile {
+                time_zone: answer.user.tz.clone(),
+                email: answer
+                    .user
+                    .profile
+                    .and_then(|p| p.email)
+                    .map(|e| e.to_string()),
+            },
+            Ok(Err(SlackClientError::ApiError(e))) if e.code == "user_not_found" => {
+                Profile::default()
+            }
+            Ok(Err(e)) => {
+                let error = chat_error(&e);
+                tracing::warn!(user = %chat_user, error = %error, "Slack users.info failed");
+                return Err(error);
+            }
+        };
+        if profile.email.is_none() {
+            tracing::warn!(user = %chat_user, "Slack shows no email for this user (scope users:read.email?)");
+        }
+        let mut emails = self.emails.lock().unwrap_or_else(|e| e.into_inner());
+        emails.insert(chat_user.to_string(), (Instant::now(), profile.clone()));
+        Ok(profile)
     }
 }
 
@@ -125,36 +177,11 @@ impl ChatOut for SlackChat {
     }
 
     async fn email_of(&self, chat_user: &str) -> Result<Option<String>, ChatError> {
-        if let Some(email) = self.cached_email(chat_user) {
-            return Ok(email);
-        }
-        let session = self.poster.client.open_session(&self.poster.token);
-        let request = SlackApiUsersInfoRequest::new(SlackUserId::new(chat_user.to_string()));
-        let email = match tokio::time::timeout(
-            self.poster.post_timeout,
-            session.users_info(&request),
-        )
-        .await
-        {
-            Err(_) => return Err(ChatError::Timeout),
-            Ok(Ok(answer)) => answer
-                .user
-                .profile
-                .and_then(|p| p.email)
-                .map(|e| e.to_string()),
-            Ok(Err(SlackClientError::ApiError(e))) if e.code == "user_not_found" => None,
-            Ok(Err(e)) => {
-                let error = chat_error(&e);
-                tracing::warn!(user = %chat_user, error = %error, "Slack users.info failed");
-                return Err(error);
-            }
-        };
-        if email.is_none() {
-            tracing::warn!(user = %chat_user, "Slack shows no email for this user (scope users:read.email?)");
-        }
-        let mut emails = self.emails.lock().unwrap_or_else(|e| e.into_inner());
-        emails.insert(chat_user.to_string(), (Instant::now(), email.clone()));
-        Ok(email)
+        Ok(self.profile(chat_user).await?.email)
+    }
+
+    async fn time_zone_of(&self, chat_user: &str) -> Result<Option<String>, ChatError> {
+        Ok(self.profile(chat_user).await?.time_zone)
     }
 }
 
@@ -289,7 +316,7 @@ fn classify(error: &SlackClientError, backoff: Duration) -> Failure {
 }
 
 /// A short description for the core: Slack's error code or status, never a token.
-fn chat_error(error: &SlackClientError) -> ChatError {
+pub(super) fn chat_error(error: &SlackClientError) -> ChatError {
     match error {
         SlackClientError::RateLimitError(e) => ChatError::RateLimited {
             retry_after: e.retry_after,

@@ -44,7 +44,13 @@ struct FakeState {
     posts: mpsc::UnboundedSender<AcceptedPost>,
     users_info_calls: AtomicU32,
     emails: Mutex<HashMap<String, String>>,
+    time_zones: Mutex<HashMap<String, String>>,
     connections_opened: AtomicU32,
+    /// Existing user groups: handle -> id.
+    user_groups: Mutex<HashMap<String, String>>,
+    /// Every `usergroups.users.update`: the group id and the user ids, in call order.
+    group_updates: Mutex<Vec<(String, Vec<String>)>>,
+    lookups_by_email: AtomicU32,
 }
 
 /// One Socket Mode connection the bot opened.
@@ -172,13 +178,23 @@ impl FakeSlack {
             posts: posts_tx,
             users_info_calls: AtomicU32::new(0),
             emails: Mutex::new(HashMap::new()),
+            time_zones: Mutex::new(HashMap::new()),
             connections_opened: AtomicU32::new(0),
+            user_groups: Mutex::new(HashMap::new()),
+            group_updates: Mutex::new(Vec::new()),
+            lookups_by_email: AtomicU32::new(0),
         });
         let app = Router::new()
             .route("/api/auth.test", any(auth_test))
             .route("/api/apps.connections.open", any(connections_open))
             .route("/api/chat.postMessage", post(post_message))
             .route("/api/users.info", any(users_info))
+            .route("/api/users.lookupByEmail", any(lookup_by_email))
+            .route("/api/usergroups.list", any(usergroups_list))
+            .route(
+                "/api/usergroups.users.update",
+                post(usergroups_users_update),
+            )
             .with_state(state.clone());
         let http = TcpListener::bind("127.0.0.1:0").await.expect("bind api");
         let api_url = format!("http://{}/api", http.local_addr().expect("api addr"));
@@ -208,6 +224,27 @@ impl FakeSlack {
     pub fn set_email(&self, user: &str, email: &str) {
         let mut emails = self.state.emails.lock().expect("emails");
         emails.insert(user.to_string(), email.to_string());
+    }
+
+    /// The user's `tz` in `users.info` (a user with an email set).
+    pub fn set_time_zone(&self, user: &str, tz: &str) {
+        let mut zones = self.state.time_zones.lock().expect("time zones");
+        zones.insert(user.to_string(), tz.to_string());
+    }
+
+    /// A user group that exists in the workspace.
+    pub fn add_user_group(&self, handle: &str, id: &str) {
+        let mut groups = self.state.user_groups.lock().expect("groups");
+        groups.insert(handle.to_string(), id.to_string());
+    }
+
+    /// Every `usergroups.users.update` so far: group id and user ids.
+    pub fn group_updates(&self) -> Vec<(String, Vec<String>)> {
+        self.state.group_updates.lock().expect("updates").clone()
+    }
+
+    pub fn lookups_by_email(&self) -> u32 {
+        self.state.lookups_by_email.load(Ordering::SeqCst)
     }
 
     pub fn users_info_calls(&self) -> u32 {
@@ -316,14 +353,106 @@ async fn users_info(
     state.users_info_calls.fetch_add(1, Ordering::SeqCst);
     let user = query.get("user").cloned().unwrap_or_default();
     let email = state.emails.lock().expect("emails").get(&user).cloned();
+    let tz = state
+        .time_zones
+        .lock()
+        .expect("time zones")
+        .get(&user)
+        .cloned();
     match email {
         Some(email) => Json(json!({
             "ok": true,
-            "user": {"id": user, "name": "someone", "profile": {"email": email, "real_name": "Some One"}}
+            "user": {"id": user, "name": "someone", "tz": tz, "profile": {"email": email, "real_name": "Some One"}}
         }))
         .into_response(),
         None => Json(json!({"ok": false, "error": "user_not_found"})).into_response(),
     }
+}
+
+async fn lookup_by_email(
+    State(state): State<Arc<FakeState>>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    if !bearer_is(&headers, BOT_TOKEN) {
+        return invalid_auth();
+    }
+    state.lookups_by_email.fetch_add(1, Ordering::SeqCst);
+    let wanted = query.get("email").cloned().unwrap_or_default();
+    let emails = state.emails.lock().expect("emails").clone();
+    match emails
+        .into_iter()
+        .find(|(_, email)| email.eq_ignore_ascii_case(&wanted))
+    {
+        Some((user, email)) => Json(json!({
+            "ok": true,
+            "user": {"id": user, "name": "someone", "profile": {"email": email}}
+        }))
+        .into_response(),
+        None => Json(json!({"ok": false, "error": "users_not_found"})).into_response(),
+    }
+}
+
+async fn usergroups_list(State(state): State<Arc<FakeState>>, headers: HeaderMap) -> Response {
+    if !bearer_is(&headers, BOT_TOKEN) {
+        return invalid_auth();
+    }
+    let groups: Vec<Value> = state
+        .user_groups
+        .lock()
+        .expect("groups")
+        .iter()
+        .map(|(handle, id)| json!({"id": id, "handle": handle, "name": handle}))
+        .collect();
+    Json(json!({"ok": true, "usergroups": groups})).into_response()
+}
+
+async fn usergroups_users_update(
+    State(state): State<Arc<FakeState>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    if !bearer_is(&headers, BOT_TOKEN) {
+        return invalid_auth();
+    }
+    // slack-morphism posts a JSON body.
+    let fields: HashMap<String, String> = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|v| v.as_object().cloned())
+        .map(|o| {
+            o.into_iter()
+                .map(|(k, v)| (k, v.as_str().unwrap_or_default().to_string()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let group = fields.get("usergroup").cloned().unwrap_or_default();
+    let users: Vec<String> = fields
+        .get("users")
+        .map(|u| {
+            u.split(',')
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    let known = state
+        .user_groups
+        .lock()
+        .expect("groups")
+        .values()
+        .any(|id| *id == group);
+    if !known {
+        return Json(json!({"ok": false, "error": "no_such_subteam"})).into_response();
+    }
+    if users.is_empty() {
+        return Json(json!({"ok": false, "error": "invalid_users"})).into_response();
+    }
+    state
+        .group_updates
+        .lock()
+        .expect("updates")
+        .push((group.clone(), users.clone()));
+    Json(json!({"ok": true, "usergroup": {"id": group, "users": users}})).into_response()
 }
 
 async fn serve_sockets(listener: TcpListener, sockets: mpsc::UnboundedSender<FakeSocket>) {

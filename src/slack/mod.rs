@@ -25,6 +25,7 @@ mod inbound;
 mod render;
 mod settings;
 mod socket_mode;
+mod user_groups;
 
 #[cfg(test)]
 mod fake_slack;
@@ -49,6 +50,7 @@ pub use settings::{
     SlackMode, SlackSecrets, SlackSettings, APP_TOKEN_VAR, BOT_TOKEN_VAR, SIGNING_SECRET_VAR,
 };
 pub use socket_mode::RECONNECT_INTERVAL;
+pub use user_groups::SlackUserGroups;
 
 use events_api::EventsApiInbound;
 use socket_mode::SocketModeInbound;

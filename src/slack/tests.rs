@@ -350,6 +350,26 @@ async fn email_of_resolves_through_users_info_and_is_cached() {
     assert_eq!(chat.email_of("UNOBODY").await.expect("users.info"), None);
 }
 
+#[tokio::test]
+async fn the_time_zone_comes_with_the_email_in_one_cached_users_info() {
+    crate::crypto::install_crypto_provider();
+    let fake = FakeSlack::start().await;
+    fake.set_email("U1", "alice@example.com");
+    fake.set_time_zone("U1", "Asia/Tokyo");
+    fake.set_email("U2", "bob@example.com");
+    let chat = chat(&settings(&fake, SlackMode::Socket));
+    assert_eq!(
+        chat.time_zone_of("U1").await.expect("users.info"),
+        Some("Asia/Tokyo".to_string())
+    );
+    assert_eq!(
+        chat.email_of("U1").await.expect("cached"),
+        Some("alice@example.com".to_string())
+    );
+    assert_eq!(fake.users_info_calls(), 1, "one users.info for both");
+    assert_eq!(chat.time_zone_of("U2").await.expect("users.info"), None);
+}
+
 // --- Events API ---
 
 struct EventsBot {

@@ -131,15 +131,29 @@ struct SlackBot {
 
 impl SlackBot {
     async fn start(mode: SlackMode, tag: &str) -> SlackBot {
+        SlackBot::start_with(mode, tag, "", |_| {}).await
+    }
+
+    /// With more TOML appended to the config and the fake Slack prepared by `prepare` before the bot starts.
+    async fn start_with(
+        mode: SlackMode,
+        tag: &str,
+        extra: &str,
+        prepare: impl FnOnce(&FakeSlack),
+    ) -> SlackBot {
         crate::crypto::install_crypto_provider();
         let fake = FakeSlack::start().await;
         fake.set_email(ALICE, ALICE_EMAIL);
+        prepare(&fake);
         let stub = StubServer::start("127.0.0.1:0", StubData::demo(), Fault::None)
             .await
             .expect("stub starts");
         let state = StateDir::new(tag);
         let config = Config::parse(
-            &config_text(mode, &fake.api_url, &stub.url(), &state),
+            &format!(
+                "{}{extra}",
+                config_text(mode, &fake.api_url, &stub.url(), &state)
+            ),
             Vec::new(),
         )
         .expect("config parses");
@@ -149,7 +163,8 @@ impl SlackBot {
         // As `cli::run_slack`.
         let slack_secrets = secrets.slack(config.slack.mode).expect("Slack secrets");
         let chat = Arc::new(SlackChat::new(&config.slack, &slack_secrets).expect("chat"));
-        let bot = app::start(&config, &secrets, chat.clone(), names())
+        let groups: Arc<dyn icbot_actors::ports::UserGroupsApi> = Arc::new(chat.user_groups());
+        let bot = app::start_with_groups(&config, &secrets, chat.clone(), names(), Some(groups))
             .await
             .expect("bot starts");
         let listener = match config.slack.mode {
@@ -429,4 +444,70 @@ async fn events_forged_or_stale_requests_reach_no_actor() {
     assert_eq!(bot.stub.request_count("/incidents"), 0, "nobody paged");
     assert!(bot.stub.pages().incidents.is_empty());
     bot.shutdown().await;
+}
+
+/// Refreshes the on-call cache now, then waits for the user group sync that follows it.
+async fn refresh_and_sync(bot: &SlackBot) -> icbot_actors::cache::user_groups::UserGroupFacts {
+    use icbot_actors::cache::schedule_cache::ScheduleCacheMessage;
+    let mut facts = bot.bot.user_group_facts().expect("groups configured");
+    let before = facts.borrow_and_update().syncs;
+    let cache =
+        ractor::ActorRef::<ScheduleCacheMessage>::where_is(bot.bot.names().schedule_cache())
+            .expect("schedule cache running");
+    let refreshed =
+        ractor::call_t!(cache, ScheduleCacheMessage::RefreshNow, 10_000).expect("cache answers");
+    assert_eq!(refreshed, Ok(()));
+    let synced = tokio::time::timeout(DRAIN, facts.wait_for(|f| f.syncs > before))
+        .await
+        .expect("the sync finished")
+        .expect("the sync is alive")
+        .clone();
+    synced
+}
+
+#[tokio::test]
+async fn the_user_group_follows_who_is_on_call_and_people_missing_from_slack_are_listed() {
+    let extra =
+        "\n[[user_groups]]\nhandle = \"@ic-oncall\"\nschedules = [\"IC Primary\", \"IC Backup\"]\n";
+    let bot = SlackBot::start_with(SlackMode::Events, "user-groups", extra, |fake| {
+        fake.add_user_group("ic-oncall", "S0IC");
+    })
+    .await;
+    // Alice (Primary) is in Slack; Bongani (Backup) is not.
+    let facts = refresh_and_sync(&bot).await;
+    let updates = bot.fake.group_updates();
+    assert_eq!(updates, vec![("S0IC".to_string(), vec![ALICE.to_string()])]);
+    assert_eq!(facts.not_in_chat, ["bongani.dlamini@example.com"]);
+    assert_eq!(facts.members["ic-oncall"], [ALICE]);
+
+    // Same people: no update, and the lookups come from the cache.
+    let lookups = bot.fake.lookups_by_email();
+    refresh_and_sync(&bot).await;
+    assert_eq!(bot.fake.group_updates().len(), 1);
+    assert_eq!(bot.fake.lookups_by_email(), lookups);
+
+    // A handoff on the Primary schedule to someone in Slack: the group follows.
+    bot.fake.set_email("U789", "chen.wei@example.com");
+    bot.stub
+        .set_on_call(
+            "PIC0001",
+            vec![crate::stub::StubOnCall {
+                user_id: "PUSR003".into(),
+                escalation_level: 1,
+                start: None,
+                end: None,
+            }],
+        )
+        .unwrap();
+    refresh_and_sync(&bot).await;
+    let updates = bot.fake.group_updates();
+    assert_eq!(updates.len(), 2, "{updates:?}");
+    assert_eq!(updates[1], ("S0IC".to_string(), vec!["U789".to_string()]));
+
+    // Nobody on call who is in Slack: the group keeps its members (Slack refuses empty groups).
+    bot.stub.set_on_call("PIC0001", vec![]).unwrap();
+    let facts = refresh_and_sync(&bot).await;
+    assert_eq!(bot.fake.group_updates().len(), 2);
+    assert_eq!(facts.members["ic-oncall"], ["U789"]);
+    bot.bot.shutdown().await;
 }

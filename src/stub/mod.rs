@@ -48,6 +48,9 @@
 //! - `POST /_alerts` `[{"alertname": "DiskFull", "severity": "critical", "labels": {"team": "db"}}]`:
 //!   replaces the alert set; the `Watchdog` is always served besides (an entry named `Watchdog` replaces it).
 //! - `POST /_statuspage` `{"indicator": "major", "description": "Partial outage"}`.
+//! - `POST /_oncall` `{"schedule": "PIC0001", "on_call": [{"user_id": "PUSR002", "end": "+12h"}]}`: from now on
+//!   these people (in the shape of the data file's `on_call`) are on call in the schedule; `[]` leaves it
+//!   empty. 404 for an unknown schedule, 400 for an unknown user. Handoffs for demos and tests.
 //!
 //! # Demo data ([`StubData::demo`], `src/stub/demo.json`)
 //! - Service `PSVC001` "Incident Response". The bot's user: `PBOT001` "icbot", `icbot@example.com`.
@@ -84,7 +87,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -146,6 +149,22 @@ impl StubState {
         };
         self.requested.notify_waiters();
         fault
+    }
+
+    fn set_on_call(&self, schedule: &str, on_call: Vec<StubOnCall>) -> Result<(), String> {
+        let mut inner = self.lock();
+        if let Some(unknown) = on_call
+            .iter()
+            .find(|o| inner.data.user(&o.user_id).is_none())
+        {
+            return Err(format!("unknown user {:?}", unknown.user_id));
+        }
+        let Some(found) = inner.data.schedules.iter_mut().find(|s| s.id == schedule) else {
+            return Err(format!("unknown schedule {schedule:?}"));
+        };
+        tracing::info!(schedule, people = on_call.len(), "stub on-call set");
+        found.on_call = on_call;
+        Ok(())
     }
 
     fn replace_alerts(&self, alerts: Vec<StubAlert>) {
@@ -239,6 +258,7 @@ impl StubServer {
             .route("/_chaos", get(show_chaos).post(set_chaos))
             .route("/_pages", get(show_pages))
             .route("/_requests", get(show_requests))
+            .route("/_oncall", post(set_oncall))
             .fallback(not_found)
             .layer(axum::middleware::from_fn_with_state(
                 state.clone(),
@@ -319,6 +339,11 @@ impl StubHandle {
         self.state.replace_alerts(alerts);
     }
 
+    /// Same as `POST /_oncall`: from now on `on_call` is who is on call in `schedule`.
+    pub fn set_on_call(&self, schedule: &str, on_call: Vec<StubOnCall>) -> Result<(), String> {
+        self.state.set_on_call(schedule, on_call)
+    }
+
     /// Same as `POST /_statuspage`.
     pub fn set_statuspage(&self, indicator: &str, description: &str) {
         self.state.lock().statuspage = StubStatuspage {
@@ -384,6 +409,31 @@ async fn set_chaos(State(state): State<Arc<StubState>>, body: Bytes) -> Response
     let mut inner = state.lock();
     inner.faults.set(fault, request.path);
     Json(inner.faults.to_json()).into_response()
+}
+
+/// The body of `POST /_oncall`.
+#[derive(Debug, Deserialize)]
+struct OnCallRequest {
+    schedule: String,
+    on_call: Vec<StubOnCall>,
+}
+
+async fn set_oncall(State(state): State<Arc<StubState>>, body: Bytes) -> Response {
+    let request: OnCallRequest = match serde_json::from_slice(&body) {
+        Ok(request) => request,
+        Err(e) => {
+            return control_error(format!(
+                "expected {{\"schedule\": \"P..\", \"on_call\": [{{\"user_id\": \"P..\"}}]}}: {e}"
+            ))
+        }
+    };
+    match state.set_on_call(&request.schedule, request.on_call) {
+        Ok(()) => Json(json!({ "schedule": request.schedule })).into_response(),
+        Err(e) if e.starts_with("unknown schedule") => {
+            (StatusCode::NOT_FOUND, Json(json!({ "error": e }))).into_response()
+        }
+        Err(e) => control_error(e),
+    }
 }
 
 async fn show_chaos(State(state): State<Arc<StubState>>) -> Response {
@@ -460,6 +510,48 @@ mod tests {
 
     async fn status_of(stub: &StubHandle, path: &str) -> u16 {
         get(stub, path).send().await.unwrap().status().as_u16()
+    }
+
+    #[tokio::test]
+    async fn the_oncall_control_route_changes_who_is_on_call() {
+        let stub = demo_stub().await;
+        let control = format!("{}/_oncall", stub.url());
+        let set = |body: serde_json::Value| client().post(&control).json(&body).send();
+        let ok = set(serde_json::json!({
+            "schedule": "PIC0001",
+            "on_call": [{"user_id": "PUSR002", "end": "+3h"}]
+        }))
+        .await
+        .unwrap();
+        assert_eq!(ok.status().as_u16(), 200);
+        let oncalls: serde_json::Value =
+            get(&stub, "/oncalls?schedule_ids[]=PIC0001&include[]=users")
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+        let entries = oncalls["oncalls"].as_array().unwrap();
+        assert_eq!(entries.len(), 1, "{oncalls}");
+        assert_eq!(entries[0]["user"]["id"], "PUSR002");
+        assert!(entries[0]["end"].is_string(), "{oncalls}");
+
+        let unknown_schedule = set(serde_json::json!({"schedule": "PNOPE", "on_call": []}))
+            .await
+            .unwrap();
+        assert_eq!(unknown_schedule.status().as_u16(), 404);
+        let unknown_user = set(serde_json::json!({
+            "schedule": "PIC0001",
+            "on_call": [{"user_id": "PNOBODY"}]
+        }))
+        .await
+        .unwrap();
+        assert_eq!(unknown_user.status().as_u16(), 400);
+        let emptied = set(serde_json::json!({"schedule": "PIC0001", "on_call": []}))
+            .await
+            .unwrap();
+        assert_eq!(emptied.status().as_u16(), 200);
     }
 
     #[tokio::test]

@@ -8,7 +8,14 @@ use crate::helpers::{spawn_bot, spawn_bot_with, Options};
 async fn ic_lists_each_schedule_with_phones() {
     let bot = spawn_bot("ic").await;
     let out = bot.say("!ic").await;
-    let lines: Vec<&str> = out.lines().collect();
+    // Each line: who and their phones, then when the shift ends (the demo's end 5 or 6 days after the stub
+    // started, in [display] time_zone, UTC by default).
+    let split: Vec<(&str, &str)> = out
+        .lines()
+        .map(|l| l.split_once(" · until ").unwrap_or((l, "")))
+        .collect();
+    let lines: Vec<&str> = split.iter().map(|(who, _)| *who).collect();
+    let ends: Vec<&str> = split.iter().map(|(_, end)| *end).collect();
     assert_eq!(lines[0], "Incident Commanders on call now", "{out}");
     assert_eq!(lines[1], "IC Primary: Alice Moreau — +1 2025550101");
     assert_eq!(lines[2], "IC Backup: Bongani Dlamini — no phone on file");
@@ -18,6 +25,12 @@ async fn ic_lists_each_schedule_with_phones() {
     );
     assert_eq!(lines[4], "IC Shadow: Dana Okafor — +1 2025550104");
     assert!(lines[5].contains("!ic page"), "{out}");
+    for (i, days) in [(1, 4), (2, 4), (3, 5), (4, 5)] {
+        assert!(
+            ends[i].ends_with(&format!(" UTC (in {days} d 23 h)")),
+            "{out}"
+        );
+    }
     bot.shutdown().await;
 }
 

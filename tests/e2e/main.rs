@@ -7,6 +7,7 @@ mod console;
 mod faults;
 mod first_hour;
 mod ha;
+mod handoffs;
 mod helpers;
 mod ic_commands;
 mod odd_data;

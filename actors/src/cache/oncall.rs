@@ -94,6 +94,29 @@ pub struct ScheduleOnCall {
     pub schedule: ScheduleRef,
     /// Everyone on call in it now, each once; empty when nobody is.
     pub people: Vec<UserId>,
+    /// When each person's shift here ends; absent when open-ended (or saved before this was kept).
+    #[serde(default)]
+    pub shift_ends: BTreeMap<UserId, SystemTime>,
+}
+
+impl ScheduleOnCall {
+    /// A schedule with these people on call, shift ends unknown.
+    pub fn new(schedule: ScheduleRef, people: Vec<UserId>) -> Self {
+        ScheduleOnCall {
+            schedule,
+            people,
+            shift_ends: BTreeMap::new(),
+        }
+    }
+
+    /// When the first of the people on call here hands over; `None` when every shift is open-ended.
+    pub fn next_handover(&self) -> Option<SystemTime> {
+        self.people
+            .iter()
+            .filter_map(|id| self.shift_ends.get(id))
+            .min()
+            .copied()
+    }
 }
 
 /// Which group of schedules a command is about.
@@ -208,12 +231,14 @@ mod tests {
     fn on_call_lists_each_person_once_in_schedule_order() {
         let a = Person::new("A", "Alice", "a@x");
         let b = Person::new("B", "Bob", "b@x");
-        let sched = |id: &str, people: Vec<&Person>| ScheduleOnCall {
-            schedule: ScheduleRef {
-                id: id.into(),
-                label: id.into(),
-            },
-            people: people.into_iter().map(|p| p.id.clone()).collect(),
+        let sched = |id: &str, people: Vec<&Person>| {
+            ScheduleOnCall::new(
+                ScheduleRef {
+                    id: id.into(),
+                    label: id.into(),
+                },
+                people.into_iter().map(|p| p.id.clone()).collect(),
+            )
         };
         let snap = OnCallSnapshot {
             taken_at: SystemTime::UNIX_EPOCH,

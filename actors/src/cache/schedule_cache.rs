@@ -22,10 +22,14 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::metric_names;
+use crate::utc;
 
+use crate::cache::announcer::Announcer;
+use crate::cache::handoff::handoffs;
 use crate::cache::oncall::{
     human_age, OnCallEntry, OnCallSnapshot, Person, ScheduleOnCall, ScheduleRef, UserId,
 };
+use crate::cache::user_groups::UserGroupSync;
 use crate::ports::{Coordination, PagerDutyApi, PagerDutyError, StateStore};
 
 /// The state file of the last good snapshot.
@@ -52,6 +56,10 @@ pub struct ScheduleCacheArgs {
     pub facts: watch::Sender<CacheFacts>,
     /// Whether this replica asks PagerDuty (the leader, or one alone) or takes the leader's snapshot.
     pub coordination: Arc<dyn Coordination>,
+    /// Posts the handoffs between each good snapshot and the one before (`[[announce]]`); `None`: silent.
+    pub announcer: Option<Announcer>,
+    /// Sets `[[user_groups]]` to the people on call after each good refresh; `None`: no groups.
+    pub user_groups: Option<UserGroupSync>,
 }
 
 /// What operators see of the cache, published on a `watch` so reading it never waits on the actor.
@@ -336,7 +344,25 @@ impl ScheduleCacheState {
                 } else {
                     tracing::info!(on_call, people = snapshot.people.len(), "on-call refreshed");
                 }
+                // Write-ahead: the announcements are recorded, then the snapshot that makes them old news is
+                // saved, and only then are they posted (see `announcer`).
+                // Background work, the leader's alone: other replicas keep their baseline in step but say
+                // nothing, so several replicas announce and set the groups once.
+                let leads = self.args.coordination.leader_term().is_some();
+                let announcements = match (&self.args.announcer, &self.snapshot) {
+                    (Some(announcer), Some(previous)) if leads => {
+                        let changed = handoffs(previous, &snapshot);
+                        if !changed.is_empty() {
+                            tracing::info!(handoffs = changed.len(), "on-call changed");
+                        }
+                        Some((announcer, announcer.intend(&changed, SystemTime::now())))
+                    }
+                    _ => None,
+                };
                 save_snapshot(self.args.store.as_ref(), &snapshot);
+                if let Some((announcer, batch)) = announcements {
+                    announcer.post(batch);
+                }
                 let label = if partial { "partial" } else { "ok" };
                 metrics::counter!(metric_names::ONCALL_REFRESHES_TOTAL, "result" => label)
                     .increment(1);
@@ -352,7 +378,11 @@ impl ScheduleCacheState {
                         error,
                     }),
                 });
-                self.snapshot = Some(Arc::new(snapshot));
+                let snapshot = Arc::new(snapshot);
+                if let Some(groups) = self.args.user_groups.as_ref().filter(|_| leads) {
+                    groups.sync(snapshot.clone());
+                }
+                self.snapshot = Some(snapshot);
                 self.last_failure = None;
                 self.from_state_file = false;
                 self.cold_retry = COLD_RETRY_FIRST;
@@ -561,14 +591,21 @@ fn group(schedules: &[ScheduleRef], entries: &[OnCallEntry]) -> Vec<ScheduleOnCa
                 .collect();
             mine.sort_by_key(|e| e.escalation_level);
             let mut seen = HashSet::new();
+            let mut shift_ends = BTreeMap::new();
             let people = mine
                 .into_iter()
-                .map(|e| e.user.id.clone())
-                .filter(|id| seen.insert(id.clone()))
+                .filter(|e| seen.insert(e.user.id.clone()))
+                .map(|e| {
+                    if let Some(end) = e.end.as_deref().and_then(utc::parse_rfc3339) {
+                        shift_ends.insert(e.user.id.clone(), end);
+                    }
+                    e.user.id.clone()
+                })
                 .collect();
             ScheduleOnCall {
                 schedule: schedule.clone(),
                 people,
+                shift_ends,
             }
         })
         .collect()
@@ -590,7 +627,10 @@ fn save_snapshot(store: &dyn StateStore, snapshot: &OnCallSnapshot) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fakes::FakePagerDuty;
+    use crate::cache::announcer::AnnounceRule;
+    use crate::chat::ChatTarget;
+    use crate::fakes::{FakePagerDuty, RecordingChat};
+    use crate::local_time::ReaderZone;
     use crate::state_store::MemoryStateStore;
 
     fn args(pd: Arc<FakePagerDuty>, store: Arc<MemoryStateStore>) -> ScheduleCacheArgs {
@@ -617,11 +657,106 @@ mod tests {
             contact_concurrency: 4,
             facts: watch::channel(CacheFacts::default()).0,
             coordination: Arc::new(crate::ports::SingleReplica),
+            announcer: None,
+            user_groups: None,
         }
     }
 
     async fn get(cache: &ActorRef<ScheduleCacheMessage>) -> CacheView {
         ractor::call_t!(cache, ScheduleCacheMessage::Get, 5_000).expect("cache answers")
+    }
+
+    fn announcing(
+        pd: Arc<FakePagerDuty>,
+        store: Arc<MemoryStateStore>,
+        chat: Arc<RecordingChat>,
+    ) -> ScheduleCacheArgs {
+        let mut a = args(pd, store.clone());
+        a.announcer = Some(Announcer::new(
+            chat,
+            store,
+            vec![AnnounceRule {
+                target: ChatTarget::channel("ops"),
+                schedule_ids: vec!["P".into(), "S".into(), "T".into()],
+            }],
+            ReaderZone::utc(),
+        ));
+        a
+    }
+
+    async fn refresh_now(cache: &ActorRef<ScheduleCacheMessage>) -> Result<(), PagerDutyError> {
+        ractor::call_t!(cache, ScheduleCacheMessage::RefreshNow, 5_000).unwrap()
+    }
+
+    #[tokio::test]
+    async fn handoffs_are_announced_once_and_failures_and_restarts_announce_nothing() {
+        let pd = Arc::new(FakePagerDuty::demo());
+        let store = Arc::new(MemoryStateStore::new());
+        let chat = RecordingChat::new();
+        let (cache, h) = Actor::spawn(
+            None,
+            ScheduleCacheActor,
+            announcing(pd.clone(), store.clone(), chat.clone()),
+        )
+        .await
+        .unwrap();
+        get(&cache).await;
+        assert_eq!(refresh_now(&cache).await, Ok(()));
+        assert_eq!(
+            chat.total(),
+            0,
+            "the first snapshot and an unchanged one announce nothing"
+        );
+
+        pd.set_on_call("P", &["bob"]);
+        pd.set_on_call("S", &[]);
+        assert_eq!(refresh_now(&cache).await, Ok(()));
+        let posts = chat.wait_for("ops", 2).await;
+        assert_eq!(
+            posts,
+            [
+                "Primary: Alice Smith → Bob Jones\nBob Jones: +44 7700900123",
+                "Nobody on call for Shadow (was Bob Jones, Carol White)"
+            ]
+        );
+
+        // A failed refresh is not a change; the refresh after it compares with the last good snapshot.
+        pd.fail_with(Some(PagerDutyError::Timeout));
+        assert!(refresh_now(&cache).await.is_err());
+        pd.fail_with(None);
+        assert_eq!(refresh_now(&cache).await, Ok(()));
+        cache.stop(None);
+        h.await.unwrap();
+
+        // A restart compares with the saved snapshot: nothing new, nothing said.
+        let (cache, h) = Actor::spawn(
+            None,
+            ScheduleCacheActor,
+            announcing(pd.clone(), store.clone(), chat.clone()),
+        )
+        .await
+        .unwrap();
+        assert_eq!(refresh_now(&cache).await, Ok(()));
+        // A change while the bot was down is announced by the first refresh after it.
+        cache.stop(None);
+        h.await.unwrap();
+        pd.set_on_call("T", &["carol"]);
+        let (cache, h) = Actor::spawn(
+            None,
+            ScheduleCacheActor,
+            announcing(pd.clone(), store.clone(), chat.clone()),
+        )
+        .await
+        .unwrap();
+        let posts = chat.wait_for("ops", 3).await;
+        assert_eq!(
+            posts[2],
+            "Team: nobody → Carol White\nCarol White: no phone in PagerDuty"
+        );
+        assert_eq!(refresh_now(&cache).await, Ok(()));
+        assert_eq!(chat.total(), 3, "each change once");
+        cache.stop(None);
+        h.await.unwrap();
     }
 
     #[tokio::test]
@@ -688,6 +823,49 @@ mod tests {
         let (cache, h) = Actor::spawn(None, ScheduleCacheActor, a).await.unwrap();
         assert!(get(&cache).await.snapshot.is_some());
         assert!(pd.on_call_requests() >= 1, "on-call data stays fresh");
+        cache.stop(None);
+        h.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_follower_takes_the_leader_s_handoff_silently() {
+        use crate::fakes::FakeCoordination;
+        let leader_pd = Arc::new(FakePagerDuty::demo());
+        let before = refresh(
+            &args(leader_pd.clone(), Arc::new(MemoryStateStore::new())),
+            BTreeMap::new(),
+        )
+        .await
+        .unwrap()
+        .snapshot;
+        leader_pd.set_on_call("P", &["bob"]);
+        let after = refresh(
+            &args(leader_pd, Arc::new(MemoryStateStore::new())),
+            BTreeMap::new(),
+        )
+        .await
+        .unwrap()
+        .snapshot;
+        let coordination = Arc::new(FakeCoordination::default());
+        coordination.set_shared(Some(before));
+        let chat = RecordingChat::new();
+        let mut a = announcing(
+            Arc::new(FakePagerDuty::demo()),
+            Arc::new(MemoryStateStore::new()),
+            chat.clone(),
+        );
+        a.coordination = coordination.clone();
+        let (cache, h) = Actor::spawn(None, ScheduleCacheActor, a).await.unwrap();
+        get(&cache).await;
+        coordination.set_shared(Some(after));
+        assert_eq!(refresh_now(&cache).await, Ok(()));
+        let view = get(&cache).await;
+        assert_eq!(
+            view.snapshot.unwrap().incident_commanders[0].people,
+            vec![UserId("bob".into())],
+            "the follower serves the handoff"
+        );
+        assert_eq!(chat.total(), 0, "and leaves announcing it to the leader");
         cache.stop(None);
         h.await.unwrap();
     }

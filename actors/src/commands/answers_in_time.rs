@@ -147,6 +147,8 @@ impl Bot {
                 contacts_ttl: Duration::from_secs(3600),
                 contact_concurrency: 4,
                 facts: watch::channel(CacheFacts::default()).0,
+                announcer: None,
+                user_groups: None,
                 coordination: Arc::new(crate::ports::SingleReplica),
             },
         )

@@ -7,6 +7,7 @@ use crate::cache::directory::UserQuery;
 use crate::cache::oncall::{human_age, OnCallSnapshot, Person, Roster};
 use crate::cache::schedule_cache::{failure_text, CacheView};
 use crate::commands::parse::{Command, MAX_QUERY_CHARS};
+use crate::local_time::ReaderZone;
 use crate::pager::page::{
     PageOutcome, PageRequest, PageTarget, PersonResult, PriorPage, PriorState, Targeting,
 };
@@ -63,7 +64,13 @@ fn staleness_line(view: &CacheView, now: SystemTime) -> Option<Vec<Span>> {
 
 /// `!ic` and `!ic responders`: every configured schedule in order, everyone on call in it (or "nobody on call"),
 /// their phones, and how to page them. Says so first when the data may be out of date.
-pub fn on_call_listing(view: &CacheView, roster: Roster, now: SystemTime) -> Reply {
+/// Each shift's end is shown in `zone`, the reader's.
+pub fn on_call_listing(
+    view: &CacheView,
+    roster: Roster,
+    now: SystemTime,
+    zone: &ReaderZone,
+) -> Reply {
     let Some(snapshot) = &view.snapshot else {
         return no_on_call_data(view, roster);
     };
@@ -93,7 +100,11 @@ pub fn on_call_listing(view: &CacheView, roster: Roster, now: SystemTime) -> Rep
             ]);
         }
         for person in people {
-            reply.line(person_line(&schedule.schedule.label, person));
+            let mut line = person_line(&schedule.schedule.label, person);
+            if let Some(end) = schedule.shift_ends.get(&person.id) {
+                line.push(text(format!(" · until {}", zone.when(*end, now))));
+            }
+            reply.line(line);
         }
     }
     let page_all = match roster {
@@ -576,6 +587,7 @@ mod tests {
                 label: label.into(),
             },
             people: people.iter().map(|p| p.id.clone()).collect(),
+            shift_ends: Default::default(),
         }
     }
 
@@ -610,9 +622,38 @@ mod tests {
     }
 
     #[test]
+    fn listing_shows_when_each_shift_ends_in_the_reader_s_zone() {
+        // Thursday 2026-12-03 15:00 UTC; Alice hands over at 18:00 UTC, 03:00 on Friday in Tokyo.
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_796_310_000);
+        let mut v = view(now, None);
+        let snapshot = Arc::make_mut(v.snapshot.as_mut().unwrap());
+        snapshot.incident_commanders[0]
+            .shift_ends
+            .insert(UserId("alice".into()), now + Duration::from_secs(3 * 3600));
+        let tokyo = ReaderZone::named("Asia/Tokyo").unwrap();
+        let out = on_call_listing(&v, Roster::IncidentCommanders, now, &tokyo).plain();
+        assert_eq!(
+            out.lines().nth(1),
+            Some("Primary: Alice Smith — +1 5550101 · until 03:00 JST (in 3 h)")
+        );
+        let utc = on_call_listing(&v, Roster::IncidentCommanders, now, &ReaderZone::utc()).plain();
+        assert!(utc.contains("· until 18:00 UTC (in 3 h)"), "{utc}");
+        assert!(
+            utc.contains("Shadow: Dan Brown — +1 5550104\n"),
+            "open-ended shifts say nothing: {utc}"
+        );
+    }
+
+    #[test]
     fn listing_shows_each_schedule_in_order_with_phones() {
         let now = SystemTime::now();
-        let out = on_call_listing(&view(now, None), Roster::IncidentCommanders, now).plain();
+        let out = on_call_listing(
+            &view(now, None),
+            Roster::IncidentCommanders,
+            now,
+            &ReaderZone::utc(),
+        )
+        .plain();
         let lines: Vec<&str> = out.lines().collect();
         assert_eq!(lines[0], "Incident Commanders on call now");
         assert_eq!(lines[1], "Primary: Alice Smith — +1 5550101");
@@ -629,7 +670,7 @@ mod tests {
             now - Duration::from_secs(7 * 60),
             Some(PagerDutyError::Timeout),
         );
-        let reply = on_call_listing(&v, Roster::IncidentCommanders, now);
+        let reply = on_call_listing(&v, Roster::IncidentCommanders, now, &ReaderZone::utc());
         assert!(reply.alert);
         assert_eq!(
             reply.plain().lines().next().unwrap(),
@@ -641,9 +682,11 @@ mod tests {
     fn listing_of_old_data_says_its_age_even_without_a_failure() {
         let now = SystemTime::now();
         let v = view(now - Duration::from_secs(300), None);
-        assert!(on_call_listing(&v, Roster::IncidentCommanders, now)
-            .plain()
-            .contains("as of 5 min ago"));
+        assert!(
+            on_call_listing(&v, Roster::IncidentCommanders, now, &ReaderZone::utc())
+                .plain()
+                .contains("as of 5 min ago")
+        );
     }
 
     #[test]
@@ -657,7 +700,12 @@ mod tests {
             id: "P1".into(),
             label: "Primary".into(),
         }];
-        let out = on_call_listing(&v, Roster::IncidentCommanders, SystemTime::now());
+        let out = on_call_listing(
+            &v,
+            Roster::IncidentCommanders,
+            SystemTime::now(),
+            &ReaderZone::utc(),
+        );
         assert!(out.alert);
         assert!(out
             .plain()

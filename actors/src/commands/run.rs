@@ -20,6 +20,7 @@ use crate::commands::format;
 use crate::commands::parse::{Command, PageOptions};
 use crate::commands::status as status_commands;
 use crate::deadline::{Deadline, REPLY_MARGIN};
+use crate::local_time::ReaderZone;
 use crate::pager::actor::PagerMessage;
 use crate::pager::audit::{AuditLog, AuditRecord};
 use crate::pager::page::{PageOutcome, PageRequest, PageTarget, Targeting};
@@ -69,6 +70,8 @@ pub struct CommandContext {
     pub audit: Option<Arc<AuditLog>>,
     /// The last view the cache gave, used while the cache restarts.
     last_view: Mutex<Option<CacheView>>,
+    /// `[display] time_zone`: times for readers whose chat does not say their own zone.
+    pub display_zone: ReaderZone,
 }
 
 impl CommandContext {
@@ -87,6 +90,30 @@ impl CommandContext {
             chaos: None,
             audit: None,
             last_view: Mutex::new(None),
+            display_zone: ReaderZone::utc(),
+        }
+    }
+
+    /// The same context showing times in `zone` to readers whose own zone is not known.
+    pub fn with_display_zone(mut self, zone: ReaderZone) -> Self {
+        self.display_zone = zone;
+        self
+    }
+
+    /// The zone `chat_user` reads times in: theirs when the chat says (Slack's `tz`, cached by the adapter),
+    /// else `[display] time_zone`. Asked by `by`; a failure or an unknown name falls back.
+    async fn reader_zone(&self, chat_user: &str, by: Deadline) -> ReaderZone {
+        match by.timeout(self.chat.time_zone_of(chat_user)).await {
+            Ok(Ok(Some(name))) => ReaderZone::named(&name).unwrap_or_else(|e| {
+                tracing::warn!(user = %chat_user, error = %e, "chat user's time zone unknown; using [display] time_zone");
+                self.display_zone.clone()
+            }),
+            Ok(Ok(None)) => self.display_zone.clone(),
+            Ok(Err(e)) => {
+                tracing::warn!(user = %chat_user, error = %e, "cannot read the chat user's time zone; using [display] time_zone");
+                self.display_zone.clone()
+            }
+            Err(_) => self.display_zone.clone(),
         }
     }
 
@@ -162,8 +189,10 @@ pub async fn run_command(
     let page = page_in_words(&command);
     let work = async {
         match command {
-            Command::IncidentCommanders => listing(ctx, Roster::IncidentCommanders, deadline).await,
-            Command::Responders => listing(ctx, Roster::Responders, deadline).await,
+            Command::IncidentCommanders => {
+                listing(ctx, msg, Roster::IncidentCommanders, deadline).await
+            }
+            Command::Responders => listing(ctx, msg, Roster::Responders, deadline).await,
             Command::PageIncidentCommanders(opts) => {
                 page_roster(ctx, msg, Roster::IncidentCommanders, opts, deadline).await
             }
@@ -215,9 +244,18 @@ fn page_in_words(command: &Command) -> Option<(String, Option<String>)> {
     }
 }
 
-async fn listing(ctx: &CommandContext, roster: Roster, deadline: Deadline) -> Reply {
-    match ctx.view(deadline).await {
-        Some(view) => format::on_call_listing(&view, roster, SystemTime::now()),
+async fn listing(
+    ctx: &CommandContext,
+    msg: &InboundMessage,
+    roster: Roster,
+    deadline: Deadline,
+) -> Reply {
+    // The reader's zone is asked alongside the cache, for at most half the time left: times in the display
+    // zone beat no answer.
+    let zone_by = Deadline::after(deadline.remaining() / 2).until(deadline);
+    let (view, zone) = tokio::join!(ctx.view(deadline), ctx.reader_zone(&msg.user, zone_by));
+    match view {
+        Some(view) => format::on_call_listing(&view, roster, SystemTime::now(), &zone),
         None => format::cache_unavailable(),
     }
 }

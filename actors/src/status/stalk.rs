@@ -2,8 +2,9 @@
 //!
 //! It owns what the channel was last told. At start it asks the status actor for the current state and posts
 //! it (or, when the status actor is not there, "UNABLE TO CHECK STATUS (status checker restarting)"); then it
-//! receives every poll result through the process group [`crate::status::actor::subscribers_group`] and posts only
-//! when the state differs from the last post ([`SystemState::differs_from`]). A restarted stalk that knows the
+//! receives every poll result from the stalks actor (which alone is in the status actor's process group
+//! [`crate::status::actor::subscribers_group`]: a group membership per stalk cost ~0.5 KiB each) and posts
+//! only when the state differs from the last post ([`SystemState::differs_from`]). A restarted stalk that knows the
 //! last post stays silent until the state differs.
 //!
 //! Supervised by the stalks actor, which keeps [`LastPosted`] across restarts; registered as
@@ -13,12 +14,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use ractor::rpc::CallResult;
-use ractor::{pg, Actor, ActorProcessingErr, ActorRef};
+use ractor::{Actor, ActorProcessingErr, ActorRef};
 
 use crate::chat::ChatTarget;
 use crate::commands::reply::{Reply, MAX_REPLY_CHARS};
 use crate::ports::{ChatError, ChatOut};
-use crate::status::actor::{subscribers_group, StatusCheck, StatusMessage};
+use crate::status::actor::{StatusCheck, StatusMessage};
 use crate::status::format::{change_reply, checker_unavailable_reply};
 use crate::status::system_state::SystemState;
 use crate::supervision::names::ActorNames;
@@ -55,7 +56,7 @@ pub struct StalkArgs {
 }
 
 pub enum StalkMessage {
-    /// A poll result from the status actor.
+    /// A poll result from the status actor, handed on by the stalks actor.
     Published(StatusCheck),
     /// Internal: the answer to the start-up `Check`; `None` when the status actor could not be asked.
     Current(Option<StatusCheck>),
@@ -82,7 +83,6 @@ impl Actor for StalkActor {
         myself: ActorRef<StalkMessage>,
         args: StalkArgs,
     ) -> Result<StalkState, ActorProcessingErr> {
-        pg::join(subscribers_group(&args.names), vec![myself.get_cell()]);
         ask_current_state(args.names.status(), myself);
         Ok(StalkState {
             target: args.target,
@@ -99,11 +99,14 @@ impl Actor for StalkActor {
         message: StalkMessage,
         state: &mut StalkState,
     ) -> Result<(), ActorProcessingErr> {
+        // The work is boxed: ractor keeps each actor's message loop, with room for its largest `handle`
+        // future, allocated for the actor's whole life. Boxed, the few hundred bytes of a post in flight are
+        // allocated only while one is, not once per stalking channel.
         match message {
             StalkMessage::Published(check) | StalkMessage::Current(Some(check)) => {
-                state.consider(check).await
+                Box::pin(state.consider(check)).await
             }
-            StalkMessage::Current(None) => state.status_unavailable().await,
+            StalkMessage::Current(None) => Box::pin(state.status_unavailable()).await,
             StalkMessage::Crash => return Err("stalk actor crash requested (chaos)".into()),
         }
         Ok(())

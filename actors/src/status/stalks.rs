@@ -14,13 +14,17 @@
 //! ended by `!status unstalk` just ends. A stalk over its restart budget (the same [`RestartPolicy`] as the
 //! root's children) is published as failing through [`KeptStalks`], which readiness reads.
 //!
-//! Supervised by the root; registered as [`ActorNames::stalks`]. Talks to: its stalk actors, the state store.
+//! While it has a channel it is in the status actor's process group, and hands each poll result to every
+//! running stalk actor (one membership for all of them, not one per stalk).
+//!
+//! Supervised by the root; registered as [`ActorNames::stalks`]. Talks to: its stalk actors, the state store,
+//! the status actor (as the member of its process group).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
+use ractor::{pg, Actor, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -29,6 +33,7 @@ use crate::chat::ChatTarget;
 use crate::commands::reply::Reply;
 use crate::metric_names;
 use crate::ports::{ChatOut, StateStore};
+use crate::status::actor::{subscribers_group, StatusCheck};
 use crate::status::format::{
     already_stalking_reply, not_stalking_reply, now_stalking_reply, unstalked_reply,
 };
@@ -171,6 +176,9 @@ pub enum StalksMessage {
     Flush,
     /// Internal: a quiet period after a restart, see whether this channel's stalk is healthy again.
     Recheck(String),
+    /// A poll result from the status actor (this actor is in its process group while it has a channel):
+    /// handed to every running stalk actor.
+    Published(StatusCheck),
     /// Tests: the index of running stalk actors (channel to actor id), or how it disagrees with the channels.
     #[cfg(test)]
     Index(RpcReplyPort<Result<BTreeMap<String, String>, String>>),
@@ -224,6 +232,8 @@ pub struct StalksState {
     /// carries only the id) finds its channel in O(1), not by a scan of `channels`. Kept in step with each
     /// `ChannelStalk::actor`: set when one is spawned, removed when it ends or is unstalked.
     by_actor: HashMap<ActorId, String>,
+    /// In the status actor's process group (while there is a channel).
+    subscribed: bool,
     kept: KeptStalks,
     /// Changed since the last save.
     dirty: bool,
@@ -248,13 +258,14 @@ impl Actor for StalksActor {
             policy: args.policy,
             channels: BTreeMap::new(),
             by_actor: HashMap::new(),
+            subscribed: false,
             kept: args.kept,
             dirty: false,
             flush_pending: false,
         };
         for kept in state.kept.resume(|| state.load()) {
             let channel = kept.target.channel.clone();
-            state.add(kept);
+            state.add(&myself, kept);
             state.start(&myself, &channel).await;
         }
         if !state.channels.is_empty() {
@@ -282,6 +293,7 @@ impl Actor for StalksActor {
             }
             StalksMessage::Restart(channel) => state.restart(&myself, &channel).await,
             StalksMessage::Recheck(channel) => state.recheck(&channel),
+            StalksMessage::Published(check) => state.publish(&check),
             StalksMessage::Flush => {
                 state.flush_pending = false;
                 state.flush();
@@ -342,7 +354,7 @@ impl StalksState {
             last_posted: LastPosted::default(),
         };
         self.kept.insert(kept.clone());
-        self.add(kept);
+        self.add(myself, kept);
         self.changed(myself);
         self.start(myself, &channel).await;
         tracing::info!(channel = %channel, "stalking");
@@ -359,7 +371,7 @@ impl StalksState {
             self.by_actor.remove(&actor.get_id());
             actor.stop(Some("unstalked".to_string()));
         }
-        self.count_active();
+        self.count_active(myself);
         self.changed(myself);
         tracing::info!(channel = %channel, "unstalked");
         unstalked_reply(stalk.since)
@@ -456,7 +468,7 @@ impl StalksState {
         self.kept.publish(channel, restarts);
     }
 
-    fn add(&mut self, kept: KeptStalk) {
+    fn add(&mut self, myself: &ActorRef<StalksMessage>, kept: KeptStalk) {
         self.channels.insert(
             kept.target.channel.clone(),
             ChannelStalk {
@@ -468,11 +480,34 @@ impl StalksState {
                 last_posted: kept.last_posted,
             },
         );
-        self.count_active();
+        self.count_active(myself);
     }
 
-    fn count_active(&self) {
+    /// Publishes the number of channels, and keeps this actor in the status actor's subscribers exactly while
+    /// there is one (no stalk, no poll).
+    fn count_active(&mut self, myself: &ActorRef<StalksMessage>) {
         metrics::gauge!(metric_names::STALKS_ACTIVE).set(self.channels.len() as f64);
+        let subscribe = !self.channels.is_empty();
+        if subscribe != self.subscribed {
+            let group = subscribers_group(&self.names);
+            if subscribe {
+                pg::join(group, vec![myself.get_cell()]);
+            } else {
+                pg::leave(group, vec![myself.get_cell()]);
+            }
+            self.subscribed = subscribe;
+        }
+    }
+
+    /// Hands a poll result to every running stalk actor.
+    fn publish(&self, check: &StatusCheck) {
+        for (channel, stalk) in &self.channels {
+            if let Some(actor) = &stalk.actor {
+                if let Err(e) = actor.send_message(StalkMessage::Published(check.clone())) {
+                    tracing::debug!(error = %e, channel = %channel, "stalk gone before a poll result");
+                }
+            }
+        }
     }
 
     /// Spawns the stalk actor of a channel in `channels`. If that fails (its name still held by a stalk that

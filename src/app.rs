@@ -14,6 +14,7 @@ use icbot_actors::commands::access::AccessPolicy;
 use icbot_actors::commands::gateway::{GatewayArgs, GatewayHandle};
 use icbot_actors::commands::in_flight::InFlight;
 use icbot_actors::commands::run::{CommandContext, Deadlines};
+use icbot_actors::deadline::REPLY_MARGIN;
 use icbot_actors::pager::actor::PagerArgs;
 use icbot_actors::pager::audit::AuditLog;
 use icbot_actors::pager::dedup::RecentPages;
@@ -46,11 +47,6 @@ const CONTACTS_TTL: Duration = Duration::from_secs(3600);
 const CONTACT_CONCURRENCY: usize = 8;
 /// A `!status` within this long of the last check reuses it instead of probing again.
 const STATUS_FRESH_FOR: Duration = Duration::from_secs(3);
-
-/// Installs rustls' ring provider for the process; harmless when already installed.
-pub fn install_crypto_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
 
 /// A running bot.
 pub struct Bot {
@@ -86,7 +82,7 @@ pub async fn start(
     chat: Arc<dyn ChatOut>,
     names: ActorNames,
 ) -> anyhow::Result<Bot> {
-    install_crypto_provider();
+    crate::crypto::install_crypto_provider();
     let instance = Instance::now();
     // First of all: one bot per state dir. A second one would overwrite the first's state and double its
     // pages; it must not even take a port.
@@ -151,7 +147,8 @@ pub async fn start(
     let deadlines = Deadlines {
         lookup: pd.lookup_deadline,
         page: pd.page_deadline,
-        status: check_timeout + status::ANSWER_MARGIN,
+        // The status actor's answer, and the margin to post the reply.
+        status: status::answered_within(check_timeout) + REPLY_MARGIN,
     };
     let access = AccessPolicy {
         page_channels: config.access.page_channels.clone(),

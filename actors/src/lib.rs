@@ -15,8 +15,11 @@
 //!
 //! At the top, what every folder shares:
 //! - [`chat`]: an inbound message and where its reply goes.
+//! - [`deadline`]: a command's deadline, carried from the chat message to the PagerDuty call, and the one
+//!   margin kept back to answer.
 //! - [`ports`]: the traits the core talks to the world through, and their error types.
 //! - [`metric_names`]: every metric the bot exports, its labels, and who emits it.
+//! - [`truncate`]: cutting text by characters, for echoes, logs and error messages.
 //! - [`utc`]: calendar times for people and APIs.
 //! - `fakes` (tests only): in-memory PagerDuty, probe and chat; `hostile_input` (tests only): property tests
 //!   of the parser and every formatter over hostile text.
@@ -24,12 +27,14 @@
 pub mod cache;
 pub mod chat;
 pub mod commands;
+pub mod deadline;
 pub mod metric_names;
 pub mod pager;
 pub mod ports;
 pub mod state_store;
 pub mod status;
 pub mod supervision;
+pub mod truncate;
 pub mod utc;
 
 #[cfg(test)]

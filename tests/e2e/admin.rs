@@ -48,7 +48,7 @@ pub(crate) async fn admin_bot_with(
     admin_token: Option<&str>,
     prepare: impl FnOnce(&StubHandle),
 ) -> AdminBot {
-    app::install_crypto_provider();
+    icbot::crypto::install_crypto_provider();
     let stub = StubServer::start("127.0.0.1:0", StubData::demo(), fault)
         .await
         .expect("stub starts");

@@ -207,7 +207,7 @@ async fn start_bot(
     chat: Arc<RecordingChat>,
     tag: &str,
 ) -> Bot {
-    app::install_crypto_provider();
+    icbot::crypto::install_crypto_provider();
     let text = config_text(stub_url, &state.0, o);
     let config = Config::parse(&text, Vec::new()).expect("test config parses");
     let secrets =

@@ -2,22 +2,20 @@
 
 use std::time::SystemTime;
 
-use tokio::time::Instant;
-
 use crate::cache::oncall::human_age;
 use crate::cache::schedule_cache::{failure_text, ScheduleCacheMessage};
 use crate::commands::reply::Reply;
+use crate::deadline::Deadline;
 use crate::supervision::ask::ask;
 use crate::supervision::chaos;
 use crate::supervision::names::ActorNames;
 
 /// `!ic refresh`: refreshes the on-call data now and says how it went, by `deadline`.
-pub async fn refresh(names: &ActorNames, deadline: Instant) -> Reply {
-    let within = deadline.saturating_duration_since(Instant::now());
+pub async fn refresh(names: &ActorNames, deadline: Deadline) -> Reply {
     match ask(
         &names.schedule_cache(),
         "the on-call cache",
-        within,
+        deadline,
         ScheduleCacheMessage::RefreshNow,
     )
     .await
@@ -27,7 +25,7 @@ pub async fn refresh(names: &ActorNames, deadline: Instant) -> Reply {
             let age = ask(
                 &names.schedule_cache(),
                 "the on-call cache",
-                within,
+                deadline,
                 ScheduleCacheMessage::Get,
             )
             .await

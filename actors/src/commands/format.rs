@@ -5,10 +5,11 @@ use std::time::SystemTime;
 use crate::cache::directory::Unresolved;
 use crate::cache::oncall::{human_age, OnCallSnapshot, Person, Roster};
 use crate::cache::schedule_cache::{failure_text, CacheView};
-use crate::commands::parse::{truncate, Command, UserQuery, MAX_QUERY_CHARS};
+use crate::commands::parse::{Command, UserQuery, MAX_QUERY_CHARS};
 use crate::commands::reply::{code, strong, text, Reply, Span};
 use crate::pager::actor::{PageOutcome, PageRequest, PageTarget, PersonResult, Targeting};
 use crate::pager::dedup::{PriorPage, PriorState};
+use crate::truncate::truncate;
 
 /// Names and messages echoed back are cut to this many characters.
 const ECHO_MAX: usize = 200;
@@ -168,7 +169,7 @@ pub fn who_card(person: &Person, snapshot: Option<&OnCallSnapshot>) -> Reply {
 /// How to name this person in `!ic page`, cut like every echo.
 fn page_handle(person: &Person) -> String {
     if !person.email.is_empty() {
-        truncate(&person.email, ECHO_MAX)
+        truncate(&person.email, ECHO_MAX).into_owned()
     } else {
         format!("@\"{}\"", truncate(&person.name, ECHO_MAX))
     }
@@ -262,7 +263,7 @@ pub fn unresolved_people(named: usize, problems: &[(UserQuery, Unresolved)]) -> 
         )),
     ]);
     for (query, why) in problems {
-        let q = truncate(&query.to_string(), ECHO_MAX);
+        let q = truncate(&query.to_string(), ECHO_MAX).into_owned();
         let line = match why {
             Unresolved::NotFound {
                 search_failed: None,
@@ -330,7 +331,7 @@ pub fn ambiguous(query: &UserQuery, candidates: &[Person]) -> Reply {
 }
 
 pub fn not_found(query: &UserQuery, search_failed: Option<String>) -> Reply {
-    let q = truncate(&query.to_string(), ECHO_MAX);
+    let q = truncate(&query.to_string(), ECHO_MAX).into_owned();
     match search_failed {
         None => Reply::text(format!(
             "Nobody called “{q}” in PagerDuty. Try an email or a full name."

@@ -420,8 +420,8 @@ fn hand_over(gateway: &ActorRef<GatewayMessage>, pending: &mut Pending) -> bool 
 }
 
 /// The start of a message, for a log line.
-fn preview(text: &str) -> String {
-    text.chars().take(80).collect()
+fn preview(text: &str) -> std::borrow::Cow<'_, str> {
+    crate::truncate::truncate(text, 80)
 }
 
 #[cfg(test)]

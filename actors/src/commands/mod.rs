@@ -13,6 +13,8 @@
 
 pub mod access;
 pub mod admin;
+#[cfg(test)]
+mod answers_in_time;
 pub mod format;
 pub mod gateway;
 pub mod in_flight;

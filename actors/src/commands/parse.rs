@@ -4,6 +4,8 @@
 
 use std::fmt;
 
+use crate::truncate::truncate;
+
 /// The most characters of user input a hint echoes back.
 const HINT_ECHO_MAX: usize = 40;
 /// The longest `<user>` accepted: an email address is at most 254 characters, and no name is longer.
@@ -231,7 +233,7 @@ fn parse_ic(args: &[&str]) -> Result<Command, ParseError> {
         "help" => no_more(rest, "!ic help").map(|()| Command::Help),
         "refresh" => no_more(rest, "!ic refresh").map(|()| Command::Refresh),
         "crash" => match rest {
-            [actor] => Ok(Command::Crash(truncate(actor, 100))),
+            [actor] => Ok(Command::Crash(truncate(actor, 100).into_owned())),
             _ => Err(usage(
                 "`!ic crash <actor>`: one actor, such as `pager` or `stalk:ops`.",
             )),
@@ -287,7 +289,7 @@ fn parse_page(rest: &[&str]) -> Result<Command, ParseError> {
         .filter(|w| !w.eq_ignore_ascii_case("--again"))
         .collect();
     let message = |words: &[&str]| {
-        let m = truncate(&words.join(" "), MAX_MESSAGE_CHARS);
+        let m = truncate(&words.join(" "), MAX_MESSAGE_CHARS).into_owned();
         PageOptions {
             message: (!m.is_empty()).then_some(m),
             again,
@@ -404,16 +406,6 @@ fn user_query(raw: &str) -> Result<UserQuery, ParseError> {
     } else {
         UserQuery::Name(raw.to_string())
     })
-}
-
-/// At most `max` characters, for echoing user input back safely.
-pub fn truncate(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        s.to_string()
-    } else {
-        let cut: String = s.chars().take(max).collect();
-        format!("{cut}…")
-    }
 }
 
 #[cfg(test)]
@@ -678,21 +670,12 @@ mod tests {
                 .example
                 .starts_with(entry.syntax.split(['[', '<', '@']).next().unwrap().trim()));
         }
-        let all = [
-            "ic",
-            "ic_page",
-            "responders",
-            "page_responders",
-            "who",
-            "page_user",
-            "help",
-            "status",
-            "stalk",
-            "unstalk",
-            "refresh",
-            "crash",
-        ];
-        assert_eq!(covered, all.into_iter().collect());
+        // Every command's metric label is a command name, except the one for commands typed wrongly.
+        let all = crate::metric_names::COMMAND_LABELS
+            .iter()
+            .copied()
+            .filter(|label| *label != "invalid");
+        assert_eq!(covered, all.collect());
     }
 
     #[test]

@@ -17,9 +17,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::deadline::{Deadline, REPLY_MARGIN};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use serde::{Deserialize, Serialize};
-use tokio::time::Instant;
 
 use crate::cache::oncall::{Person, UserId};
 use crate::chat::ChatTarget;
@@ -30,8 +30,6 @@ use crate::ports::{Incident, NewIncident, PagerDutyApi, PagerDutyError};
 
 pub use crate::pager::audit::AUDIT_FILE;
 
-/// How long before its deadline a page stops waiting on PagerDuty, to leave time to answer.
-const ANSWER_MARGIN: Duration = Duration::from_millis(250);
 /// PagerDuty adds at most 300 users as responders in one request; more take more requests.
 const MAX_TARGETS_PER_REQUEST: usize = 300;
 /// PagerDuty allows at most 500 unique responders on an incident: a page reaches at most this many people,
@@ -184,8 +182,9 @@ impl PageOutcome {
 }
 
 pub enum PagerMessage {
-    /// Page, answering by `deadline` whatever PagerDuty does.
-    Page(PageRequest, Instant, RpcReplyPort<PageOutcome>),
+    /// Page, answering by the deadline whatever PagerDuty does: PagerDuty is cut off [`REPLY_MARGIN`] before
+    /// it, to audit the outcome and hand it back.
+    Page(PageRequest, Deadline, RpcReplyPort<PageOutcome>),
     /// The last outcome, for operators.
     LastOutcome(RpcReplyPort<Option<PageOutcome>>),
     /// The last [`RECENT_OUTCOMES`] outcomes, newest first, for the status page.
@@ -311,13 +310,13 @@ impl PagerState {
         &mut self,
         myself: ActorRef<PagerMessage>,
         request: PageRequest,
-        deadline: Instant,
+        deadline: Deadline,
         reply: RpcReplyPort<PageOutcome>,
     ) {
         let key = page_dedup::key(request.targets.iter().map(|t| &t.person.id));
         let now = SystemTime::now();
         let page_id = new_page_id(now);
-        let stop_at = deadline.checked_sub(ANSWER_MARGIN).unwrap_or(deadline);
+        let stop_at = deadline.reserve(REPLY_MARGIN);
         if !request.again {
             let prior = lock(&self.recent).prior(&key, now).cloned();
             if let Some(prior) = prior {
@@ -405,7 +404,7 @@ async fn find_unknown_incident(
     recent: &SharedRecentPages,
     key: &PageKey,
     mut prior: PriorPage,
-    stop_at: Instant,
+    stop_at: Deadline,
 ) -> PriorPage {
     if prior.state != PriorState::OutcomeUnknown || prior.incident.is_some() {
         return prior;
@@ -413,7 +412,7 @@ async fn find_unknown_incident(
     let Some(incident_key) = prior.incident_key.clone() else {
         return prior;
     };
-    match tokio::time::timeout_at(stop_at, api.find_incident(&incident_key)).await {
+    match stop_at.timeout(api.find_incident(&incident_key)).await {
         Ok(Ok(Some(incident))) => {
             lock(recent).found(key, incident.clone());
             prior.incident = Some(incident);
@@ -454,7 +453,7 @@ struct Sent<'a> {
     incident_key: String,
 }
 
-async fn page(sent: Sent<'_>, request: PageRequest, stop_at: Instant) -> PageOutcome {
+async fn page(sent: Sent<'_>, request: PageRequest, stop_at: Deadline) -> PageOutcome {
     if request.targets.is_empty() {
         return PageOutcome::unconfirmed(request, "nobody to page".to_string());
     }
@@ -475,7 +474,7 @@ async fn page(sent: Sent<'_>, request: PageRequest, stop_at: Instant) -> PageOut
         )
         .await
     };
-    let timed_out = tokio::time::timeout_at(stop_at, work).await.is_err();
+    let timed_out = stop_at.timeout(work).await.is_err();
     let p = progress.into_inner().unwrap_or_else(|e| e.into_inner());
     if let Some(incident) = p.already_open {
         tracing::info!(incident = ?incident.as_ref().map(|i| &i.id), "PagerDuty already has this page's incident open; not paging again");
@@ -664,6 +663,7 @@ mod tests {
     use crate::pager::dedup::{PriorState, RecentPages};
     use crate::ports::StateStore;
     use crate::state_store::MemoryStateStore;
+    use tokio::time::Instant;
 
     fn target(id: &str, name: &str) -> PageTarget {
         PageTarget {
@@ -840,7 +840,7 @@ mod tests {
         req: PageRequest,
         within: Duration,
     ) -> PageOutcome {
-        let deadline = Instant::now() + within;
+        let deadline = Deadline::after(within);
         ractor::call!(pager, PagerMessage::Page, req, deadline).unwrap()
     }
 

@@ -13,26 +13,24 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use ractor::rpc::CallResult;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 
 use crate::chat::ChatTarget;
 use crate::commands::reply::{Reply, MAX_REPLY_CHARS};
-use crate::ports::{ChatError, ChatOut};
+use crate::deadline::Deadline;
+use crate::ports::ChatOut;
 use crate::status::actor::{StatusCheck, StatusMessage};
 use crate::status::format::{change_reply, checker_unavailable_reply};
 use crate::status::system_state::SystemState;
+use crate::supervision::ask::ask_if_running;
 use crate::supervision::names::ActorNames;
 
-/// How long one chat post may take before it counts as failed.
+/// How long the stalk waits for one chat post. The adapter goes on with it (and its own retries) after that.
 pub const POST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long a starting stalk waits for the status actor's answer. The status actor answers within its
-/// `check_timeout` plus [`crate::status::actor::ANSWER_MARGIN`], so this only bounds a wedged one.
+/// [`crate::status::actor::answered_within`] its `check_timeout`, so this only bounds a wedged one.
 pub const STATUS_ANSWER_WAIT: Duration = Duration::from_secs(60);
-
-/// The longest a rate-limited post waits before its one retry.
-const MAX_RETRY_WAIT: Duration = Duration::from_secs(5);
 
 /// What the channel was last told, and when that state was first seen.
 #[derive(Debug, Clone, PartialEq)]
@@ -117,23 +115,19 @@ impl Actor for StalkActor {
 /// back as [`StalkMessage::Current`].
 fn ask_current_state(status_name: String, back: ActorRef<StalkMessage>) {
     tokio::spawn(async move {
-        let current = match ractor::registry::where_is(status_name.clone()) {
-            None => None,
-            Some(status) => {
-                let asked =
-                    ractor::rpc::call(&status, StatusMessage::Check, Some(STATUS_ANSWER_WAIT))
-                        .await;
-                match asked {
-                    Ok(CallResult::Success(check)) => Some(check),
-                    Ok(_) => {
-                        tracing::warn!(status = %status_name, "status actor did not answer a stalk");
-                        None
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, status = %status_name, "cannot ask the status actor");
-                        None
-                    }
-                }
+        let deadline = Deadline::after(STATUS_ANSWER_WAIT);
+        let asked = ask_if_running(
+            &status_name,
+            "the status actor",
+            deadline,
+            StatusMessage::Check,
+        )
+        .await;
+        let current = match asked {
+            Ok(check) => Some(check),
+            Err(e) => {
+                tracing::warn!(error = %e, status = %status_name, "no current state for a stalk");
+                None
             }
         };
         if back.send_message(StalkMessage::Current(current)).is_err() {
@@ -176,28 +170,23 @@ impl StalkState {
             .clone()
     }
 
-    /// Posts with a timeout, retrying once. A failure is logged, never fatal.
+    /// Posts once: the chat adapter retries inside, and a stalk retrying on top of it could post twice. True
+    /// when the post went out or may still (the adapter is still on it after [`POST_TIMEOUT`]); false when the
+    /// adapter gave up, so the next poll tells the channel again. A failure is logged, never fatal.
     async fn post(&self, reply: &Reply) -> bool {
         let reply = &reply.clone().bounded(MAX_REPLY_CHARS);
         let channel = &self.target.channel;
-        for attempt in 1..=2 {
-            match tokio::time::timeout(POST_TIMEOUT, self.chat.post(&self.target, reply)).await {
-                Ok(Ok(())) => return true,
-                Ok(Err(e)) => {
-                    tracing::warn!(error = %e, channel = %channel, attempt, "stalk post failed");
-                    if let ChatError::RateLimited {
-                        retry_after: Some(wait),
-                    } = e
-                    {
-                        tokio::time::sleep(wait.min(MAX_RETRY_WAIT)).await;
-                    }
-                }
-                Err(_) => {
-                    tracing::warn!(channel = %channel, attempt, "stalk post timed out");
-                }
+        match tokio::time::timeout(POST_TIMEOUT, self.chat.post(&self.target, reply)).await {
+            Ok(Ok(())) => true,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, channel = %channel, "stalk post failed; the next poll tells the channel again");
+                false
+            }
+            Err(_) => {
+                tracing::warn!(channel = %channel, "stalk post still with the chat adapter; not posting it again");
+                true
             }
         }
-        false
     }
 }
 
@@ -218,7 +207,7 @@ mod tests {
         }
     }
 
-    async fn start(prefix: &str, chat: Arc<RecordingChat>) -> ActorRef<StalkMessage> {
+    async fn start(prefix: &str, chat: Arc<dyn ChatOut>) -> ActorRef<StalkMessage> {
         let names = ActorNames::with_prefix(prefix);
         let (actor, _) = Actor::spawn(
             Some(names.stalk("c")),
@@ -270,6 +259,49 @@ mod tests {
             .expect("send");
         tokio::time::sleep(Duration::from_millis(10)).await;
         assert_eq!(chat.posts_to("c").len(), 2);
+        actor.stop(None);
+    }
+
+    /// A chat whose posts all fail (after its own retries, as an adapter's final failure), counting them.
+    #[derive(Default)]
+    struct FailingChat {
+        attempts: std::sync::atomic::AtomicUsize,
+        tried: tokio::sync::Notify,
+    }
+
+    #[async_trait::async_trait]
+    impl ChatOut for FailingChat {
+        async fn post(
+            &self,
+            _to: &ChatTarget,
+            _reply: &Reply,
+        ) -> Result<(), crate::ports::ChatError> {
+            self.attempts
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            self.tried.notify_one();
+            Err(crate::ports::ChatError::RateLimited {
+                retry_after: Some(Duration::from_secs(1)),
+            })
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_post_is_not_sent_again_by_the_stalk() {
+        let chat = Arc::new(FailingChat::default());
+        let actor = start("stalk-no-retry/", chat.clone()).await;
+        // The start-up post ("unable to check"): one attempt.
+        chat.tried.notified().await;
+        actor
+            .send_message(StalkMessage::Published(check(Level::Critical)))
+            .expect("send");
+        chat.tried.notified().await;
+        // Long past any retry wait: still one attempt per post.
+        tokio::time::sleep(POST_TIMEOUT * 3).await;
+        assert_eq!(
+            chat.attempts.load(std::sync::atomic::Ordering::SeqCst),
+            2,
+            "each post tried once; the adapter does the retries"
+        );
         actor.stop(None);
     }
 }

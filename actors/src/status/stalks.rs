@@ -574,20 +574,9 @@ impl StalksState {
     }
 
     fn load(&self) -> Vec<SavedStalk> {
-        match self.store.load(STALKS_FILE) {
-            Ok(None) => vec![],
-            Ok(Some(bytes)) => match serde_json::from_slice::<SavedStalks>(&bytes) {
-                Ok(saved) => saved.stalks,
-                Err(e) => {
-                    tracing::warn!(error = %e, file = STALKS_FILE, "corrupt stalks file ignored");
-                    vec![]
-                }
-            },
-            Err(e) => {
-                tracing::warn!(error = %e, file = STALKS_FILE, "cannot read stalks file");
-                vec![]
-            }
-        }
+        crate::state_store::json::load_json::<SavedStalks>(self.store.as_ref(), STALKS_FILE)
+            .map(|saved| saved.stalks)
+            .unwrap_or_default()
     }
 
     /// Marks the set changed and makes sure a `Flush` comes within [`SAVE_DELAY`].

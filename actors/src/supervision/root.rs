@@ -230,41 +230,22 @@ impl RootState {
         supervisor: ActorCell,
     ) -> Result<ActorCell, ractor::SpawnErr> {
         let name = Some(child.name(&self.args.names));
+        let args = &self.args;
         let cell = match child {
             Child::ScheduleCache => {
-                let args = (self.args.schedule_cache)();
-                Actor::spawn_linked(name, ScheduleCacheActor, args, supervisor)
-                    .await?
-                    .0
-                    .get_cell()
+                spawn_linked(
+                    name,
+                    ScheduleCacheActor,
+                    (args.schedule_cache)(),
+                    supervisor,
+                )
+                .await?
             }
-            Child::Pager => {
-                let args = (self.args.pager)();
-                Actor::spawn_linked(name, PagerActor, args, supervisor)
-                    .await?
-                    .0
-                    .get_cell()
-            }
-            Child::Status => {
-                let args = (self.args.status)();
-                Actor::spawn_linked(name, StatusActor, args, supervisor)
-                    .await?
-                    .0
-                    .get_cell()
-            }
-            Child::Stalks => {
-                let args = (self.args.stalks)();
-                Actor::spawn_linked(name, StalksActor, args, supervisor)
-                    .await?
-                    .0
-                    .get_cell()
-            }
+            Child::Pager => spawn_linked(name, PagerActor, (args.pager)(), supervisor).await?,
+            Child::Status => spawn_linked(name, StatusActor, (args.status)(), supervisor).await?,
+            Child::Stalks => spawn_linked(name, StalksActor, (args.stalks)(), supervisor).await?,
             Child::Gateway => {
-                let args = (self.args.gateway)();
-                Actor::spawn_linked(name, GatewayActor, args, supervisor)
-                    .await?
-                    .0
-                    .get_cell()
+                spawn_linked(name, GatewayActor, (args.gateway)(), supervisor).await?
             }
         };
         tracing::info!(actor = %child.name(&self.args.names), id = %cell.get_id(), "started");
@@ -368,6 +349,17 @@ pub(crate) fn over_budget(actor: &str, streak: u32) {
         consecutive_failures = streak,
         "over restart budget: failing; restarts go on with backoff"
     );
+}
+
+/// Spawns one child linked to `supervisor`.
+async fn spawn_linked<A: Actor>(
+    name: Option<String>,
+    actor: A,
+    args: A::Arguments,
+    supervisor: ActorCell,
+) -> Result<ActorCell, ractor::SpawnErr> {
+    let (child, _) = Actor::spawn_linked(name, actor, args, supervisor).await?;
+    Ok(child.get_cell())
 }
 
 #[cfg(test)]

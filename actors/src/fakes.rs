@@ -13,8 +13,8 @@ use crate::cache::oncall::{OnCallEntry, Person, Phone, UserId};
 use crate::ports::{Incident, NewIncident, PagerDutyApi, PagerDutyError, UsersPage};
 
 use crate::chat::ChatTarget;
-use crate::commands::reply::Reply;
 use crate::ports::{ChatError, ChatOut, StatusProbe};
+use crate::reply::Reply;
 use crate::status::system_state::{Level, ProbeError, StatusReport};
 
 /// A report at `level` with a summary naming it.

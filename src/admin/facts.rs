@@ -18,12 +18,15 @@ use icbot_actors::supervision::names::ActorNames;
 
 use crate::instance::Instance;
 use icbot_actors::cache::schedule_cache::CacheFacts;
-use icbot_actors::pager::actor::{PageOutcome, PagerMessage};
+use icbot_actors::pager::actor::PagerMessage;
+use icbot_actors::pager::page::PageOutcome;
+use icbot_actors::root::{Child, ChildHealth};
 use icbot_actors::state_store::watched::StoreHealth;
-use icbot_actors::status::actor::{StatusCheck, StatusMessage};
+use icbot_actors::status::actor::StatusMessage;
 use icbot_actors::status::stalks::{KeptStalks, StalkInfo, StalksMessage};
+use icbot_actors::status::system_state::StatusCheck;
 use icbot_actors::status::system_state::SystemState;
-use icbot_actors::supervision::root::{Child, ChildHealth, Failure};
+use icbot_actors::supervision::child::Failure;
 use metrics_exporter_prometheus::PrometheusHandle;
 use ractor::{ActorCell, ActorStatus, Message, RpcReplyPort};
 use secrecy::SecretString;

@@ -5,7 +5,7 @@
 //! `<http://evil|ok>` typed by somebody from becoming a ping or a disguised link. Markup comes only from the
 //! spans: `*strong*`, `` `code` ``, `<tel:..|..>` and `<url|label>`.
 
-use icbot_actors::commands::reply::{Reply, Span};
+use icbot_actors::reply::{Reply, Span};
 
 /// Shown in front of a reply about a failure.
 pub const ALERT_PREFIX: &str = ":rotating_light: ";
@@ -97,7 +97,7 @@ pub fn unescape(text: &str) -> String {
 mod tests {
     use super::*;
     use icbot_actors::cache::oncall::Phone;
-    use icbot_actors::commands::reply::{code, strong, text};
+    use icbot_actors::reply::{code, strong, text};
 
     fn one_line(spans: Vec<Span>) -> String {
         let mut reply = Reply::new();
@@ -305,8 +305,8 @@ mod tests {
                         big.line(line.clone());
                     }
                 }
-                let out = mrkdwn(&big.bounded(icbot_actors::commands::reply::MAX_REPLY_CHARS));
-                prop_assert!(out.chars().count() <= icbot_actors::commands::reply::MAX_REPLY_CHARS + ALERT_PREFIX.len());
+                let out = mrkdwn(&big.bounded(icbot_actors::reply::MAX_REPLY_CHARS));
+                prop_assert!(out.chars().count() <= icbot_actors::reply::MAX_REPLY_CHARS + ALERT_PREFIX.len());
             }
         }
     }

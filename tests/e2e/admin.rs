@@ -14,8 +14,8 @@ use icbot::stub::{Fault, StubData, StubHandle, StubServer};
 use icbot_actors::cache::schedule_cache::ScheduleCacheMessage;
 use icbot_actors::chat::{ChatTarget, InboundMessage};
 use icbot_actors::ports::PagerDutyError;
+use icbot_actors::root::Child;
 use icbot_actors::supervision::names::ActorNames;
-use icbot_actors::supervision::root::Child;
 use ractor::ActorRef;
 
 use crate::helpers::{config_text, Options, RecordingChat, TempDir};

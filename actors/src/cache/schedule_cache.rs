@@ -35,6 +35,7 @@ pub const COLD_RETRY_FIRST: Duration = Duration::from_secs(1);
 
 pub struct ScheduleCacheActor;
 
+#[derive(Clone)]
 pub struct ScheduleCacheArgs {
     pub pagerduty: Arc<dyn PagerDutyApi>,
     pub store: Arc<dyn StateStore>,

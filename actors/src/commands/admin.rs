@@ -4,10 +4,10 @@ use std::time::SystemTime;
 
 use crate::cache::oncall::human_age;
 use crate::cache::schedule_cache::{failure_text, ScheduleCacheMessage};
-use crate::commands::reply::Reply;
 use crate::deadline::Deadline;
+use crate::reply::Reply;
 use crate::supervision::ask::ask;
-use crate::supervision::chaos;
+use crate::supervision::chaos::CrashFn;
 use crate::supervision::names::ActorNames;
 
 /// `!ic refresh`: refreshes the on-call data now and says how it went, by `deadline`.
@@ -45,13 +45,13 @@ pub async fn refresh(names: &ActorNames, deadline: Deadline) -> Reply {
 }
 
 /// `!ic crash <actor>`: a chaos drill, only when `[admin] chaos = true`.
-pub fn crash(names: &ActorNames, actor: &str, chaos_on: bool) -> Reply {
-    if !chaos_on {
+pub fn crash(names: &ActorNames, actor: &str, chaos: Option<CrashFn>) -> Reply {
+    let Some(crash) = chaos else {
         return Reply::text(
             "Chaos drills are off: set [admin] chaos = true (never in production) to crash actors.",
         );
-    }
-    match chaos::crash(names, actor) {
+    };
+    match crash(names, actor) {
         Ok(full) => Reply::text(format!(
             "Crashing {full} (chaos drill): its supervisor restarts it; watch /actors or `icbot health`."
         )),

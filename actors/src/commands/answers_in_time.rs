@@ -17,14 +17,15 @@ use crate::cache::schedule_cache::{CacheFacts, ScheduleCacheActor, ScheduleCache
 use crate::chat::{ChatTarget, InboundMessage};
 use crate::commands::gateway::{GatewayActor, GatewayArgs, GatewayHandle};
 use crate::commands::in_flight::InFlight;
-use crate::commands::reply::Reply;
 use crate::commands::run::{CommandContext, Deadlines};
 use crate::deadline::REPLY_MARGIN;
 use crate::fakes::{healthy, FakeMode, FakePagerDuty, FakeProbe, RecordingChat};
-use crate::pager::actor::{PageOutcome, PagerActor, PagerArgs, PagerMessage};
+use crate::pager::actor::{PagerActor, PagerArgs, PagerMessage};
 use crate::pager::audit::{AuditLog, DEFAULT_MAX_BYTES};
 use crate::pager::dedup::RecentPages;
+use crate::pager::page::PageOutcome;
 use crate::ports::{ChatError, ChatOut};
+use crate::reply::Reply;
 use crate::state_store::MemoryStateStore;
 use crate::status::actor::{answered_within, StatusActor, StatusArgs};
 use crate::supervision::names::ActorNames;

@@ -3,12 +3,14 @@
 use std::time::SystemTime;
 
 use crate::cache::directory::Unresolved;
+use crate::cache::directory::UserQuery;
 use crate::cache::oncall::{human_age, OnCallSnapshot, Person, Roster};
 use crate::cache::schedule_cache::{failure_text, CacheView};
-use crate::commands::parse::{Command, UserQuery, MAX_QUERY_CHARS};
-use crate::commands::reply::{code, strong, text, Reply, Span};
-use crate::pager::actor::{PageOutcome, PageRequest, PageTarget, PersonResult, Targeting};
-use crate::pager::dedup::{PriorPage, PriorState};
+use crate::commands::parse::{Command, MAX_QUERY_CHARS};
+use crate::pager::page::{
+    PageOutcome, PageRequest, PageTarget, PersonResult, PriorPage, PriorState, Targeting,
+};
+use crate::reply::{code, strong, text, Reply, Span};
 use crate::truncate::truncate;
 
 /// Names and messages echoed back are cut to this many characters.
@@ -551,7 +553,6 @@ mod tests {
     use crate::cache::oncall::{Phone, ScheduleOnCall, ScheduleRef, UserId};
     use crate::cache::schedule_cache::RefreshFailure;
     use crate::chat::ChatTarget;
-    use crate::pager::actor::{PageRequest, PageTarget};
     use crate::ports::{Incident, PagerDutyError};
     use std::sync::Arc;
     use std::time::Duration;
@@ -684,7 +685,7 @@ mod tests {
                 targets: targets.clone(),
                 message: None,
                 again: false,
-                targeting: crate::pager::actor::Targeting::IncidentCommanders,
+                targeting: Targeting::IncidentCommanders,
             },
             incident: incident.then(|| Incident {
                 id: "Q1".into(),

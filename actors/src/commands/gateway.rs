@@ -24,11 +24,11 @@ use tokio::time::Instant;
 use crate::chat::InboundMessage;
 use crate::commands::in_flight::{InFlight, InFlightGuard};
 use crate::commands::parse::Command;
-use crate::commands::reply::{Reply, MAX_REPLY_CHARS};
 use crate::commands::run::{run_command, CommandContext};
 use crate::commands::status as status_commands;
 use crate::metric_names;
 use crate::ports::ChatOut;
+use crate::reply::{Reply, MAX_REPLY_CHARS};
 use crate::supervision::names::ActorNames;
 
 /// How long a reply may take to post before the gateway gives up on it (the chat adapter retries inside).
@@ -42,6 +42,7 @@ const LOOK_AGAIN: Duration = Duration::from_millis(20);
 
 pub struct GatewayActor;
 
+#[derive(Clone)]
 pub struct GatewayArgs {
     pub context: Arc<CommandContext>,
 }

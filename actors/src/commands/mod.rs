@@ -7,7 +7,7 @@
 //! - [`run`]: what each `!ic` command does, with which actor, within which deadline; [`status`] the `!status`
 //!   ones, [`admin`] the admins' `!ic refresh` and `!ic crash`.
 //! - [`access`]: where paging is allowed, whether DMs are answered, who is an admin.
-//! - [`reply`]: a reply as lines of spans, rendered by each chat adapter; [`format`] builds the `!ic` ones.
+//! - [`format`]: the `!ic` replies, as [`crate::reply::Reply`] documents.
 //!
 //! Asks `cache`, `pager` and `status` for what a command needs; never the reverse.
 
@@ -19,6 +19,5 @@ pub mod format;
 pub mod gateway;
 pub mod in_flight;
 pub mod parse;
-pub mod reply;
 pub mod run;
 pub mod status;

@@ -2,7 +2,7 @@
 //! are rejected. The help text comes from [`Command::HELP`], and a test parses every example in it, so the help
 //! cannot drift from the parser.
 
-use std::fmt;
+use crate::cache::directory::UserQuery;
 
 use crate::truncate::truncate;
 
@@ -15,27 +15,6 @@ pub const MAX_NAMED_PEOPLE: usize = 50;
 /// A page message is cut to this many characters: the incident title, its details, the responder request and
 /// the audit log all carry it, and PagerDuty cuts titles at 1,024 characters anyway.
 pub const MAX_MESSAGE_CHARS: usize = 1_024;
-
-/// Who a user means by `<user>`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum UserQuery {
-    /// `alice@example.com`
-    Email(String),
-    /// A Slack mention `<@U123ABC>`, by chat user id.
-    Mention(String),
-    /// A full name or a unique name prefix, case-insensitive.
-    Name(String),
-}
-
-impl fmt::Display for UserQuery {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            UserQuery::Email(e) => f.write_str(e),
-            UserQuery::Mention(id) => write!(f, "<@{id}>"),
-            UserQuery::Name(n) => f.write_str(n),
-        }
-    }
-}
 
 /// What a page request adds to the page itself.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

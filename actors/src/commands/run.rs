@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::task::Poll;
 use std::time::{Duration, SystemTime};
 
+use crate::cache::directory::UserQuery;
 use crate::cache::directory::{resolve, Resolution, Unresolved};
 use crate::cache::oncall::{OnCallSnapshot, Person, Roster};
 use crate::cache::schedule_cache::{CacheView, ScheduleCacheMessage};
@@ -16,14 +17,16 @@ use crate::chat::InboundMessage;
 use crate::commands::access::AccessPolicy;
 use crate::commands::admin as admin_commands;
 use crate::commands::format;
-use crate::commands::parse::{Command, PageOptions, UserQuery};
-use crate::commands::reply::{Reply, Span};
+use crate::commands::parse::{Command, PageOptions};
 use crate::commands::status as status_commands;
 use crate::deadline::{Deadline, REPLY_MARGIN};
-use crate::pager::actor::{PageOutcome, PageRequest, PageTarget, PagerMessage, Targeting};
+use crate::pager::actor::PagerMessage;
 use crate::pager::audit::{AuditLog, AuditRecord};
+use crate::pager::page::{PageOutcome, PageRequest, PageTarget, Targeting};
 use crate::ports::{ChatOut, PagerDutyApi};
+use crate::reply::{Reply, Span};
 use crate::supervision::ask::{ask, tell};
+use crate::supervision::chaos::CrashFn;
 use crate::supervision::names::ActorNames;
 
 /// How long each kind of command may take to answer.
@@ -60,8 +63,8 @@ pub struct CommandContext {
     pub deadlines: Deadlines,
     /// Where paging is allowed, and whether DMs are answered.
     pub access: AccessPolicy,
-    /// `[admin] chaos`: whether `!ic crash` may crash actors.
-    pub chaos: bool,
+    /// `[admin] chaos`: how `!ic crash` crashes an actor, when drills are on.
+    pub chaos: Option<CrashFn>,
     /// The page audit log, for the replies to pages that the pager could not make.
     pub audit: Option<Arc<AuditLog>>,
     /// The last view the cache gave, used while the cache restarts.
@@ -81,7 +84,7 @@ impl CommandContext {
             pagerduty,
             deadlines,
             access: AccessPolicy::default(),
-            chaos: false,
+            chaos: None,
             audit: None,
             last_view: Mutex::new(None),
         }
@@ -106,8 +109,8 @@ impl CommandContext {
         self
     }
 
-    /// The same context with chaos drills on or off.
-    pub fn with_chaos(mut self, chaos: bool) -> Self {
+    /// The same context with chaos drills on (`Some(crate::root::crash)`) or off.
+    pub fn with_chaos(mut self, chaos: Option<CrashFn>) -> Self {
         self.chaos = chaos;
         self
     }
@@ -231,7 +234,7 @@ async fn page_roster(
     };
     let Some(snapshot) = view.snapshot.clone() else {
         let mut reply = format::no_on_call_data(&view, roster);
-        reply.line(vec![crate::commands::reply::strong("Nobody was paged.")]);
+        reply.line(vec![crate::reply::strong("Nobody was paged.")]);
         return reply;
     };
     let targets: Vec<PageTarget> = snapshot

@@ -10,7 +10,7 @@ use tokio::sync::oneshot;
 
 use crate::chat::InboundMessage;
 use crate::commands::parse::Command;
-use crate::commands::reply::Reply;
+use crate::reply::Reply;
 use crate::status::actor::StatusMessage;
 use crate::status::format::{self as status_format, UNABLE};
 use crate::status::stalks::StalksMessage;

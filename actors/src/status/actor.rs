@@ -2,14 +2,13 @@
 //!
 //! It owns the [`StatusProbe`] and the last check. `!status` asks it for a [`StatusCheck`]
 //! ([`StatusMessage::Check`]); a timer asks it to [`StatusMessage::Poll`] every `poll_interval`, and each poll
-//! result is published to every member of the process group [`subscribers_group`] (the stalks actor, while it
-//! has a channel; it hands the result to each of its stalk actors), so one probe per interval serves every
-//! stalking channel. No stalk, no poll.
+//! result is published to every member of the process group [`subscribers_group`] (the stalk actors), so one
+//! probe per interval serves every stalking channel. No stalk, no poll.
 //!
 //! The probe never runs inside the actor: it runs in a task, bounded by `check_timeout`, and its result comes
 //! back as [`StatusMessage::ProbeDone`]. Checks arriving meanwhile wait for that same probe.
 //!
-//! Supervised by the root; registered as [`ActorNames::status`]. Talks to: the probe, the stalks actor (through
+//! Supervised by the root; registered as [`ActorNames::status`]. Talks to: the probe, the stalk actors (through
 //! the process group).
 
 use std::sync::Arc;
@@ -22,8 +21,8 @@ use tokio::time::Instant;
 use crate::deadline::REPLY_MARGIN;
 use crate::metric_names;
 use crate::ports::StatusProbe;
-use crate::status::stalks::StalksMessage;
-use crate::status::system_state::{ProbeError, SystemState};
+use crate::status::stalk::{subscribers_group, StalkMessage};
+use crate::status::system_state::{ProbeError, StatusCheck, SystemState};
 use crate::supervision::names::ActorNames;
 
 /// How long a [`StatusMessage::Check`] may take to be answered: the probe's `check_timeout`, and
@@ -35,20 +34,9 @@ pub fn answered_within(check_timeout: Duration) -> Duration {
 /// The shortest poll interval accepted; a shorter (or zero) one is raised to it.
 pub const MIN_POLL_INTERVAL: Duration = Duration::from_millis(100);
 
-/// The process group the stalks actor joins (while it has a channel) to receive every poll result.
-pub fn subscribers_group(names: &ActorNames) -> String {
-    format!("{}/subscribers", names.status())
-}
-
-/// One check's result and when it was made.
-#[derive(Clone, Debug, PartialEq)]
-pub struct StatusCheck {
-    pub state: SystemState,
-    pub checked_at: SystemTime,
-}
-
 pub struct StatusActor;
 
+#[derive(Clone)]
 pub struct StatusArgs {
     pub probe: Arc<dyn StatusProbe>,
     pub poll_interval: Duration,
@@ -211,7 +199,7 @@ impl StatusState {
 
     fn publish(&self, check: &StatusCheck) {
         for member in pg::get_members(&self.group) {
-            if let Err(e) = member.send_message(StalksMessage::Published(check.clone())) {
+            if let Err(e) = member.send_message(StalkMessage::Published(check.clone())) {
                 tracing::debug!(error = %e, actor = ?member.get_name(), "status subscriber gone");
             }
         }

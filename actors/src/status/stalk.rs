@@ -1,36 +1,29 @@
 //! A stalk actor: one channel stalking the system state.
 //!
-//! It owns what the channel was last told. At start it asks the status actor for the current state and posts
-//! it (or, when the status actor is not there, "UNABLE TO CHECK STATUS (status checker restarting)"); then it
-//! receives every poll result from the stalks actor (which alone is in the status actor's process group
-//! [`crate::status::actor::subscribers_group`]: a group membership per stalk cost ~0.5 KiB each) and posts
-//! only when the state differs from the last post ([`SystemState::differs_from`]). A restarted stalk that knows the
+//! It owns what the channel was last told. At start it is told the current state (its supervisor asks the
+//! status actor) and posts it (or, when the status actor is not there, "UNABLE TO CHECK STATUS (status checker
+//! restarting)"); then it receives every poll result through the process group [`subscribers_group`] and posts only
+//! when the state differs from the last post ([`SystemState::differs_from`]). A restarted stalk that knows the
 //! last post stays silent until the state differs.
 //!
 //! Supervised by the stalks actor, which keeps [`LastPosted`] across restarts; registered as
-//! [`ActorNames::stalk`]. Talks to: the status actor (one `Check` at start), the chat.
+//! [`ActorNames::stalk`]. Hears from the status actor (the group, and the answer to the start-up `Check` its
+//! supervisor asks for); talks to the chat.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use ractor::{Actor, ActorProcessingErr, ActorRef};
+use ractor::{pg, Actor, ActorProcessingErr, ActorRef};
 
 use crate::chat::ChatTarget;
-use crate::commands::reply::{Reply, MAX_REPLY_CHARS};
-use crate::deadline::Deadline;
 use crate::ports::ChatOut;
-use crate::status::actor::{StatusCheck, StatusMessage};
+use crate::reply::{Reply, MAX_REPLY_CHARS};
 use crate::status::format::{change_reply, checker_unavailable_reply};
-use crate::status::system_state::SystemState;
-use crate::supervision::ask::ask_if_running;
+use crate::status::system_state::{StatusCheck, SystemState};
 use crate::supervision::names::ActorNames;
 
 /// How long the stalk waits for one chat post. The adapter goes on with it (and its own retries) after that.
 pub const POST_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// How long a starting stalk waits for the status actor's answer. The status actor answers within its
-/// [`crate::status::actor::answered_within`] its `check_timeout`, so this only bounds a wedged one.
-pub const STATUS_ANSWER_WAIT: Duration = Duration::from_secs(60);
 
 /// What the channel was last told, and when that state was first seen.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,6 +34,11 @@ pub struct Posted {
 
 /// Shared between a stalk actor and its supervisor, so a restarted stalk does not repeat its last post.
 pub type LastPosted = Arc<Mutex<Option<Posted>>>;
+
+/// The process group the stalk actors join to receive every poll result.
+pub fn subscribers_group(names: &ActorNames) -> String {
+    format!("{}/subscribers", names.status())
+}
 
 pub struct StalkActor;
 
@@ -54,9 +52,10 @@ pub struct StalkArgs {
 }
 
 pub enum StalkMessage {
-    /// A poll result from the status actor, handed on by the stalks actor.
+    /// A poll result from the status actor.
     Published(StatusCheck),
-    /// Internal: the answer to the start-up `Check`; `None` when the status actor could not be asked.
+    /// The answer to the start-up `Check` (asked by the stalks actor); `None` when the status actor could not be
+    /// asked.
     Current(Option<StatusCheck>),
     /// Chaos: fail the actor, for supervision tests and drills.
     Crash,
@@ -81,7 +80,7 @@ impl Actor for StalkActor {
         myself: ActorRef<StalkMessage>,
         args: StalkArgs,
     ) -> Result<StalkState, ActorProcessingErr> {
-        ask_current_state(args.names.status(), myself);
+        pg::join(subscribers_group(&args.names), vec![myself.get_cell()]);
         Ok(StalkState {
             target: args.target,
             since: args.since,
@@ -109,31 +108,6 @@ impl Actor for StalkActor {
         }
         Ok(())
     }
-}
-
-/// Asks the status actor for the current state in a task, so the stalk stays responsive, and sends the answer
-/// back as [`StalkMessage::Current`].
-fn ask_current_state(status_name: String, back: ActorRef<StalkMessage>) {
-    tokio::spawn(async move {
-        let deadline = Deadline::after(STATUS_ANSWER_WAIT);
-        let asked = ask_if_running(
-            &status_name,
-            "the status actor",
-            deadline,
-            StatusMessage::Check,
-        )
-        .await;
-        let current = match asked {
-            Ok(check) => Some(check),
-            Err(e) => {
-                tracing::warn!(error = %e, status = %status_name, "no current state for a stalk");
-                None
-            }
-        };
-        if back.send_message(StalkMessage::Current(current)).is_err() {
-            tracing::debug!("stalk gone before the status actor answered");
-        }
-    });
 }
 
 impl StalkState {
@@ -215,13 +189,15 @@ mod tests {
             StalkArgs {
                 target: ChatTarget::channel("c"),
                 since: SystemTime::now(),
-                names,
+                names: names.clone(),
                 chat,
                 last_posted: LastPosted::default(),
             },
         )
         .await
         .expect("stalk starts");
+        // What its supervisor does once it runs.
+        crate::status::stalks::ask_current_state(names.status(), actor.clone());
         actor
     }
 

@@ -9,39 +9,37 @@
 //! [`SAVE_DELAY`] later writes it (compact JSON) once for every change made meanwhile; `post_stop` and a
 //! requested crash flush too. So a change is on disk within [`SAVE_DELAY`] or at stop, and 10,000 stalks in
 //! a burst cost a few writes instead of 10,000 rewrites of a growing file. It spawns one [`StalkActor`] per channel, linked to itself and named
-//! [`ActorNames::stalk`]; a stalk that fails is restarted under the same name after a [`RestartBackoff`] delay,
+//! [`ActorNames::stalk`]; a stalk that fails is restarted under the same name after a backoff delay ([`Restarts`]),
 //! with the [`LastPosted`] the supervisor keeps for it, so the channel is not told the same thing twice. A stalk
 //! ended by `!status unstalk` just ends. A stalk over its restart budget (the same [`RestartPolicy`] as the
 //! root's children) is published as failing through [`KeptStalks`], which readiness reads.
 //!
-//! While it has a channel it is in the status actor's process group, and hands each poll result to every
-//! running stalk actor (one membership for all of them, not one per stalk).
-//!
-//! Supervised by the root; registered as [`ActorNames::stalks`]. Talks to: its stalk actors, the state store,
-//! the status actor (as the member of its process group).
+//! Supervised by the root; registered as [`ActorNames::stalks`]. Talks to: its stalk actors, the state store.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use ractor::{pg, Actor, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
+use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::chat::ChatTarget;
-use crate::commands::reply::Reply;
+use crate::deadline::Deadline;
 use crate::metric_names;
 use crate::ports::{ChatOut, StateStore};
-use crate::status::actor::{subscribers_group, StatusCheck};
+use crate::reply::Reply;
+use crate::status::actor::StatusMessage;
 use crate::status::format::{
     already_stalking_reply, not_stalking_reply, now_stalking_reply, unstalked_reply,
 };
 use crate::status::stalk::{LastPosted, StalkActor, StalkArgs, StalkMessage};
 use crate::status::system_state::SystemState;
-use crate::supervision::backoff::{RestartBackoff, RestartPolicy};
+use crate::supervision::ask::ask_if_running;
+use crate::supervision::backoff::RestartPolicy;
+use crate::supervision::child::{Failure, Restarts};
 use crate::supervision::names::ActorNames;
-use crate::supervision::root::Failure;
 
 /// The state file holding the set of stalking channels.
 pub const STALKS_FILE: &str = "stalks.json";
@@ -50,6 +48,7 @@ pub const SAVE_DELAY: Duration = Duration::from_millis(100);
 
 pub struct StalksActor;
 
+#[derive(Clone)]
 pub struct StalksArgs {
     pub names: ActorNames,
     pub chat: Arc<dyn ChatOut>,
@@ -176,9 +175,6 @@ pub enum StalksMessage {
     Flush,
     /// Internal: a quiet period after a restart, see whether this channel's stalk is healthy again.
     Recheck(String),
-    /// A poll result from the status actor (this actor is in its process group while it has a channel):
-    /// handed to every running stalk actor.
-    Published(StatusCheck),
     /// Tests: the index of running stalk actors (channel to actor id), or how it disagrees with the channels.
     #[cfg(test)]
     Index(RpcReplyPort<Result<BTreeMap<String, String>, String>>),
@@ -217,8 +213,7 @@ struct ChannelStalk {
     target: ChatTarget,
     since: SystemTime,
     actor: Option<ActorRef<StalkMessage>>,
-    backoff: RestartBackoff,
-    last_failure: Option<Failure>,
+    restarts: Restarts,
     last_posted: LastPosted,
 }
 
@@ -232,8 +227,6 @@ pub struct StalksState {
     /// carries only the id) finds its channel in O(1), not by a scan of `channels`. Kept in step with each
     /// `ChannelStalk::actor`: set when one is spawned, removed when it ends or is unstalked.
     by_actor: HashMap<ActorId, String>,
-    /// In the status actor's process group (while there is a channel).
-    subscribed: bool,
     kept: KeptStalks,
     /// Changed since the last save.
     dirty: bool,
@@ -258,14 +251,13 @@ impl Actor for StalksActor {
             policy: args.policy,
             channels: BTreeMap::new(),
             by_actor: HashMap::new(),
-            subscribed: false,
             kept: args.kept,
             dirty: false,
             flush_pending: false,
         };
         for kept in state.kept.resume(|| state.load()) {
             let channel = kept.target.channel.clone();
-            state.add(&myself, kept);
+            state.add(kept);
             state.start(&myself, &channel).await;
         }
         if !state.channels.is_empty() {
@@ -293,7 +285,6 @@ impl Actor for StalksActor {
             }
             StalksMessage::Restart(channel) => state.restart(&myself, &channel).await,
             StalksMessage::Recheck(channel) => state.recheck(&channel),
-            StalksMessage::Published(check) => state.publish(&check),
             StalksMessage::Flush => {
                 state.flush_pending = false;
                 state.flush();
@@ -354,7 +345,7 @@ impl StalksState {
             last_posted: LastPosted::default(),
         };
         self.kept.insert(kept.clone());
-        self.add(myself, kept);
+        self.add(kept);
         self.changed(myself);
         self.start(myself, &channel).await;
         tracing::info!(channel = %channel, "stalking");
@@ -371,7 +362,7 @@ impl StalksState {
             self.by_actor.remove(&actor.get_id());
             actor.stop(Some("unstalked".to_string()));
         }
-        self.count_active(myself);
+        self.count_active();
         self.changed(myself);
         tracing::info!(channel = %channel, "unstalked");
         unstalked_reply(stalk.since)
@@ -384,9 +375,9 @@ impl StalksState {
             .map(|stalk| StalkInfo {
                 target: stalk.target.clone(),
                 since: stalk.since,
-                restarts: stalk.backoff.restarts(),
-                last_failure: stalk.last_failure.clone(),
-                failing: stalk.backoff.over_budget(now),
+                restarts: stalk.restarts.count(),
+                last_failure: stalk.restarts.last_failure().cloned(),
+                failing: stalk.restarts.failing(now),
                 actor_id: stalk.actor.as_ref().map(|a| a.get_id().to_string()),
                 last_posted: stalk
                     .last_posted
@@ -424,27 +415,19 @@ impl StalksState {
         };
         tracing::warn!(error = %reason, channel = %channel, "stalk actor ended");
         stalk.actor = None;
-        stalk.last_failure = Some(Failure {
-            reason: reason.to_string(),
-            at: SystemTime::now(),
-        });
+        stalk.restarts.record(reason.to_string());
         self.schedule_restart(myself, &channel);
     }
 
     fn schedule_restart(&mut self, myself: &ActorRef<StalksMessage>, channel: &str) {
+        let name = self.names.stalk(channel);
         let Some(stalk) = self.channels.get_mut(channel) else {
             return;
         };
-        let now = Instant::now();
-        let verdict = stalk.backoff.on_failure(now);
-        let name = self.names.stalk(channel);
-        metric_names::actor_restarted(&name);
-        if verdict.crossed_budget {
-            crate::supervision::root::over_budget(&name, stalk.backoff.streak());
-        }
+        let delay = stalk.restarts.down(&name, Instant::now());
         self.publish_restarts(channel);
         let channel = channel.to_string();
-        myself.send_after(verdict.delay, move || StalksMessage::Restart(channel));
+        myself.send_after(delay, move || StalksMessage::Restart(channel));
     }
 
     /// A quiet period after a restart: a stalk that stayed up is no longer failing.
@@ -457,57 +440,33 @@ impl StalksState {
         let Some(stalk) = self.channels.get(channel) else {
             return;
         };
-        if stalk.backoff.restarts() == 0 {
+        if stalk.restarts.count() == 0 {
             return;
         }
         let restarts = StalkRestarts {
-            restarts: stalk.backoff.restarts(),
+            restarts: stalk.restarts.count(),
             running: stalk.actor.is_some(),
-            failing: stalk.backoff.over_budget(Instant::now()),
+            failing: stalk.restarts.failing(Instant::now()),
         };
         self.kept.publish(channel, restarts);
     }
 
-    fn add(&mut self, myself: &ActorRef<StalksMessage>, kept: KeptStalk) {
+    fn add(&mut self, kept: KeptStalk) {
         self.channels.insert(
             kept.target.channel.clone(),
             ChannelStalk {
                 target: kept.target,
                 since: kept.since,
                 actor: None,
-                backoff: RestartBackoff::new(self.policy),
-                last_failure: None,
+                restarts: Restarts::new(self.policy),
                 last_posted: kept.last_posted,
             },
         );
-        self.count_active(myself);
+        self.count_active();
     }
 
-    /// Publishes the number of channels, and keeps this actor in the status actor's subscribers exactly while
-    /// there is one (no stalk, no poll).
-    fn count_active(&mut self, myself: &ActorRef<StalksMessage>) {
+    fn count_active(&self) {
         metrics::gauge!(metric_names::STALKS_ACTIVE).set(self.channels.len() as f64);
-        let subscribe = !self.channels.is_empty();
-        if subscribe != self.subscribed {
-            let group = subscribers_group(&self.names);
-            if subscribe {
-                pg::join(group, vec![myself.get_cell()]);
-            } else {
-                pg::leave(group, vec![myself.get_cell()]);
-            }
-            self.subscribed = subscribe;
-        }
-    }
-
-    /// Hands a poll result to every running stalk actor.
-    fn publish(&self, check: &StatusCheck) {
-        for (channel, stalk) in &self.channels {
-            if let Some(actor) = &stalk.actor {
-                if let Err(e) = actor.send_message(StalkMessage::Published(check.clone())) {
-                    tracing::debug!(error = %e, channel = %channel, "stalk gone before a poll result");
-                }
-            }
-        }
     }
 
     /// Spawns the stalk actor of a channel in `channels`. If that fails (its name still held by a stalk that
@@ -532,11 +491,12 @@ impl StalksState {
         .await;
         match spawned {
             Ok((actor, _)) => {
+                ask_current_state(self.names.status(), actor.clone());
                 if let Some(stalk) = self.channels.get_mut(channel) {
                     self.by_actor.insert(actor.get_id(), channel.to_string());
                     stalk.actor = Some(actor);
-                    stalk.backoff.on_started(Instant::now());
-                    if stalk.backoff.restarts() > 0 {
+                    stalk.restarts.started(Instant::now());
+                    if stalk.restarts.count() > 0 {
                         let quiet = self.policy.quiet_reset + Duration::from_millis(10);
                         let again = channel.to_string();
                         myself.send_after(quiet, move || StalksMessage::Recheck(again));
@@ -619,6 +579,35 @@ impl StalksState {
             }
         }
     }
+}
+
+/// How long a starting stalk waits for the status actor's answer. The status actor answers within
+/// [`crate::status::actor::answered_within`] of its `check_timeout`, so this only bounds a wedged one.
+pub const STATUS_ANSWER_WAIT: Duration = Duration::from_secs(60);
+
+/// Asks the status actor for a stalk's current state in a task, so neither the stalk nor this supervisor
+/// waits, and sends the answer to the stalk as [`StalkMessage::Current`]. Called once each stalk runs.
+pub(crate) fn ask_current_state(status_name: String, back: ActorRef<StalkMessage>) {
+    tokio::spawn(async move {
+        let deadline = Deadline::after(STATUS_ANSWER_WAIT);
+        let asked = ask_if_running(
+            &status_name,
+            "the status actor",
+            deadline,
+            StatusMessage::Check,
+        )
+        .await;
+        let current = match asked {
+            Ok(check) => Some(check),
+            Err(e) => {
+                tracing::warn!(error = %e, status = %status_name, "no current state for a stalk");
+                None
+            }
+        };
+        if back.send_message(StalkMessage::Current(current)).is_err() {
+            tracing::debug!("stalk gone before the status actor answered");
+        }
+    });
 }
 
 #[cfg(test)]

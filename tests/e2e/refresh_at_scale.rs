@@ -137,6 +137,7 @@ async fn a_cold_refresh_of_200_schedules_and_2000_users_takes_at_most_100_reques
         contacts_ttl: Duration::from_secs(3600),
         contact_concurrency: 8,
         facts: watch::channel(CacheFacts::default()).0,
+        coordination: Arc::new(icbot_actors::ports::SingleReplica),
     };
     let (cache, handle) = Actor::spawn(None, ScheduleCacheActor, args)
         .await

@@ -24,6 +24,9 @@ const LEASE: Duration = Duration::from_secs(2);
 const RENEW: Duration = Duration::from_millis(500);
 const KILLS: usize = 10;
 const PAGES: usize = 100;
+/// Smoke mode (`ICBOT_BENCH_SMOKE=1`): 2 kills, 10 pages.
+const SMOKE_KILLS: usize = 2;
+const SMOKE_PAGES: usize = 10;
 const REPLICAS: usize = 3;
 const PATIENCE: Duration = Duration::from_secs(30);
 
@@ -159,6 +162,8 @@ fn main() {
 }
 
 async fn run() {
+    let kills = scaled(KILLS, SMOKE_KILLS);
+    let pages = scaled(PAGES, SMOKE_PAGES);
     let base_url = std::env::var("ICBOT_TEST_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
     let (admin, connection) = base_url
@@ -192,7 +197,7 @@ async fn run() {
 
     // Failover, KILLS times.
     let mut takeovers = Vec::new();
-    for _ in 0..KILLS {
+    for _ in 0..kills {
         let waiting = Instant::now();
         let leader = loop {
             let mut roles = Vec::new();
@@ -238,7 +243,7 @@ async fn run() {
     }
     let before = stub.pages().incidents.len();
     let sent = Instant::now();
-    for i in 0..PAGES {
+    for i in 0..pages {
         replicas[i % REPLICAS].send("!ic page checkout is down");
     }
     let spread = sent.elapsed();
@@ -255,7 +260,7 @@ async fn run() {
     };
     wait_until("100 answers", || {
         let replicas = &replicas;
-        async move { answers(replicas) >= PAGES }
+        async move { answers(replicas) >= pages }
     })
     .await;
     let all_answered = sent.elapsed();
@@ -267,20 +272,20 @@ async fn run() {
         "HA: failover and cross-replica page dedup",
         &[
             Row::new(
-                &format!("kill -9 of the leader to a new leader, {KILLS} kills: median"),
+                &format!("kill -9 of the leader to a new leader, {kills} kills: median"),
                 fmt_duration(p.at(50.0)),
                 "-",
                 None,
             ),
             Row::new(
-                &format!("kill -9 of the leader to a new leader, {KILLS} kills: worst"),
+                &format!("kill -9 of the leader to a new leader, {kills} kills: worst"),
                 fmt_duration(p.max()),
                 &format!("< lease + renew_every + 1 s = {}", fmt_duration(bound)),
                 Some(p.max() < bound),
             ),
             Row::new(
                 &format!(
-                    "{PAGES} identical pages over {REPLICAS} replicas (sent within {}, all answered in {})",
+                    "{pages} identical pages over {REPLICAS} replicas (sent within {}, all answered in {})",
                     fmt_duration(spread),
                     fmt_duration(all_answered)
                 ),

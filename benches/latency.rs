@@ -13,10 +13,15 @@ use tokio::time::MissedTickBehavior;
 const SEQUENTIAL: usize = 10_000;
 const RATE_PER_SEC: usize = 1_000;
 const RATE_SECS: usize = 10;
+/// Smoke mode (`ICBOT_BENCH_SMOKE=1`): 500 sequential, 1,000/s for 1 s.
+const SMOKE_SEQUENTIAL: usize = 500;
+const SMOKE_RATE_SECS: usize = 1;
 
 #[tokio::main]
 async fn main() {
     print_machine();
+    let sequential = scaled(SEQUENTIAL, SMOKE_SEQUENTIAL);
+    let rate_secs = scaled(RATE_SECS, SMOKE_RATE_SECS);
     let stub = start_stub(stub_data(4, 40, 3)).await;
     let dir = temp_dir("latency");
     let text = config_text(&stub.url(), &dir, 2, 2, "", "");
@@ -36,9 +41,9 @@ async fn main() {
     }
 
     // (1) One at a time.
-    let mut samples = Vec::with_capacity(SEQUENTIAL);
+    let mut samples = Vec::with_capacity(sequential);
     let started = Instant::now();
-    for _ in 0..SEQUENTIAL {
+    for _ in 0..sequential {
         let (_, took) = ask(&bot, &mut rx, "seq", "!ic", Duration::from_secs(5))
             .await
             .expect("every !ic is answered");
@@ -48,7 +53,7 @@ async fn main() {
     let seq = Percentiles::new(samples);
 
     // (2) A steady 1,000 a second for 10 s, each in its own channel so replies can be matched to sends.
-    let total = RATE_PER_SEC * RATE_SECS;
+    let total = RATE_PER_SEC * rate_secs;
     let mut sent_at: Vec<Option<Instant>> = vec![None; total];
     let mut replied: HashMap<usize, Instant> = HashMap::with_capacity(total);
     let mut tick = tokio::time::interval(Duration::from_secs(1) / RATE_PER_SEC as u32);
@@ -120,6 +125,10 @@ async fn main() {
         ],
     );
 
+    assert!(
+        !smoke() || dropped == 0,
+        "smoke: {dropped} of {total} commands not answered"
+    );
     bot.shutdown().await;
     stub.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);

@@ -15,6 +15,9 @@ use icbot_actors::ports::{NewIncident, PagerDutyApi};
 const TARGETS: usize = 10;
 const SLOW: Duration = Duration::from_millis(50);
 const PAGES: usize = 5;
+/// Smoke mode (`ICBOT_BENCH_SMOKE=1`): 2 pages, 1 hang run (the hang run takes the 3 s deadline).
+const SMOKE_PAGES: usize = 2;
+const SMOKE_HANG_RUNS: usize = 1;
 /// Short so the hang runs stay short; the target is relative to it.
 const PAGE_DEADLINE_SECS: u64 = 3;
 const HANG_RUNS: usize = 3;
@@ -22,11 +25,22 @@ const HANG_RUNS: usize = 3;
 #[tokio::main]
 async fn main() {
     print_machine();
+    let pages_n = scaled(PAGES, SMOKE_PAGES);
+    let hang_runs = scaled(HANG_RUNS, SMOKE_HANG_RUNS);
     // 10 IC schedules with one (distinct) person each: `!ic page` pages 10 people.
     let stub = start_stub(stub_data(TARGETS, TARGETS, 1)).await;
     let dir = temp_dir("page");
     let extra = format!("page_deadline = \"{PAGE_DEADLINE_SECS}s\"");
-    let text = config_text(&stub.url(), &dir, TARGETS, 0, &extra, "");
+    // The bench pages the same 10 people again and again, on purpose: deduplication off, so each `!ic page` is
+    // a new page (with the default 2 min window the second would be answered "Not paging again").
+    let text = config_text(
+        &stub.url(),
+        &dir,
+        TARGETS,
+        0,
+        &extra,
+        "[pager]\ndedup_window = \"0s\"\n",
+    );
     let (bot, _chat, mut rx) = start_bot(&text, "bench-page/").await;
     let (warm, _) = ask(&bot, &mut rx, "warm", "!ic", Duration::from_secs(10))
         .await
@@ -51,7 +65,7 @@ async fn main() {
     })
     .expect("client");
     let mut singles = Vec::new();
-    for _ in 0..PAGES {
+    for _ in 0..pages_n {
         let started = Instant::now();
         client
             .create_incident(&NewIncident {
@@ -70,7 +84,7 @@ async fn main() {
     let before = stub.pages();
     let mut first_page = Duration::ZERO;
     let mut pages = Vec::new();
-    for i in 0..PAGES {
+    for i in 0..pages_n {
         let (reply, took) = ask(
             &bot,
             &mut rx,
@@ -99,7 +113,7 @@ async fn main() {
     stub.set_fault(Fault::Hang, None);
     let deadline = Duration::from_secs(PAGE_DEADLINE_SECS);
     let mut hangs = Vec::new();
-    for _ in 0..HANG_RUNS {
+    for _ in 0..hang_runs {
         let (reply, took) = ask(&bot, &mut rx, "hang", "!ic page bench", deadline * 3)
             .await
             .expect("fallback reply");
@@ -113,7 +127,7 @@ async fn main() {
         "page: !ic page against the stub",
         &[
             Row::new(
-                "(3) one request at slow:50 (median of 5, same client)",
+                &format!("(3) one request at slow:50 (median of {pages_n}, same client)"),
                 fmt_duration(single),
                 "-",
                 None,
@@ -129,7 +143,7 @@ async fn main() {
                 Some(first_page < single * 3),
             ),
             Row::new(
-                "(3) !ic page, 10 targets, median of 5",
+                &format!("(3) !ic page, 10 targets, median of {pages_n}"),
                 format!(
                     "{} ({:.2}x)",
                     fmt_duration(page.at(50.0)),
@@ -139,7 +153,7 @@ async fn main() {
                 Some(page.at(50.0) < single * 3),
             ),
             Row::new(
-                "(3) !ic page, 10 targets, worst of 5",
+                &format!("(3) !ic page, 10 targets, worst of {pages_n}"),
                 format!(
                     "{} ({:.2}x)",
                     fmt_duration(page.max()),
@@ -151,14 +165,14 @@ async fn main() {
             Row::new(
                 "(3) PagerDuty writes per page",
                 format!(
-                    "{} incident(s) + {} responder request(s) for {PAGES} pages",
+                    "{} incident(s) + {} responder request(s) for {pages_n} pages",
                     incidents, responder_requests
                 ),
                 "1 + 1 per page",
-                Some(incidents == PAGES && responder_requests == PAGES),
+                Some(incidents == pages_n && responder_requests == pages_n),
             ),
             Row::new(
-                "(4) hang: command to fallback reply, worst of 3",
+                &format!("(4) hang: command to fallback reply, worst of {hang_runs}"),
                 format!(
                     "{} (deadline {PAGE_DEADLINE_SECS} s: {})",
                     fmt_duration(hang.max()),
@@ -167,10 +181,19 @@ async fn main() {
                 "deadline + < 100 ms",
                 Some(hang.max() < deadline + slack),
             ),
-            Row::new("(4) hang: best of 3", fmt_duration(hang.at(0.0)), "-", None),
+            Row::new(
+                &format!("(4) hang: best of {hang_runs}"),
+                fmt_duration(hang.at(0.0)),
+                "-",
+                None,
+            ),
         ],
     );
 
+    assert!(
+        incidents == pages_n && responder_requests == pages_n,
+        "{incidents} incidents and {responder_requests} responder requests for {pages_n} pages"
+    );
     stub.set_fault(Fault::None, None);
     bot.shutdown().await;
     stub.shutdown().await;

@@ -13,6 +13,9 @@ use std::time::{Duration, Instant};
 use common::*;
 
 const RUNS: usize = 5;
+/// Smoke mode (`ICBOT_BENCH_SMOKE=1`): one warm run, idling 200 ms.
+const SMOKE_RUNS: usize = 1;
+const SMOKE_IDLE: Duration = Duration::from_millis(200);
 const READY_LIMIT: Duration = Duration::from_secs(30);
 /// How long the bot idles before its RSS is read.
 const IDLE: Duration = Duration::from_secs(2);
@@ -36,7 +39,7 @@ fn main() {
 
     let mut ready = Vec::new();
     let mut rss = Vec::new();
-    for _ in 0..RUNS {
+    for _ in 0..scaled(RUNS, SMOKE_RUNS) {
         let run = run_once(&exe, &dir).expect("warm start answers");
         ready.push(run.ready);
         rss.push(run.idle_rss_kib);
@@ -132,7 +135,7 @@ fn run_once(exe: &Path, dir: &Path) -> Option<Run> {
             return None;
         }
     };
-    std::thread::sleep(IDLE);
+    std::thread::sleep(scaled(IDLE, SMOKE_IDLE));
     let idle_rss_kib = rss_kib(&child.id().to_string()).unwrap_or(0);
     stop(child, Some(stdin));
     let _ = reader.join();

@@ -10,7 +10,7 @@ use std::time::SystemTime;
 use tokio::sync::Notify;
 
 use crate::cache::oncall::{OnCallEntry, Person, Phone, UserId};
-use crate::ports::{Incident, NewIncident, PagerDutyApi, PagerDutyError};
+use crate::ports::{Incident, NewIncident, PagerDutyApi, PagerDutyError, UsersPage};
 
 use crate::chat::ChatTarget;
 use crate::ports::{ChatError, ChatOut, StatusProbe};
@@ -179,12 +179,16 @@ pub enum FakeMode {
     HoldsWrites,
 }
 
+/// People per page of the fake's user list.
+pub const FAKE_USERS_PAGE: usize = 100;
+
 /// PagerDuty in memory: schedule `P` (alice), `S` (bob and carol), `T` (nobody); carol has no phone.
 pub struct FakePagerDuty {
     people: Vec<Person>,
     entries: Mutex<Vec<OnCallEntry>>,
     mode: Mutex<FakeMode>,
     user_lookups: AtomicUsize,
+    user_list_requests: AtomicUsize,
     on_call_requests: AtomicUsize,
     /// Users whose lookups fail (500) while PagerDuty otherwise works.
     failing_users: Mutex<Vec<UserId>>,
@@ -226,6 +230,7 @@ impl FakePagerDuty {
             entries: Mutex::new(entries),
             mode: Mutex::new(FakeMode::Works),
             user_lookups: AtomicUsize::new(0),
+            user_list_requests: AtomicUsize::new(0),
             on_call_requests: AtomicUsize::new(0),
             failing_users: Mutex::new(Vec::new()),
             incidents: Mutex::new(Vec::new()),
@@ -292,6 +297,34 @@ impl FakePagerDuty {
 
     pub fn user_lookups(&self) -> usize {
         self.user_lookups.load(Ordering::SeqCst)
+    }
+
+    /// Pages of the user list served ([`PagerDutyApi::users_page`]).
+    pub fn user_list_requests(&self) -> usize {
+        self.user_list_requests.load(Ordering::SeqCst)
+    }
+
+    /// Adds `n` people `crowd<i>`, each with a phone, all on call in schedule `C`.
+    pub fn with_crowd(mut self, n: usize) -> Self {
+        for i in 0..n {
+            let mut p = Person::new(
+                format!("crowd{i}"),
+                format!("Crowd {i}"),
+                format!("crowd{i}@example.com"),
+            );
+            p.phones.push(Phone {
+                country_code: Some(1),
+                number: format!("555{i:04}"),
+            });
+            self.entries.push(OnCallEntry {
+                schedule_id: "C".into(),
+                user: Person::new(p.id.0.clone(), p.name.clone(), p.email.clone()),
+                escalation_level: 1,
+                end: None,
+            });
+            self.people.push(p);
+        }
+        self
     }
 
     pub fn on_call_requests(&self) -> usize {
@@ -366,6 +399,33 @@ impl PagerDutyApi for FakePagerDuty {
             .filter(|p| p.name.to_lowercase().contains(&q) || p.email.to_lowercase().contains(&q))
             .cloned()
             .collect())
+    }
+
+    /// Pages of [`FAKE_USERS_PAGE`] people; a user whose lookups fail (`fail_user`) is left out of the list.
+    async fn users_page(&self, offset: usize) -> Result<UsersPage, PagerDutyError> {
+        self.user_list_requests.fetch_add(1, Ordering::SeqCst);
+        self.gate().await?;
+        let failing = self.failing_users.lock().unwrap().clone();
+        let listed: Vec<&Person> = self
+            .people
+            .iter()
+            .filter(|p| !failing.contains(&p.id))
+            .collect();
+        let now = SystemTime::now();
+        let people = listed
+            .iter()
+            .skip(offset)
+            .take(FAKE_USERS_PAGE)
+            .map(|p| Person {
+                contacts_fetched_at: Some(now),
+                ..(*p).clone()
+            })
+            .collect::<Vec<_>>();
+        let end = offset + people.len();
+        Ok(UsersPage {
+            next_offset: (end < listed.len()).then_some(end),
+            people,
+        })
     }
 
     async fn create_incident(&self, incident: &NewIncident) -> Result<Incident, PagerDutyError> {

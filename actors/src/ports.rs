@@ -53,6 +53,14 @@ pub struct NewIncident {
     pub incident_key: Option<String>,
 }
 
+/// One page of [`PagerDutyApi::users_page`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UsersPage {
+    pub people: Vec<Person>,
+    /// The offset of the next page, or `None` when this was the last.
+    pub next_offset: Option<usize>,
+}
+
 /// PagerDuty's REST API v2, as much of it as the bot uses. The implementation owns base URL, token, `From`
 /// header, timeouts and the bounded 429 retries.
 #[async_trait]
@@ -65,6 +73,11 @@ pub trait PagerDutyApi: Send + Sync + 'static {
 
     /// PagerDuty's fuzzy user search (`GET /users?query=`), with phone numbers. The caller filters.
     async fn find_users(&self, query: &str) -> Result<Vec<Person>, PagerDutyError>;
+
+    /// One page of every user in the account, with their phone numbers
+    /// (`GET /users?include[]=contact_methods&limit=100&offset=`): one request for up to 100 people, where
+    /// [`Self::user`] is one request per person.
+    async fn users_page(&self, offset: usize) -> Result<UsersPage, PagerDutyError>;
 
     /// `POST /incidents` on the configured service, urgency high. A create with the key of an open
     /// incident answers [`PagerDutyError::AlreadyOpen`] with that incident.

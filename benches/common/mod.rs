@@ -21,6 +21,25 @@ use icbot_actors::supervision::names::ActorNames;
 use tokio::sync::mpsc;
 
 pub const SERVICE: &str = "PSVC001";
+
+/// The environment variable that turns on smoke mode.
+pub const SMOKE_ENV: &str = "ICBOT_BENCH_SMOKE";
+
+/// Smoke mode (`ICBOT_BENCH_SMOKE=1`, what `.ci/run` uses): every bench runs its scenarios once with small
+/// counts, in a few seconds, so a bench that no longer runs fails CI. Its figures are not the ones in
+/// BENCHMARKS.md.
+pub fn smoke() -> bool {
+    std::env::var(SMOKE_ENV).is_ok_and(|v| !v.is_empty() && v != "0")
+}
+
+/// `full`, or `small` in smoke mode.
+pub fn scaled<T>(full: T, small: T) -> T {
+    if smoke() {
+        small
+    } else {
+        full
+    }
+}
 pub const BOT_EMAIL: &str = "icbot@example.com";
 
 /// One reply as the chat received it.
@@ -319,6 +338,9 @@ pub fn print_table(title: &str, rows: &[Row]) {
 
 /// The machine, for the record.
 pub fn print_machine() {
+    if smoke() {
+        println!("smoke mode ({SMOKE_ENV}): small counts; these figures are not the benchmark's");
+    }
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|c| {

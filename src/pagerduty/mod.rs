@@ -25,7 +25,9 @@ use std::time::{Duration, Instant, SystemTime};
 use async_trait::async_trait;
 use icbot_actors::cache::oncall::{OnCallEntry, Person, UserId};
 use icbot_actors::metric_names;
-use icbot_actors::ports::{Incident, NewIncident, PagerDutyApi, PagerDutyError};
+use icbot_actors::ports::{
+    Incident, NewIncident, PagerDutyApi, PagerDutyError, UsersPage as PeoplePage,
+};
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
@@ -272,6 +274,21 @@ fn status_class(code: u16) -> &'static str {
     }
 }
 
+/// Users of a `GET /users` answer with their phones; an unreadable one is skipped and logged.
+fn people_of(users: Vec<serde_json::Value>, what: &str) -> Vec<Person> {
+    let fetched_at = SystemTime::now();
+    users
+        .into_iter()
+        .filter_map(|raw| match serde_json::from_value::<UserWire>(raw) {
+            Ok(user) => Some(user.into_person_with_phones(fetched_at)),
+            Err(e) => {
+                tracing::warn!(error = %e, what, "skipping an unreadable user");
+                None
+            }
+        })
+        .collect()
+}
+
 #[async_trait]
 impl PagerDutyApi for PagerDutyClient {
     async fn on_calls(&self, schedule_ids: &[String]) -> Result<Vec<OnCallEntry>, PagerDutyError> {
@@ -342,18 +359,31 @@ impl PagerDutyApi for PagerDutyClient {
             ],
         );
         let page: UsersPage = self.get(url, "GET /users", "user search").await?;
-        let fetched_at = SystemTime::now();
-        Ok(page
-            .users
-            .into_iter()
-            .filter_map(|raw| match serde_json::from_value::<UserWire>(raw) {
-                Ok(user) => Some(user.into_person_with_phones(fetched_at)),
-                Err(e) => {
-                    tracing::warn!(error = %e, "skipping an unreadable user in a search");
-                    None
-                }
-            })
-            .collect())
+        Ok(people_of(page.users, "search"))
+    }
+
+    async fn users_page(&self, offset: usize) -> Result<PeoplePage, PagerDutyError> {
+        let limit = PAGE_LIMIT.to_string();
+        let offset_text = offset.to_string();
+        let url = self.endpoint(
+            &["users"],
+            &[
+                ("include[]", "contact_methods"),
+                ("limit", limit.as_str()),
+                ("offset", offset_text.as_str()),
+            ],
+        );
+        let page: UsersPage = self.get(url, "GET /users", "users page").await?;
+        let count = page.users.len();
+        if page.more && count == 0 {
+            return Err(PagerDutyError::Malformed(
+                "users page is empty but says there is more".into(),
+            ));
+        }
+        Ok(PeoplePage {
+            people: people_of(page.users, "list"),
+            next_offset: page.more.then_some(offset + count),
+        })
     }
 
     async fn create_incident(&self, incident: &NewIncident) -> Result<Incident, PagerDutyError> {

@@ -71,10 +71,12 @@ pub(crate) struct UserEnvelope {
     pub user: UserWire,
 }
 
-/// `GET /users?query=`.
+/// `GET /users` (a search with `query=`, or one page of the whole list).
 #[derive(Debug, Deserialize)]
 pub(crate) struct UsersPage {
     pub users: Vec<Value>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub more: bool,
 }
 
 /// A phone or SMS contact method; other kinds are ignored.

@@ -340,7 +340,8 @@ async fn list_oncalls(
     Ok(paginated("oncalls", entries, fields))
 }
 
-/// `GET /users?query=..&include[]=contact_methods`: case-insensitive substring of name or email.
+/// `GET /users?query=..&include[]=contact_methods&limit=..&offset=..`: case-insensitive substring of name or
+/// email; without `query`, every user (a page of the whole list).
 async fn list_users(
     State(state): State<Arc<StubState>>,
     RawQuery(raw): RawQuery,
@@ -352,18 +353,28 @@ async fn list_users(
     let render = Render {
         base: &state.base_url,
     };
-    let users: Vec<Value> = state
-        .lock()
-        .data
-        .users
-        .iter()
-        .filter(|u| {
-            u.name.to_lowercase().contains(&needle) || u.email.to_lowercase().contains(&needle)
-        })
-        .map(|u| render.user(u, full_contacts))
-        .collect();
-    tracing::debug!(query = %needle, found = users.len(), "stub users");
-    let (users, fields) = page.cut(users);
+    let (users, found, fields) = {
+        let inner = state.lock();
+        let matching: Vec<_> = inner
+            .data
+            .users
+            .iter()
+            .filter(|u| {
+                needle.is_empty()
+                    || u.name.to_lowercase().contains(&needle)
+                    || u.email.to_lowercase().contains(&needle)
+            })
+            .collect();
+        let found = matching.len();
+        // Only this page is rendered, as for on-calls.
+        let (page_of, fields) = page.cut(matching);
+        let users: Vec<Value> = page_of
+            .into_iter()
+            .map(|u| render.user(u, full_contacts))
+            .collect();
+        (users, found, fields)
+    };
+    tracing::debug!(query = %needle, found, "stub users");
     Ok(paginated("users", users, fields))
 }
 

@@ -13,6 +13,7 @@ mod ic_commands;
 mod odd_data;
 mod pages;
 mod process;
+mod refresh_at_scale;
 mod restarts;
 mod status;
 mod supervision;

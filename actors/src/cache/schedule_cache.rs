@@ -553,8 +553,61 @@ async fn refresh(
     })
 }
 
-/// Contact lookups with at most `contact_concurrency` in flight; each user once.
+/// From this many people to fetch, their contacts come from pages of the user list (100 people a request)
+/// rather than one `GET /users/{id}` each. Below it, per-person lookups (in parallel) are fewer requests.
+pub const LIST_USERS_FROM: usize = 20;
+
+/// Contacts for `ids`: with many people, pages of the whole user list first, stopping once everyone is
+/// found; then one lookup per person still missing (not in the list, or the listing failed). The list is read
+/// for at most one page per [`LIST_PAGE_PER_PEOPLE`] people, so in an account much larger than the people on
+/// call the worst case is bounded (1.5 requests per person) rather than a walk over every user.
 async fn fetch_contacts(
+    args: &ScheduleCacheArgs,
+    ids: Vec<UserId>,
+) -> Vec<(UserId, Result<Person, PagerDutyError>)> {
+    let mut results = Vec::with_capacity(ids.len());
+    let mut missing: HashSet<UserId> = ids.iter().cloned().collect();
+    if ids.len() >= LIST_USERS_FROM {
+        let max_pages = ids.len() / LIST_PAGE_PER_PEOPLE;
+        let mut offset = Some(0);
+        let mut pages = 0;
+        while let Some(at) = offset {
+            if missing.is_empty() || pages >= max_pages {
+                break;
+            }
+            pages += 1;
+            match args.pagerduty.users_page(at).await {
+                Ok(page) => {
+                    for person in page.people {
+                        if missing.remove(&person.id) {
+                            results.push((person.id.clone(), Ok(person)));
+                        }
+                    }
+                    offset = page.next_offset;
+                }
+                Err(error) => {
+                    tracing::warn!(error = %error, offset = at, "listing users failed; looking the rest up one by one");
+                    break;
+                }
+            }
+        }
+        tracing::debug!(
+            pages,
+            found = results.len(),
+            missing = missing.len(),
+            "contacts from the user list"
+        );
+    }
+    let rest: Vec<UserId> = ids.into_iter().filter(|id| missing.contains(id)).collect();
+    results.extend(look_up_each(args, rest).await);
+    results
+}
+
+/// The user list is read for at most one page per this many people to find.
+pub const LIST_PAGE_PER_PEOPLE: usize = 2;
+
+/// Contact lookups with at most `contact_concurrency` in flight; each user once.
+async fn look_up_each(
     args: &ScheduleCacheArgs,
     ids: Vec<UserId>,
 ) -> Vec<(UserId, Result<Person, PagerDutyError>)> {
@@ -1063,6 +1116,120 @@ mod tests {
         assert_eq!(pd.user_lookups(), first, "fresh contacts reused");
         cache.stop(None);
         h.await.unwrap();
+    }
+
+    /// `args` with schedule `C` (the fake's crowd) as a responder schedule.
+    fn crowd_args(pd: Arc<FakePagerDuty>) -> ScheduleCacheArgs {
+        let mut a = args(pd, Arc::new(MemoryStateStore::new()));
+        a.responders.push(ScheduleRef {
+            id: "C".into(),
+            label: "Crowd".into(),
+        });
+        a
+    }
+
+    #[tokio::test]
+    async fn many_people_come_from_pages_of_the_user_list_with_their_phones() {
+        // 250 in the crowd, alice, bob, carol: 253 to fetch, 3 pages of the list, no lookups by id.
+        let pd = Arc::new(FakePagerDuty::demo().with_crowd(250));
+        let (cache, h) = Actor::spawn(None, ScheduleCacheActor, crowd_args(pd.clone()))
+            .await
+            .unwrap();
+        let snapshot = get(&cache).await.snapshot.expect("a snapshot");
+        assert_eq!(pd.user_list_requests(), 3);
+        assert_eq!(pd.user_lookups(), 0);
+        assert_eq!(snapshot.people.len(), 253);
+        let last = &snapshot.people[&UserId("crowd249".into())];
+        assert_eq!(last.phones[0].number, "5550249");
+        assert!(last.contacts_fetched_at.is_some());
+        assert_eq!(
+            snapshot.people[&UserId("bob".into())].phones[0].number,
+            "7700900123"
+        );
+        cache.stop(None);
+        h.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_person_missing_from_the_user_list_is_looked_up_by_id() {
+        // The fake leaves a failing user out of its list: the cache falls back to the lookup, which fails,
+        // and the refresh says so, as before.
+        let pd = Arc::new(FakePagerDuty::demo().with_crowd(30));
+        pd.fail_user("crowd7");
+        let (cache, h) = Actor::spawn(None, ScheduleCacheActor, crowd_args(pd.clone()))
+            .await
+            .unwrap();
+        let view = get(&cache).await;
+        assert_eq!(pd.user_list_requests(), 1);
+        assert_eq!(pd.user_lookups(), 1, "only crowd7, by id");
+        let snapshot = view.snapshot.expect("a snapshot all the same");
+        assert_eq!(snapshot.people.len(), 33);
+        assert!(snapshot.people[&UserId("crowd7".into())].phones.is_empty());
+        assert_eq!(snapshot.people[&UserId("crowd8".into())].phones.len(), 1);
+        cache.stop(None);
+        h.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn when_listing_users_fails_everyone_is_looked_up_by_id() {
+        let pd = Arc::new(FakePagerDuty::demo().with_crowd(30));
+        let a = crowd_args(pd.clone());
+        // Only the list fails: the fake's gate is shared, so fail it through a wrapper.
+        let a = ScheduleCacheArgs {
+            pagerduty: Arc::new(ListFails(pd.clone())),
+            ..a
+        };
+        let (cache, h) = Actor::spawn(None, ScheduleCacheActor, a).await.unwrap();
+        let snapshot = get(&cache).await.snapshot.expect("a snapshot");
+        assert_eq!(pd.user_lookups(), 33);
+        assert_eq!(snapshot.people[&UserId("crowd29".into())].phones.len(), 1);
+        cache.stop(None);
+        h.await.unwrap();
+    }
+
+    /// The fake, with `users_page` failing.
+    struct ListFails(Arc<FakePagerDuty>);
+
+    #[async_trait::async_trait]
+    impl PagerDutyApi for ListFails {
+        async fn on_calls(&self, ids: &[String]) -> Result<Vec<OnCallEntry>, PagerDutyError> {
+            self.0.on_calls(ids).await
+        }
+        async fn user(&self, id: &UserId) -> Result<Person, PagerDutyError> {
+            self.0.user(id).await
+        }
+        async fn find_users(&self, query: &str) -> Result<Vec<Person>, PagerDutyError> {
+            self.0.find_users(query).await
+        }
+        async fn users_page(
+            &self,
+            _offset: usize,
+        ) -> Result<crate::ports::UsersPage, PagerDutyError> {
+            Err(PagerDutyError::Timeout)
+        }
+        async fn create_incident(
+            &self,
+            incident: &crate::ports::NewIncident,
+        ) -> Result<crate::ports::Incident, PagerDutyError> {
+            self.0.create_incident(incident).await
+        }
+        async fn find_incident(
+            &self,
+            key: &str,
+        ) -> Result<Option<crate::ports::Incident>, PagerDutyError> {
+            self.0.find_incident(key).await
+        }
+        async fn request_responders(
+            &self,
+            incident_id: &str,
+            requester: &UserId,
+            targets: &[UserId],
+            message: &str,
+        ) -> Result<(), PagerDutyError> {
+            self.0
+                .request_responders(incident_id, requester, targets, message)
+                .await
+        }
     }
 
     #[tokio::test]

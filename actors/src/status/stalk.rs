@@ -96,11 +96,14 @@ impl Actor for StalkActor {
         message: StalkMessage,
         state: &mut StalkState,
     ) -> Result<(), ActorProcessingErr> {
+        // The work is boxed: ractor keeps each actor's message loop, with room for its largest `handle`
+        // future, allocated for the actor's whole life. Boxed, the few hundred bytes of a post in flight are
+        // allocated only while one is, not once per stalking channel.
         match message {
             StalkMessage::Published(check) | StalkMessage::Current(Some(check)) => {
-                state.consider(check).await
+                Box::pin(state.consider(check)).await
             }
-            StalkMessage::Current(None) => state.status_unavailable().await,
+            StalkMessage::Current(None) => Box::pin(state.status_unavailable()).await,
             StalkMessage::Crash => return Err("stalk actor crash requested (chaos)".into()),
         }
         Ok(())

@@ -16,7 +16,7 @@
 //!
 //! Supervised by the root; registered as [`ActorNames::stalks`]. Talks to: its stalk actors, the state store.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -175,6 +175,9 @@ pub enum StalksMessage {
     Flush,
     /// Internal: a quiet period after a restart, see whether this channel's stalk is healthy again.
     Recheck(String),
+    /// Tests: the index of running stalk actors (channel to actor id), or how it disagrees with the channels.
+    #[cfg(test)]
+    Index(RpcReplyPort<Result<BTreeMap<String, String>, String>>),
 }
 
 /// One stalking channel, for the admin endpoint.
@@ -220,6 +223,10 @@ pub struct StalksState {
     store: Arc<dyn StateStore>,
     policy: RestartPolicy,
     channels: BTreeMap<String, ChannelStalk>,
+    /// The channel of every running stalk actor, by actor id: a stalk's end (a supervision event that
+    /// carries only the id) finds its channel in O(1), not by a scan of `channels`. Kept in step with each
+    /// `ChannelStalk::actor`: set when one is spawned, removed when it ends or is unstalked.
+    by_actor: HashMap<ActorId, String>,
     kept: KeptStalks,
     /// Changed since the last save.
     dirty: bool,
@@ -243,6 +250,7 @@ impl Actor for StalksActor {
             store: args.store,
             policy: args.policy,
             channels: BTreeMap::new(),
+            by_actor: HashMap::new(),
             kept: args.kept,
             dirty: false,
             flush_pending: false,
@@ -280,6 +288,10 @@ impl Actor for StalksActor {
             StalksMessage::Flush => {
                 state.flush_pending = false;
                 state.flush();
+            }
+            #[cfg(test)]
+            StalksMessage::Index(reply) => {
+                let _ = reply.send(state.checked_index());
             }
             StalksMessage::Crash => {
                 // A failed actor gets no `post_stop`: save what changed before failing.
@@ -346,6 +358,8 @@ impl StalksState {
         };
         self.kept.remove(channel);
         if let Some(actor) = &stalk.actor {
+            // Its end arrives later, as a supervision event for an id no longer indexed: ignored.
+            self.by_actor.remove(&actor.get_id());
             actor.stop(Some("unstalked".to_string()));
         }
         self.count_active();
@@ -389,21 +403,19 @@ impl StalksState {
     /// A stalk actor ended without `!status unstalk` (those were removed from `channels` first): restart it
     /// after its backoff delay.
     fn child_ended(&mut self, myself: &ActorRef<StalksMessage>, id: ActorId, reason: &str) {
-        let found = self.channels.iter().find_map(|(channel, stalk)| {
-            stalk
-                .actor
-                .as_ref()
-                .filter(|actor| actor.get_id() == id)
-                .map(|_| channel.clone())
-        });
-        let Some(channel) = found else {
+        let Some(channel) = self.by_actor.remove(&id) else {
+            return;
+        };
+        let Some(stalk) = self
+            .channels
+            .get_mut(&channel)
+            .filter(|stalk| stalk.actor.as_ref().is_some_and(|a| a.get_id() == id))
+        else {
             return;
         };
         tracing::warn!(error = %reason, channel = %channel, "stalk actor ended");
-        if let Some(stalk) = self.channels.get_mut(&channel) {
-            stalk.actor = None;
-            stalk.restarts.record(reason.to_string());
-        }
+        stalk.actor = None;
+        stalk.restarts.record(reason.to_string());
         self.schedule_restart(myself, &channel);
     }
 
@@ -481,6 +493,7 @@ impl StalksState {
             Ok((actor, _)) => {
                 ask_current_state(self.names.status(), actor.clone());
                 if let Some(stalk) = self.channels.get_mut(channel) {
+                    self.by_actor.insert(actor.get_id(), channel.to_string());
                     stalk.actor = Some(actor);
                     stalk.restarts.started(Instant::now());
                     if stalk.restarts.count() > 0 {
@@ -496,6 +509,28 @@ impl StalksState {
                 self.schedule_restart(myself, channel);
             }
         }
+    }
+
+    /// `by_actor` as channel to actor id, if it is exactly the running stalk actors of `channels`.
+    #[cfg(test)]
+    fn checked_index(&self) -> Result<BTreeMap<String, String>, String> {
+        let running: BTreeMap<String, String> = self
+            .channels
+            .iter()
+            .filter_map(|(channel, stalk)| {
+                let actor = stalk.actor.as_ref()?;
+                Some((channel.clone(), actor.get_id().to_string()))
+            })
+            .collect();
+        let indexed: BTreeMap<String, String> = self
+            .by_actor
+            .iter()
+            .map(|(id, channel)| (channel.clone(), id.to_string()))
+            .collect();
+        if indexed.len() != self.by_actor.len() || indexed != running {
+            return Err(format!("index {:?} but running {running:?}", self.by_actor));
+        }
+        Ok(indexed)
     }
 
     fn load(&self) -> Vec<SavedStalk> {
@@ -854,6 +889,66 @@ mod tests {
         tree.probe.set(report(Level::Degraded));
         let posts = tree.chat.wait_for("ops", 2).await;
         assert!(posts[1].contains("NORMAL to DEGRADED"), "{posts:?}");
+        tree.stop();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_actor_index_follows_crashes_restarts_and_unstalks() {
+        let tree = Tree::start("stalks-index/").await;
+        let index = || async {
+            ractor::call_t!(tree.stalks, StalksMessage::Index, 1_000)
+                .expect("stalks answers")
+                .expect("the index agrees with the channels")
+        };
+        let running = |channel: &str| {
+            ractor::registry::where_is(tree.names.stalk(channel)).map(|a| a.get_id().to_string())
+        };
+        for channel in ["a", "b", "c"] {
+            tree.stalk(channel).await;
+            tree.chat.wait_for(channel, 1).await;
+        }
+        assert_eq!(index().await.len(), 3);
+
+        // A stalk crashed twice: each restart is found by the index and indexed under its new id.
+        for _ in 0..2 {
+            let before = running("a").expect("a runs");
+            ractor::registry::where_is(tree.names.stalk("a"))
+                .expect("a runs")
+                .send_message(StalkMessage::Crash)
+                .expect("send crash");
+            settle().await;
+            assert_eq!(index().await.get("a"), None, "a ended, not yet restarted");
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            let after = running("a").expect("a restarted");
+            assert_ne!(before, after);
+            assert_eq!(index().await.get("a"), Some(&after));
+        }
+
+        // Unstalk and stalk again at once: the old actor's end must not count against the new one.
+        tree.unstalk("b").await;
+        tree.stalk("b").await;
+        settle().await;
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        let b = running("b").expect("b runs again");
+        assert_eq!(index().await.get("b"), Some(&b));
+        let listed = tree.list().await;
+        let info_b = listed.iter().find(|s| s.target.channel == "b").unwrap();
+        assert_eq!(info_b.last_failure, None, "{info_b:?}");
+
+        // A stalk that crashed and was unstalked before its restart stays gone.
+        ractor::registry::where_is(tree.names.stalk("c"))
+            .expect("c runs")
+            .send_message(StalkMessage::Crash)
+            .expect("send crash");
+        settle().await;
+        tree.unstalk("c").await;
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        assert_eq!(running("c"), None);
+        let index = index().await;
+        assert_eq!(
+            index.keys().cloned().collect::<Vec<_>>(),
+            vec!["a".to_string(), "b".to_string()]
+        );
         tree.stop();
     }
 

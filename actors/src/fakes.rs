@@ -316,7 +316,7 @@ impl FakePagerDuty {
                 country_code: Some(1),
                 number: format!("555{i:04}"),
             });
-            self.entries.push(OnCallEntry {
+            self.entries.get_mut().unwrap().push(OnCallEntry {
                 schedule_id: "C".into(),
                 user: Person::new(p.id.0.clone(), p.name.clone(), p.email.clone()),
                 escalation_level: 1,

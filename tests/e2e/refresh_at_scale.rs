@@ -138,6 +138,8 @@ async fn a_cold_refresh_of_200_schedules_and_2000_users_takes_at_most_100_reques
         contact_concurrency: 8,
         facts: watch::channel(CacheFacts::default()).0,
         coordination: Arc::new(icbot_actors::ports::SingleReplica),
+        announcer: None,
+        user_groups: None,
     };
     let (cache, handle) = Actor::spawn(None, ScheduleCacheActor, args)
         .await

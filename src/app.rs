@@ -13,6 +13,7 @@ use icbot_actors::cache::schedule_cache::{CacheFacts, ScheduleCacheArgs};
 use icbot_actors::commands::access::AccessPolicy;
 use icbot_actors::commands::gateway::{GatewayArgs, GatewayHandle};
 use icbot_actors::commands::in_flight::InFlight;
+use icbot_actors::commands::incident_audit::IncidentAudit;
 use icbot_actors::commands::run::{CommandContext, Deadlines};
 use icbot_actors::pager::actor::PagerArgs;
 use icbot_actors::pager::audit::AuditLog;
@@ -165,7 +166,11 @@ pub async fn start(
         CommandContext::new(names.clone(), chat.clone(), pagerduty.clone(), deadlines)
             .with_access(access)
             .with_chaos(config.admin.chaos)
-            .with_audit(audit.clone()),
+            .with_audit(audit.clone())
+            .with_incident_audit(Arc::new(IncidentAudit::new(
+                store.clone(),
+                config.pager.audit_max_bytes,
+            ))),
     );
     let refresh_interval = pd.refresh_interval;
     let (cache_facts_tx, cache_facts) = watch::channel(CacheFacts::default());

@@ -10,7 +10,9 @@ use std::time::SystemTime;
 use tokio::sync::Notify;
 
 use crate::cache::oncall::{OnCallEntry, Person, Phone, UserId};
-use crate::ports::{Incident, NewIncident, PagerDutyApi, PagerDutyError};
+use crate::ports::{
+    Incident, IncidentState, IncidentStatus, NewIncident, PagerDutyApi, PagerDutyError,
+};
 
 use crate::chat::ChatTarget;
 use crate::commands::reply::Reply;
@@ -167,6 +169,9 @@ impl ChatOut for RecordingChat {
     }
 }
 
+/// A status write as the fake saw it: incident id, new status, resolution, `From`.
+pub type StatusWrite = (String, IncidentStatus, Option<String>, Option<String>);
+
 /// How the fake PagerDuty behaves.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum FakeMode {
@@ -190,6 +195,12 @@ pub struct FakePagerDuty {
     failing_users: Mutex<Vec<UserId>>,
     pub incidents: Mutex<Vec<NewIncident>>,
     pub responder_requests: Mutex<Vec<(String, UserId, Vec<UserId>)>>,
+    /// Every incident created, as a listing shows it; status writes change it.
+    pub states: Mutex<Vec<IncidentState>>,
+    /// Each status write: incident id, new status, resolution, `From`.
+    pub status_writes: Mutex<Vec<StatusWrite>>,
+    /// Each note: incident id, text, `From`.
+    pub notes: Mutex<Vec<(String, String, Option<String>)>>,
     /// Opened when held writes may go on.
     released: tokio::sync::watch::Sender<bool>,
     /// How many writes arrived (held or not).
@@ -230,6 +241,9 @@ impl FakePagerDuty {
             failing_users: Mutex::new(Vec::new()),
             incidents: Mutex::new(Vec::new()),
             responder_requests: Mutex::new(Vec::new()),
+            states: Mutex::new(Vec::new()),
+            status_writes: Mutex::new(Vec::new()),
+            notes: Mutex::new(Vec::new()),
             released: tokio::sync::watch::channel(false).0,
             writes: tokio::sync::watch::channel(0).0,
         }
@@ -362,7 +376,19 @@ impl PagerDutyApi for FakePagerDuty {
             }
         }
         all.push(incident.clone());
-        Ok(Self::incident(all.len()))
+        let created = Self::incident(all.len());
+        let assignee = self.people.iter().find(|p| p.id == incident.assignee);
+        self.states.lock().unwrap().push(IncidentState {
+            id: created.id.clone(),
+            number: created.number,
+            title: incident.title.clone(),
+            status: IncidentStatus::Triggered,
+            html_url: created.html_url.clone(),
+            created_at: Some(SystemTime::now()),
+            assigned: assignee.map(|p| p.name.clone()).into_iter().collect(),
+            acknowledged_by: Vec::new(),
+        });
+        Ok(created)
     }
 
     async fn find_incident(&self, incident_key: &str) -> Result<Option<Incident>, PagerDutyError> {
@@ -386,6 +412,74 @@ impl PagerDutyApi for FakePagerDuty {
             incident_id.to_string(),
             requester.clone(),
             targets.to_vec(),
+        ));
+        Ok(())
+    }
+
+    async fn open_incidents(&self) -> Result<Vec<IncidentState>, PagerDutyError> {
+        self.gate().await?;
+        Ok(self
+            .states
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|i| i.status != IncidentStatus::Resolved)
+            .cloned()
+            .collect())
+    }
+
+    async fn set_incident_status(
+        &self,
+        incident_id: &str,
+        status: IncidentStatus,
+        resolution: Option<&str>,
+        from: Option<&str>,
+    ) -> Result<IncidentState, PagerDutyError> {
+        self.write_gate().await?;
+        self.status_writes.lock().unwrap().push((
+            incident_id.to_string(),
+            status,
+            resolution.map(String::from),
+            from.map(String::from),
+        ));
+        let mut states = self.states.lock().unwrap();
+        let state = states
+            .iter_mut()
+            .find(|i| i.id == incident_id)
+            .ok_or(PagerDutyError::NotFound)?;
+        if state.status == IncidentStatus::Resolved {
+            return Err(PagerDutyError::AlreadyResolved);
+        }
+        state.status = status;
+        let actor = from
+            .and_then(|email| self.people.iter().find(|p| p.email == email))
+            .map_or("icbot".to_string(), |p| p.name.clone());
+        if status == IncidentStatus::Acknowledged {
+            state.acknowledged_by.push(actor);
+        }
+        Ok(state.clone())
+    }
+
+    async fn add_note(
+        &self,
+        incident_id: &str,
+        text: &str,
+        from: Option<&str>,
+    ) -> Result<(), PagerDutyError> {
+        self.write_gate().await?;
+        if !self
+            .states
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|i| i.id == incident_id)
+        {
+            return Err(PagerDutyError::NotFound);
+        }
+        self.notes.lock().unwrap().push((
+            incident_id.to_string(),
+            text.to_string(),
+            from.map(String::from),
         ));
         Ok(())
     }

@@ -3,7 +3,7 @@
 //! `src/` implements them over HTTP (PagerDuty, Slack, monitoring) and the file system; tests implement them in
 //! memory. Every method here may fail with a typed error that the actors turn into an answer, never a crash.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -35,6 +35,81 @@ pub enum PagerDutyError {
     /// incident, when it could be found by its key.
     #[error("PagerDuty already has an open incident for this page")]
     AlreadyOpen { incident: Option<Incident> },
+    /// 404 on an incident write: no such incident.
+    #[error("PagerDuty has no such incident (404)")]
+    NotFound,
+    /// The incident was resolved before this write reached it (PagerDuty's 400 "Incident Already Resolved").
+    #[error("the incident is already resolved")]
+    AlreadyResolved,
+    /// 403: the acting user may not do this (a read-only or observer user, or a token without write access).
+    #[error("PagerDuty refused: not allowed (403: {message})")]
+    Forbidden { message: String },
+}
+
+impl PagerDutyError {
+    /// Whether the request may have been carried out although no answer said so (a timeout, a cut
+    /// connection): a write that failed this way is "not confirmed", never sent again blindly.
+    pub fn outcome_unknown(&self) -> bool {
+        matches!(
+            self,
+            PagerDutyError::Timeout | PagerDutyError::Transport(_) | PagerDutyError::Malformed(_)
+        )
+    }
+}
+
+/// Where an incident is in its life, as PagerDuty names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IncidentStatus {
+    Triggered,
+    Acknowledged,
+    Resolved,
+}
+
+impl IncidentStatus {
+    /// PagerDuty's word for it: `triggered`, `acknowledged`, `resolved`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IncidentStatus::Triggered => "triggered",
+            IncidentStatus::Acknowledged => "acknowledged",
+            IncidentStatus::Resolved => "resolved",
+        }
+    }
+
+    /// PagerDuty's word read back; `None` for anything else.
+    pub fn parse(word: &str) -> Option<IncidentStatus> {
+        match word {
+            "triggered" => Some(IncidentStatus::Triggered),
+            "acknowledged" => Some(IncidentStatus::Acknowledged),
+            "resolved" => Some(IncidentStatus::Resolved),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for IncidentStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An incident as a listing shows it: who it is assigned to and who acknowledged it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IncidentState {
+    pub id: String,
+    pub number: u64,
+    pub title: String,
+    pub status: IncidentStatus,
+    pub html_url: String,
+    /// When it was opened, when PagerDuty said.
+    #[serde(default)]
+    pub created_at: Option<SystemTime>,
+    /// Names of the people it is assigned to now.
+    #[serde(default)]
+    pub assigned: Vec<String>,
+    /// Names of the people who acknowledged it.
+    #[serde(default)]
+    pub acknowledged_by: Vec<String>,
 }
 
 /// What `POST /incidents` needs from the core.
@@ -86,6 +161,29 @@ pub trait PagerDutyApi: Send + Sync + 'static {
         requester: &UserId,
         targets: &[UserId],
         message: &str,
+    ) -> Result<(), PagerDutyError>;
+
+    /// The open incidents (triggered or acknowledged) on the configured service, every page of
+    /// `GET /incidents?statuses[]=triggered&statuses[]=acknowledged&service_ids[]=..`, in PagerDuty's order.
+    async fn open_incidents(&self) -> Result<Vec<IncidentState>, PagerDutyError>;
+
+    /// `PUT /incidents/{id}` to `status` (acknowledged or resolved), with a resolution note when resolving.
+    /// `from` is the acting PagerDuty user's email; `None` acts as the bot (`from_email`). Never retried
+    /// after a timeout: the caller reports the write as not confirmed.
+    async fn set_incident_status(
+        &self,
+        incident_id: &str,
+        status: IncidentStatus,
+        resolution: Option<&str>,
+        from: Option<&str>,
+    ) -> Result<IncidentState, PagerDutyError>;
+
+    /// `POST /incidents/{id}/notes`, as `from` (or the bot).
+    async fn add_note(
+        &self,
+        incident_id: &str,
+        text: &str,
+        from: Option<&str>,
     ) -> Result<(), PagerDutyError>;
 }
 

@@ -187,7 +187,7 @@ fn duration(seconds: f64) -> String {
 pub struct TestBot {
     pub bot: Option<Bot>,
     pub chat: Arc<RecordingChat>,
-    stub: Option<StubHandle>,
+    pub stub: Option<StubHandle>,
     stub_url: String,
     pub state: TempDir,
     pub options: Options,

@@ -9,6 +9,7 @@ mod first_hour;
 mod ha;
 mod helpers;
 mod ic_commands;
+mod incidents;
 mod odd_data;
 mod pages;
 mod process;

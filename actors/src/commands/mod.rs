@@ -6,6 +6,8 @@
 //!   crash loses none; [`in_flight`] counts what is still to be answered.
 //! - [`run`]: what each `!ic` command does, with which actor, within which deadline; [`status`] the `!status`
 //!   ones, [`admin`] the admins' `!ic refresh` and `!ic crash`.
+//! - [`incidents`]: `!ic incidents`, `ack`, `resolve`, `note` (after the page), recorded in
+//!   [`incident_audit`].
 //! - [`access`]: where paging is allowed, whether DMs are answered, who is an admin.
 //! - [`reply`]: a reply as lines of spans, rendered by each chat adapter; [`format`] builds the `!ic` ones.
 //!
@@ -16,6 +18,8 @@ pub mod admin;
 pub mod format;
 pub mod gateway;
 pub mod in_flight;
+pub mod incident_audit;
+pub mod incidents;
 pub mod parse;
 pub mod reply;
 pub mod run;

@@ -18,6 +18,8 @@ use crate::chat::InboundMessage;
 use crate::commands::access::AccessPolicy;
 use crate::commands::admin as admin_commands;
 use crate::commands::format;
+use crate::commands::incident_audit::IncidentAudit;
+use crate::commands::incidents::{self, Change};
 use crate::commands::parse::{Command, PageOptions, UserQuery};
 use crate::commands::reply::{Reply, Span};
 use crate::commands::status as status_commands;
@@ -33,7 +35,7 @@ const ANSWER_MARGIN: Duration = Duration::from_millis(200);
 /// How long each kind of command may take to answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Deadlines {
-    /// `!ic`, `!ic responders`, `!ic who`.
+    /// `!ic`, `!ic responders`, `!ic who`, and `!ic incidents`, `ack`, `resolve`, `note`.
     pub lookup: Duration,
     /// Every `!ic page ...`.
     pub page: Duration,
@@ -66,8 +68,11 @@ pub struct CommandContext {
     pub access: AccessPolicy,
     /// `[admin] chaos`: whether `!ic crash` may crash actors.
     pub chaos: bool,
-    /// The page audit log, for the replies to pages that the pager could not make.
+    /// The page audit log, for the replies to pages that the pager could not make, and for "the incident
+    /// this channel paged last".
     pub audit: Option<Arc<AuditLog>>,
+    /// Where `!ic incidents`, `ack`, `resolve` and `note` are recorded.
+    pub incident_audit: Option<Arc<IncidentAudit>>,
     /// The last view the cache gave, used while the cache restarts.
     last_view: Mutex<Option<CacheView>>,
 }
@@ -87,6 +92,7 @@ impl CommandContext {
             access: AccessPolicy::default(),
             chaos: false,
             audit: None,
+            incident_audit: None,
             last_view: Mutex::new(None),
         }
     }
@@ -94,6 +100,12 @@ impl CommandContext {
     /// The same context, auditing the page replies it makes itself in `audit`.
     pub fn with_audit(mut self, audit: Arc<AuditLog>) -> Self {
         self.audit = Some(audit);
+        self
+    }
+
+    /// The same context, recording incident commands in `audit`.
+    pub fn with_incident_audit(mut self, audit: Arc<IncidentAudit>) -> Self {
+        self.incident_audit = Some(audit);
         self
     }
 
@@ -117,7 +129,7 @@ impl CommandContext {
     }
 
     /// The cache's view, asked within `within`; the last copy when the cache cannot answer.
-    async fn view(&self, within: Duration) -> Option<CacheView> {
+    pub(crate) async fn view(&self, within: Duration) -> Option<CacheView> {
         match ask(
             &self.names.schedule_cache(),
             "the on-call cache",
@@ -172,6 +184,16 @@ pub async fn run_command(
             Command::Status | Command::Stalk | Command::Unstalk => {
                 status_commands::run(&ctx.names, msg, &command, sent, deadline).await
             }
+            Command::Incidents => incidents::list(ctx, msg, deadline).await,
+            Command::Ack { number } => {
+                incidents::change(ctx, msg, number, Change::Ack, deadline).await
+            }
+            Command::Resolve { number, note } => {
+                incidents::change(ctx, msg, number, Change::Resolve { note }, deadline).await
+            }
+            Command::Note { number, text } => {
+                incidents::change(ctx, msg, number, Change::Note { text }, deadline).await
+            }
         }
     };
     // Each path answers by its deadline on its own; this is the backstop for a path that does not.
@@ -207,7 +229,8 @@ fn page_in_words(command: &Command) -> Option<(String, Option<String>)> {
     }
 }
 
-fn until(deadline: Instant) -> Duration {
+/// What is left of `deadline`, less the margin to answer.
+pub(crate) fn until(deadline: Instant) -> Duration {
     deadline
         .saturating_duration_since(Instant::now())
         .saturating_sub(ANSWER_MARGIN)

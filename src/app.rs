@@ -15,6 +15,7 @@ use icbot_actors::commands::gateway::{GatewayArgs, GatewayHandle};
 use icbot_actors::commands::in_flight::InFlight;
 use icbot_actors::commands::incident_audit::IncidentAudit;
 use icbot_actors::commands::run::{CommandContext, Deadlines};
+use icbot_actors::incidents::follower::IncidentsArgs;
 use icbot_actors::pager::actor::PagerArgs;
 use icbot_actors::pager::audit::AuditLog;
 use icbot_actors::pager::dedup::RecentPages;
@@ -237,6 +238,16 @@ pub async fn start(
         pager: Arc::new(pager_args),
         status: Arc::new(status_args),
         stalks: Arc::new(stalks_args),
+        incidents: {
+            let (pagerduty, chat, store) = (pagerduty.clone(), chat.clone(), store.clone());
+            let poll_interval = config.incidents.poll_interval;
+            Arc::new(move || IncidentsArgs {
+                pagerduty: pagerduty.clone(),
+                chat: chat.clone(),
+                store: store.clone(),
+                poll_interval,
+            })
+        },
         gateway: Arc::new(move || GatewayArgs {
             context: context.clone(),
         }),

@@ -14,7 +14,7 @@ use crate::ports::{
     Incident, IncidentState, IncidentStatus, NewIncident, PagerDutyApi, PagerDutyError,
 };
 
-use crate::chat::ChatTarget;
+use crate::chat::{ChatTarget, MessageRef};
 use crate::commands::reply::Reply;
 use crate::ports::{ChatError, ChatOut, StatusProbe};
 use crate::status::system_state::{Level, ProbeError, StatusReport};
@@ -82,11 +82,15 @@ impl StatusProbe for FakeProbe {
 }
 
 /// A chat that records every post. `panic_next` makes the next post panic, as a buggy adapter would.
+/// `tracking()` makes it hand out message references (`ts-1`, `ts-2`...) and record edits, as Slack would.
 #[derive(Default)]
 pub struct RecordingChat {
     posts: Mutex<Vec<(ChatTarget, Reply)>>,
     posted: Notify,
     panic_next: AtomicBool,
+    tracking: AtomicBool,
+    /// Every `update` call, oldest first.
+    pub updates: Mutex<Vec<(MessageRef, Reply)>>,
 }
 
 impl RecordingChat {
@@ -103,6 +107,47 @@ impl RecordingChat {
             .filter(|(to, _)| to.channel == channel)
             .map(|(_, reply)| reply.plain())
             .collect()
+    }
+
+    /// A chat whose posts can be edited.
+    pub fn tracking() -> Arc<Self> {
+        let chat = RecordingChat::default();
+        chat.tracking.store(true, Ordering::SeqCst);
+        Arc::new(chat)
+    }
+
+    /// The posts in the thread of `message`, as plain text.
+    pub fn thread_of(&self, message: &MessageRef) -> Vec<String> {
+        self.posts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .filter(|(to, _)| {
+                to.channel == message.channel && to.thread.as_ref() == Some(&message.ts)
+            })
+            .map(|(_, reply)| reply.plain())
+            .collect()
+    }
+
+    /// Waits (tokio time, at most an hour) until `n` edits were made, and returns them.
+    pub async fn wait_for_updates(&self, n: usize) -> Vec<(MessageRef, Reply)> {
+        let wait = async {
+            loop {
+                let posted = self.posted.notified();
+                let updates = self
+                    .updates
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .clone();
+                if updates.len() >= n {
+                    return updates;
+                }
+                posted.await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(3600), wait)
+            .await
+            .unwrap_or_else(|_| panic!("expected {n} updates"))
     }
 
     pub fn total(&self) -> usize {
@@ -164,6 +209,30 @@ impl ChatOut for RecordingChat {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push((to.clone(), reply.clone()));
+        self.posted.notify_waiters();
+        Ok(())
+    }
+
+    async fn post_tracked(
+        &self,
+        to: &ChatTarget,
+        reply: &Reply,
+    ) -> Result<Option<MessageRef>, ChatError> {
+        self.post(to, reply).await?;
+        if !self.tracking.load(Ordering::SeqCst) {
+            return Ok(None);
+        }
+        Ok(Some(MessageRef {
+            channel: to.channel.clone(),
+            ts: format!("ts-{}", self.total()),
+        }))
+    }
+
+    async fn update(&self, message: &MessageRef, reply: &Reply) -> Result<(), ChatError> {
+        self.updates
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((message.clone(), reply.clone()));
         self.posted.notify_waiters();
         Ok(())
     }

@@ -11,6 +11,7 @@
 //! - [`cache`]: the schedule cache actor, the on-call snapshot and the directory of people.
 //! - [`pager`]: the pager actor, the write-ahead page audit log and repeat detection.
 //! - [`status`]: the monitoring prober, the stalks supervisor and its stalk actors, the `!status` replies.
+//! - [`incidents`]: after the page, the actor that follows the bot's incidents and keeps their cards true.
 //! - [`state_store`]: state files written atomically, an in-memory store for tests, failed-write accounting.
 //!
 //! At the top, what every folder shares:
@@ -24,6 +25,7 @@
 pub mod cache;
 pub mod chat;
 pub mod commands;
+pub mod incidents;
 pub mod metric_names;
 pub mod pager;
 pub mod ports;

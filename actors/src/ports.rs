@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::cache::oncall::{OnCallEntry, Person, UserId};
-use crate::chat::ChatTarget;
+use crate::chat::{ChatTarget, MessageRef};
 use crate::commands::reply::Reply;
 use crate::status::system_state::{ProbeError, StatusReport};
 
@@ -203,6 +203,21 @@ pub enum ChatError {
 pub trait ChatOut: Send + Sync + 'static {
     /// Posts one reply. Implementations queue, pace and retry as their platform needs.
     async fn post(&self, to: &ChatTarget, reply: &Reply) -> Result<(), ChatError>;
+
+    /// Posts one reply and says where it is, for a platform that can edit it later (Slack); `None` where
+    /// messages cannot be edited (the console).
+    async fn post_tracked(
+        &self,
+        to: &ChatTarget,
+        reply: &Reply,
+    ) -> Result<Option<MessageRef>, ChatError> {
+        self.post(to, reply).await.map(|()| None)
+    }
+
+    /// Replaces a message posted with [`ChatOut::post_tracked`] (Slack `chat.update`).
+    async fn update(&self, _message: &MessageRef, _reply: &Reply) -> Result<(), ChatError> {
+        Ok(())
+    }
 
     /// The email address behind a chat user id (a Slack mention), when the platform can tell.
     async fn email_of(&self, _chat_user: &str) -> Result<Option<String>, ChatError> {

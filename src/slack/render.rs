@@ -262,7 +262,11 @@ mod tests {
                 prop::collection::vec(prop::collection::vec(span(), 0..5), 0..6),
                 any::<bool>(),
             )
-                .prop_map(|(lines, alert)| Reply { lines, alert })
+                .prop_map(|(lines, alert)| Reply {
+                    lines,
+                    alert,
+                    card: None,
+                })
         }
 
         /// How many links the renderer itself makes: every phone, and links to web URLs.

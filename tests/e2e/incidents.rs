@@ -227,3 +227,60 @@ chaos! {
     malformed_on_writes: Some(Fault::Malformed), Hits::Writes, names_failure: &["unreadable"];
     stub_stopped: None, Hits::Everything, names_failure: &["cannot reach"];
 }
+
+/// A bot whose chat can edit messages (as Slack), following incidents every `poll`.
+async fn card_bot(tag: &str, poll: Duration) -> TestBot {
+    let options = crate::helpers::Options {
+        extra: format!("[incidents]\npoll_interval = \"{}ms\"\n", poll.as_millis()),
+        ..Default::default()
+    };
+    let bot = crate::helpers::spawn_bot_with(tag, icbot::stub::StubData::demo(), options).await;
+    bot.chat
+        .tracking
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    bot
+}
+
+#[tokio::test]
+async fn an_ack_in_pagerduty_itself_reaches_the_card_within_one_poll_interval() {
+    let poll = Duration::from_secs(1);
+    let bot = card_bot("inc-card-follow", poll).await;
+    let page = bot.say("!ic page db down").await;
+    assert!(
+        page.starts_with("Paged the Incident Commanders: incident #1"),
+        "{page}"
+    );
+    // As PagerDuty's own app would: Alice acknowledges in PagerDuty.
+    let acked = tokio::time::Instant::now();
+    assert!(bot.stub().set_incident_status(1, "acknowledged", "PUSR001"));
+    let updates = bot.chat.wait_for_updates(1).await;
+    let took = acked.elapsed();
+    assert!(
+        took <= poll + Duration::from_secs(1),
+        "the card followed after {took:?}"
+    );
+    let (message, card) = &updates[0];
+    assert!(
+        card.plain().starts_with(
+            "Status: ACKNOWLEDGED by Alice Moreau\nPaged the Incident Commanders: incident #1"
+        ),
+        "{}",
+        card.plain()
+    );
+    assert_eq!(
+        bot.chat.thread_of(message),
+        vec!["#1 ACKNOWLEDGED by Alice Moreau".to_string()]
+    );
+    // Resolved from the room by number: the card follows, with its line, and is no longer followed.
+    // (In another channel: the thread lines are posts in #ops too.)
+    let (out, _) = bot.say_in("war-room", "!ic resolve 1 fixed").await;
+    assert!(out.starts_with("Resolved #1"), "{out}");
+    let updates = bot.chat.wait_for_updates(2).await;
+    assert!(
+        updates[1].1.plain().starts_with("Status: RESOLVED\n"),
+        "{}",
+        updates[1].1.plain()
+    );
+    assert_eq!(bot.chat.thread_of(message).len(), 2);
+    bot.shutdown().await;
+}

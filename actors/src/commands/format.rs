@@ -6,9 +6,10 @@ use crate::cache::directory::Unresolved;
 use crate::cache::oncall::{human_age, OnCallSnapshot, Person, Roster};
 use crate::cache::schedule_cache::{failure_text, CacheView};
 use crate::commands::parse::{truncate, Command, UserQuery, MAX_QUERY_CHARS};
-use crate::commands::reply::{code, strong, text, Reply, Span};
+use crate::commands::reply::{code, strong, text, CardRow, IncidentCard, Reply, Span};
 use crate::pager::actor::{PageOutcome, PageRequest, PageTarget, PersonResult, Targeting};
 use crate::pager::dedup::{PriorPage, PriorState};
+use crate::ports::IncidentStatus;
 
 /// Names and messages echoed back are cut to this many characters.
 const ECHO_MAX: usize = 200;
@@ -415,6 +416,38 @@ pub fn page_outcome(outcome: &PageOutcome, staleness: Option<String>) -> Reply {
         }
         reply.line(line);
     }
+    reply.card = outcome.incident.as_ref().map(|i| {
+        Box::new(IncidentCard {
+            incident_id: i.id.clone(),
+            number: i.number,
+            title: truncate(
+                outcome
+                    .request
+                    .message
+                    .as_deref()
+                    .unwrap_or(&format!("Page for {audience}")),
+                ECHO_MAX * 2,
+            ),
+            html_url: i.html_url.clone(),
+            status: IncidentStatus::Triggered,
+            acknowledged_by: Vec::new(),
+            rows: outcome
+                .results
+                .iter()
+                .map(|(target, result)| CardRow {
+                    name: truncate(&target.person.name, ECHO_MAX),
+                    outcome: match result {
+                        PersonResult::Assigned => "✓ paged (incident assigned)",
+                        PersonResult::Requested => "✓ paged (responder request sent)",
+                        PersonResult::NotConfirmed => "✗ NOT confirmed, call now",
+                        PersonResult::AlreadyPaged => "paged moments ago",
+                    }
+                    .to_string(),
+                    phones: target.person.phones.clone(),
+                })
+                .collect(),
+        })
+    });
     reply
 }
 

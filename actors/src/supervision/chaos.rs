@@ -4,6 +4,7 @@
 
 use crate::cache::schedule_cache::ScheduleCacheMessage;
 use crate::commands::gateway::GatewayMessage;
+use crate::incidents::follower::IncidentsMessage;
 use crate::pager::actor::PagerMessage;
 use crate::status::actor::StatusMessage;
 use crate::status::stalk::StalkMessage;
@@ -19,12 +20,13 @@ pub enum Crashable {
     Status,
     Stalks,
     Stalk,
+    Incidents,
 }
 
 /// Why a crash was not sent.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CrashError {
-    #[error("no crashable actor named {0:?} (gateway, schedule_cache, pager, status, stalks, stalk:<channel>)")]
+    #[error("no crashable actor named {0:?} (gateway, schedule_cache, pager, status, stalks, incidents, stalk:<channel>)")]
     Unknown(String),
     #[error("{0} is not taking messages (restarting?)")]
     NotRunning(String),
@@ -43,6 +45,7 @@ pub fn resolve(names: &ActorNames, name: &str) -> Option<(String, Crashable)> {
         ),
         (Crashable::Status, names.status(), bare.status()),
         (Crashable::Stalks, names.stalks(), bare.stalks()),
+        (Crashable::Incidents, names.incidents(), bare.incidents()),
     ];
     for (kind, full, short) in fixed {
         if name == full || name == short {
@@ -67,6 +70,7 @@ pub fn crash(names: &ActorNames, name: &str) -> Result<String, CrashError> {
         Crashable::Status => cell.send_message(StatusMessage::Crash).is_ok(),
         Crashable::Stalks => cell.send_message(StalksMessage::Crash).is_ok(),
         Crashable::Stalk => cell.send_message(StalkMessage::Crash).is_ok(),
+        Crashable::Incidents => cell.send_message(IncidentsMessage::Crash).is_ok(),
     };
     if !sent {
         return Err(CrashError::NotRunning(full));

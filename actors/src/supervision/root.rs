@@ -20,6 +20,7 @@ use tokio::time::Instant;
 
 use crate::cache::schedule_cache::{ScheduleCacheActor, ScheduleCacheArgs};
 use crate::commands::gateway::{GatewayActor, GatewayArgs};
+use crate::incidents::follower::{IncidentsActor, IncidentsArgs};
 use crate::metric_names;
 use crate::pager::actor::{PagerActor, PagerArgs};
 use crate::status::actor::{StatusActor, StatusArgs};
@@ -35,15 +36,17 @@ pub enum Child {
     Pager,
     Status,
     Stalks,
+    Incidents,
     Gateway,
 }
 
 impl Child {
-    pub const ALL: [Child; 5] = [
+    pub const ALL: [Child; 6] = [
         Child::ScheduleCache,
         Child::Pager,
         Child::Status,
         Child::Stalks,
+        Child::Incidents,
         Child::Gateway,
     ];
 
@@ -53,6 +56,7 @@ impl Child {
             Child::Pager => names.pager(),
             Child::Status => names.status(),
             Child::Stalks => names.stalks(),
+            Child::Incidents => names.incidents(),
             Child::Gateway => names.gateway(),
         }
     }
@@ -68,6 +72,7 @@ pub struct RootArgs {
     pub pager: Arc<dyn Fn() -> PagerArgs + Send + Sync>,
     pub status: Arc<dyn Fn() -> StatusArgs + Send + Sync>,
     pub stalks: Arc<dyn Fn() -> StalksArgs + Send + Sync>,
+    pub incidents: Arc<dyn Fn() -> IncidentsArgs + Send + Sync>,
     pub gateway: Arc<dyn Fn() -> GatewayArgs + Send + Sync>,
     /// Where the root publishes its children's health after every change, for cheap reads.
     pub health: watch::Sender<Vec<ChildHealth>>,
@@ -259,6 +264,13 @@ impl RootState {
                     .0
                     .get_cell()
             }
+            Child::Incidents => {
+                let args = (self.args.incidents)();
+                Actor::spawn_linked(name, IncidentsActor, args, supervisor)
+                    .await?
+                    .0
+                    .get_cell()
+            }
             Child::Gateway => {
                 let args = (self.args.gateway)();
                 Actor::spawn_linked(name, GatewayActor, args, supervisor)
@@ -381,6 +393,7 @@ mod tests {
     use crate::commands::in_flight::InFlight;
     use crate::commands::run::{CommandContext, Deadlines};
     use crate::fakes::{healthy, FakeMode, FakePagerDuty, FakeProbe, RecordingChat};
+    use crate::incidents::follower::IncidentsMessage;
     use crate::pager::actor::PagerMessage;
     use crate::pager::audit::{AuditLog, DEFAULT_MAX_BYTES};
     use crate::pager::dedup::{RecentPages, SharedRecentPages};
@@ -466,6 +479,15 @@ mod tests {
                 policy: RestartPolicy::default(),
                 kept: kept.clone(),
             }),
+            incidents: {
+                let (pd, chat, store) = (pd.clone(), chat.clone(), store.clone());
+                Arc::new(move || IncidentsArgs {
+                    pagerduty: pd.clone(),
+                    chat: chat.clone(),
+                    store: store.clone(),
+                    poll_interval: Duration::from_secs(15),
+                })
+            },
             gateway: Arc::new(move || GatewayArgs {
                 context: context.clone(),
             }),
@@ -603,6 +625,7 @@ mod tests {
                 Child::ScheduleCache => cell.send_message(ScheduleCacheMessage::Crash).unwrap(),
                 Child::Status => cell.send_message(StatusMessage::Crash).unwrap(),
                 Child::Stalks => cell.send_message(StalksMessage::Crash).unwrap(),
+                Child::Incidents => cell.send_message(IncidentsMessage::Crash).unwrap(),
             }
             let command = match child {
                 Child::Status | Child::Stalks => "!status",

@@ -45,6 +45,11 @@ struct FakeState {
     users_info_calls: AtomicU32,
     emails: Mutex<HashMap<String, String>>,
     connections_opened: AtomicU32,
+    /// Numbers the `ts` of each accepted post.
+    posted: AtomicU32,
+    /// Every accepted `chat.update` body, in order.
+    updates: Mutex<Vec<Value>>,
+    updated: tokio::sync::Notify,
 }
 
 /// One Socket Mode connection the bot opened.
@@ -173,11 +178,15 @@ impl FakeSlack {
             users_info_calls: AtomicU32::new(0),
             emails: Mutex::new(HashMap::new()),
             connections_opened: AtomicU32::new(0),
+            posted: AtomicU32::new(0),
+            updates: Mutex::new(Vec::new()),
+            updated: tokio::sync::Notify::new(),
         });
         let app = Router::new()
             .route("/api/auth.test", any(auth_test))
             .route("/api/apps.connections.open", any(connections_open))
             .route("/api/chat.postMessage", post(post_message))
+            .route("/api/chat.update", post(update_message))
             .route("/api/users.info", any(users_info))
             .with_state(state.clone());
         let http = TcpListener::bind("127.0.0.1:0").await.expect("bind api");
@@ -191,6 +200,35 @@ impl FakeSlack {
             posts,
             sockets,
         }
+    }
+
+    /// Every `chat.update` body accepted so far.
+    pub fn updates(&self) -> Vec<Value> {
+        self.state
+            .updates
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Waits (at most ten seconds) until `n` `chat.update` calls were accepted, and returns them all.
+    pub async fn wait_for_updates(&self, n: usize) -> Vec<Value> {
+        let wait = async {
+            loop {
+                let updated = self.state.updated.notified();
+                let updates = self.updates();
+                if updates.len() >= n {
+                    return updates;
+                }
+                updated.await;
+            }
+        };
+        tokio::time::timeout(WAIT, wait).await.unwrap_or_else(|_| {
+            panic!(
+                "expected {n} chat.update calls, got {}",
+                self.updates().len()
+            )
+        })
     }
 
     /// The next `times` posts answer 429 with `Retry-After: retry_after_secs`.
@@ -294,13 +332,42 @@ async fn post_message(
     }
     let channel = body["channel"].clone();
     let text = body["text"].clone();
+    let n = state.posted.fetch_add(1, Ordering::SeqCst);
+    let ts = format!("1700000000.{:06}", 200 + n);
     let _ = state.posts.send(AcceptedPost {
         body,
         at: Instant::now(),
     });
     Json(json!({
-        "ok": true, "channel": channel, "ts": "1700000000.000200",
-        "message": {"type": "message", "ts": "1700000000.000200", "text": text, "user": BOT_USER}
+        "ok": true, "channel": channel, "ts": ts,
+        "message": {"type": "message", "ts": ts, "text": text, "user": BOT_USER}
+    }))
+    .into_response()
+}
+
+/// `chat.update`: recorded, and answered as Slack does.
+async fn update_message(
+    State(state): State<Arc<FakeState>>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    if !bearer_is(&headers, BOT_TOKEN) {
+        return invalid_auth();
+    }
+    let (channel, ts, text) = (
+        body["channel"].clone(),
+        body["ts"].clone(),
+        body["text"].clone(),
+    );
+    state
+        .updates
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(body);
+    state.updated.notify_waiters();
+    Json(json!({
+        "ok": true, "channel": channel, "ts": ts,
+        "message": {"text": text}
     }))
     .into_response()
 }

@@ -94,6 +94,9 @@ responder_schedules = [
 source = "alertmanager"
 url = "{stub_url}"
 
+[incidents]
+poll_interval = "1s"
+
 [state]
 dir = "{state}"
 
@@ -428,5 +431,58 @@ async fn events_forged_or_stale_requests_reach_no_actor() {
     assert_eq!(bot.fake.users_info_calls(), 0, "no mention looked up");
     assert_eq!(bot.stub.request_count("/incidents"), 0, "nobody paged");
     assert!(bot.stub.pages().incidents.is_empty());
+    bot.shutdown().await;
+}
+
+#[tokio::test]
+async fn socket_ack_acts_as_the_person_and_the_card_follows_with_a_thread_line() {
+    let mut bot = SlackBot::start(SlackMode::Socket, "card-ack").await;
+    let socket = bot.connected_socket().await;
+    socket.send_event(
+        "e1",
+        message_event(json!({"channel": "C42", "user": ALICE, "text": "!ic page db down"})),
+    );
+    let card = bot.fake.next_post().await;
+    assert!(
+        text_of(&card).starts_with("*Paged the Incident Commanders*: incident #1"),
+        "{}",
+        text_of(&card)
+    );
+    let blocks = serde_json::to_string(&card.body["blocks"]).unwrap();
+    assert!(
+        blocks.contains("icbot_ack") && blocks.contains("icbot_resolve"),
+        "{blocks}"
+    );
+
+    socket.send_event(
+        "e2",
+        message_event(json!({"channel": "C42", "user": ALICE, "text": "!ic ack"})),
+    );
+    let reply = bot.fake.next_post().await;
+    assert!(
+        text_of(&reply).starts_with("*Acknowledged #1*")
+            && text_of(&reply).contains("by Alice Moreau"),
+        "{}",
+        text_of(&reply)
+    );
+    let changes = bot.stub.pages().status_changes;
+    assert_eq!(
+        changes[0]["from"], ALICE_EMAIL,
+        "PagerDuty was told Alice did it"
+    );
+
+    // Within a poll interval the card shows it, buttons and all, and its thread has one line.
+    let updates = bot.fake.wait_for_updates(1).await;
+    assert_eq!(updates[0]["channel"], "C42");
+    assert_eq!(
+        updates[0]["ts"], "1700000000.000200",
+        "the card, the first post"
+    );
+    let edited = serde_json::to_string(&updates[0]["blocks"]).unwrap();
+    assert!(edited.contains("ACKNOWLEDGED by Alice Moreau"), "{edited}");
+    assert!(!edited.contains("icbot_ack"), "{edited}");
+    let line = bot.fake.next_post().await;
+    assert!(line.body["thread_ts"].is_string(), "{}", line.body);
+    assert_eq!(text_of(&line), "*#1* ACKNOWLEDGED by Alice Moreau");
     bot.shutdown().await;
 }

@@ -189,8 +189,8 @@ impl IncidentsState {
         if status_changed && status != IncidentStatus::Triggered {
             let mut thread_line = Reply::new();
             thread_line.line(vec![
-                strong(format!("#{number} ")),
-                text(line.replace("Status: ", "")),
+                strong(format!("#{number}")),
+                text(format!(" {}", line.replace("Status: ", ""))),
             ]);
             match tokio::time::timeout(CHAT_TIMEOUT, chat.post(&message.thread(), &thread_line))
                 .await

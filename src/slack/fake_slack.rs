@@ -79,6 +79,28 @@ impl FakeSocket {
             .send(SocketCommand::Send(envelope.to_string()));
     }
 
+    /// Pushes an `interactive` envelope: `user` pressed the button `action_id` (value `value`) on the message
+    /// `message_ts` in `channel`, as Slack sends a block action.
+    pub fn press_button(
+        &self,
+        envelope_id: &str,
+        user: &str,
+        channel: &str,
+        message_ts: &str,
+        action_id: &str,
+        value: &str,
+    ) {
+        let envelope = json!({
+            "type": "interactive",
+            "envelope_id": envelope_id,
+            "accepts_response_payload": false,
+            "payload": block_action(user, channel, message_ts, action_id, value),
+        });
+        let _ = self
+            .commands
+            .send(SocketCommand::Send(envelope.to_string()));
+    }
+
     pub fn drop_connection(&self) {
         let _ = self.commands.send(SocketCommand::Drop);
     }
@@ -438,4 +460,47 @@ async fn serve_sockets(listener: TcpListener, sockets: mpsc::UnboundedSender<Fak
             }
         });
     }
+}
+
+/// A `block_actions` interaction payload as Slack sends it for a button press.
+pub fn block_action(
+    user: &str,
+    channel: &str,
+    message_ts: &str,
+    action_id: &str,
+    value: &str,
+) -> Value {
+    json!({
+        "type": "block_actions",
+        "team": {"id": "T1", "domain": "example"},
+        "user": {"id": user, "username": "someone", "team_id": "T1"},
+        "api_app_id": "A1",
+        "token": "legacy",
+        "container": {"type": "message", "message_ts": message_ts, "channel_id": channel, "is_ephemeral": false},
+        "trigger_id": "1.2.3",
+        "channel": {"id": channel, "name": "incidents"},
+        "response_url": "https://hooks.slack.com/actions/T1/1/x",
+        "actions": [{
+            "type": "button", "action_id": action_id, "block_id": "b1", "value": value,
+            "text": {"type": "plain_text", "text": "Acknowledge"}, "action_ts": "1700000001.000100"
+        }]
+    })
+}
+
+/// POSTs a button press to the bot's `POST /slack/interactivity` as Slack would (a form with `payload`),
+/// signed with `secret` at `timestamp`; returns the status.
+pub async fn push_interaction(url: &str, payload: &Value, secret: &str, timestamp: i64) -> u16 {
+    let body: String = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("payload", &payload.to_string())
+        .finish();
+    let response = reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-slack-request-timestamp", timestamp.to_string())
+        .header("x-slack-signature", sign(secret, timestamp, &body))
+        .body(body)
+        .send()
+        .await
+        .expect("interactivity request");
+    response.status().as_u16()
 }

@@ -1,4 +1,6 @@
-//! Wiring: builds the ports from the configuration and starts the supervision tree.
+//! Wiring: builds the ports from the configuration and starts the supervision tree, one short function per
+//! part (state dir lock, admin socket, stub, PagerDuty client, state store, each child's arguments, the
+//! command context, the admin server).
 //!
 //! `start` is what `main` runs and what the integration tests run, with their own chat and actor names.
 
@@ -15,18 +17,20 @@ use icbot_actors::commands::gateway::{GatewayArgs, GatewayHandle};
 use icbot_actors::commands::in_flight::InFlight;
 use icbot_actors::commands::incident_audit::IncidentAudit;
 use icbot_actors::commands::run::{CommandContext, Deadlines};
+use icbot_actors::deadline::REPLY_MARGIN;
 use icbot_actors::incidents::follower::IncidentsArgs;
 use icbot_actors::pager::actor::PagerArgs;
 use icbot_actors::pager::audit::AuditLog;
 use icbot_actors::pager::dedup::RecentPages;
 use icbot_actors::ports::{ChatOut, PagerDutyApi, StateStore, StatusProbe};
+use icbot_actors::root::{self, ChildHealth, RootActor, RootArgs, RootMessage};
 use icbot_actors::state_store::watched::{StoreHealth, WatchedStore};
 use icbot_actors::state_store::{FileStateStore, MemoryStateStore};
 use icbot_actors::status::actor::{self as status, StatusArgs};
 use icbot_actors::status::stalks::{KeptStalks, StalkRestarts, StalksArgs};
 use icbot_actors::supervision::backoff::RestartPolicy;
+use icbot_actors::supervision::chaos::CrashFn;
 use icbot_actors::supervision::names::ActorNames;
-use icbot_actors::supervision::root::{ChildHealth, RootActor, RootArgs, RootMessage};
 use ractor::{Actor, ActorRef};
 use secrecy::SecretString;
 use tokio::net::TcpListener;
@@ -48,11 +52,6 @@ const CONTACTS_TTL: Duration = Duration::from_secs(3600);
 const CONTACT_CONCURRENCY: usize = 8;
 /// A `!status` within this long of the last check reuses it instead of probing again.
 const STATUS_FRESH_FOR: Duration = Duration::from_secs(3);
-
-/// Installs rustls' ring provider for the process; harmless when already installed.
-pub fn install_crypto_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
 
 /// A running bot.
 pub struct Bot {
@@ -81,176 +80,51 @@ struct AdminServer {
     task: JoinHandle<std::io::Result<()>>,
 }
 
-/// Starts the bot: the embedded stub when configured, the PagerDuty client, the state store, the tree.
+/// Starts the bot: the state dir lock, the embedded stub when configured, the PagerDuty client, the state
+/// store, the tree, the admin server. One short function per part, in start order.
 pub async fn start(
     config: &Config,
     secrets: &Secrets,
     chat: Arc<dyn ChatOut>,
     names: ActorNames,
 ) -> anyhow::Result<Bot> {
-    install_crypto_provider();
+    crate::crypto::install_crypto_provider();
     let instance = Instance::now();
-    // First of all: one bot per state dir. A second one would overwrite the first's state and double its
-    // pages; it must not even take a port.
-    let lock = match StateLock::acquire(&config.state.dir, &instance) {
-        Ok(lock) => Some(lock),
-        Err(e @ LockError::Held { .. }) => return Err(e.into()),
-        Err(e) => {
-            tracing::error!(error = %e, "cannot lock the state dir; running without the lock");
-            None
-        }
-    };
-    // A bot that answers chat matters more than its admin port: a taken port is logged loudly (and shows as
-    // an unreachable /readyz), not a reason to stay down.
-    let admin_listener = match config.admin.listen_addr() {
-        Some(listen) => match TcpListener::bind(listen).await {
-            Ok(listener) => Some(listener),
-            Err(e) => {
-                tracing::error!(error = %e, listen, "cannot start the admin server; running without it");
-                None
-            }
-        },
-        None => None,
-    };
-    let pd = &config.pagerduty;
-    let stub = if config.needs_stub() {
-        let stub = StubServer::start(&config.stub.listen, StubData::demo(), Fault::None)
-            .await
-            .with_context(|| format!("cannot start the embedded stub on {}", config.stub.listen))?;
-        tracing::info!(url = %stub.url(), "embedded PagerDuty and monitoring stub started with demo data");
-        Some(stub)
-    } else {
-        None
-    };
-    let (base_url, token) = match (&stub, pd.is_embedded()) {
-        (Some(stub), true) => (stub.url(), SecretString::from(EMBEDDED_TOKEN)),
-        _ => {
-            let token = secrets
-                .pagerduty_token
-                .clone()
-                .context("PAGERDUTY_TOKEN is not set")?;
-            (pd.api_url.clone(), token)
-        }
-    };
-    let client = PagerDutyClient::new(PagerDutyConfig {
-        base_url,
-        token,
-        from_email: pd.from_email.clone(),
-        service_id: pd.service_id.clone(),
-        connect_timeout: pd.connect_timeout,
-        request_timeout: pd.request_timeout,
-        max_rate_limit_retries: pd.max_rate_limit_retries,
-    })
-    .map_err(|e| anyhow::anyhow!("cannot build the PagerDuty client: {e}"))?;
-    let pagerduty: Arc<dyn PagerDutyApi> = Arc::new(client);
-    // Every state write goes through one layer that counts and publishes failures (a full or read-only dir).
-    let watched = WatchedStore::new(open_state(config));
-    let store_health = watched.health();
-    let store: Arc<dyn StateStore> = Arc::new(watched);
+    let lock = lock_state_dir(config, &instance)?;
+    let admin_listener = bind_admin(config).await;
+    let stub = start_stub(config).await?;
+    let pagerduty = pagerduty_client(config, secrets, stub.as_ref())?;
+    let (store, store_health) = state_store(config);
     let probe = status_probe(config, stub.as_ref())?;
-
-    let check_timeout = config.status.check_timeout;
-    let deadlines = Deadlines {
-        lookup: pd.lookup_deadline,
-        page: pd.page_deadline,
-        status: check_timeout + status::ANSWER_MARGIN,
-    };
-    let access = AccessPolicy {
-        page_channels: config.access.page_channels.clone(),
-        allow_dm: config.access.allow_dm,
-        admins: config.access.admins.clone(),
-    };
-    // Made once: the pager and the commands share the audit log, and the recent pages outlive the pager.
-    let audit = Arc::new(AuditLog::new(store.clone(), config.pager.audit_max_bytes));
-    let recent = RecentPages::shared(config.pager.dedup_window);
-    let context = Arc::new(
-        CommandContext::new(names.clone(), chat.clone(), pagerduty.clone(), deadlines)
-            .with_access(access)
-            .with_chaos(config.admin.chaos)
-            .with_audit(audit.clone())
-            .with_incident_audit(Arc::new(IncidentAudit::new(
-                store.clone(),
-                config.pager.audit_max_bytes,
-            ))),
-    );
-    let refresh_interval = pd.refresh_interval;
+    let deadlines = command_deadlines(config);
     let (cache_facts_tx, cache_facts) = watch::channel(CacheFacts::default());
-    let cache_args = {
-        let (pagerduty, store) = (pagerduty.clone(), store.clone());
-        let (ics, responders) = (pd.ic_schedule_refs(), pd.responder_schedule_refs());
-        move || ScheduleCacheArgs {
-            pagerduty: pagerduty.clone(),
-            store: store.clone(),
-            incident_commanders: ics.clone(),
-            responders: responders.clone(),
-            refresh_interval,
-            refresh_timeout: refresh_interval
-                .clamp(Duration::from_secs(5), Duration::from_secs(120)),
-            contacts_ttl: CONTACTS_TTL,
-            contact_concurrency: CONTACT_CONCURRENCY,
-            facts: cache_facts_tx.clone(),
-        }
-    };
-    let pager_args = {
-        let (pagerduty, from_email) = (pagerduty.clone(), pd.from_email.clone());
-        move || PagerArgs {
-            pagerduty: pagerduty.clone(),
-            audit: audit.clone(),
-            recent: recent.clone(),
-            from_email: from_email.clone(),
-        }
-    };
-    let status_args = {
-        let (names, poll_interval) = (names.clone(), config.status.poll_interval);
-        move || StatusArgs {
-            probe: probe.clone(),
-            poll_interval,
-            check_timeout,
-            // Polls must not reuse a check from the previous interval.
-            fresh_for: STATUS_FRESH_FOR.min(poll_interval / 2),
-            names: names.clone(),
-        }
-    };
-    // One restart policy for the root's children and the stalk actors.
-    let policy = RestartPolicy::default();
+    let (health_tx, health) = watch::channel(Vec::new());
     // The stalking channels outlive the stalks actor: every restart of it gets this same handle.
     let kept_stalks = KeptStalks::new();
-    let stalks_args = {
-        let (names, chat, store, kept) = (
-            names.clone(),
-            chat.clone(),
-            store.clone(),
-            kept_stalks.clone(),
-        );
-        move || StalksArgs {
+    // One restart policy for the root's children and the stalk actors.
+    let policy = RestartPolicy::default();
+    let pager = pager_args(config, &pagerduty, &store);
+    let context = command_context(config, &names, &chat, &pagerduty, deadlines, &pager, &store);
+    let args = RootArgs {
+        names: names.clone(),
+        policy,
+        schedule_cache: cache_args(config, &pagerduty, &store, cache_facts_tx),
+        pager,
+        status: status_args(config, &names, probe),
+        stalks: StalksArgs {
             names: names.clone(),
             chat: chat.clone(),
             store: store.clone(),
             policy,
-            kept: kept.clone(),
-        }
-    };
-    let (health_tx, health) = watch::channel(Vec::new());
-    let args = RootArgs {
-        names: names.clone(),
-        policy,
-        schedule_cache: Arc::new(cache_args),
-        pager: Arc::new(pager_args),
-        status: Arc::new(status_args),
-        stalks: Arc::new(stalks_args),
-        incidents: {
-            let (pagerduty, chat, store) = (pagerduty.clone(), chat.clone(), store.clone());
-            let poll_interval = config.incidents.poll_interval;
-            Arc::new(move || IncidentsArgs {
-                pagerduty: pagerduty.clone(),
-                chat: chat.clone(),
-                store: store.clone(),
-                poll_interval,
-            })
+            kept: kept_stalks.clone(),
         },
-        gateway: Arc::new(move || GatewayArgs {
-            context: context.clone(),
-        }),
+        incidents: IncidentsArgs {
+            pagerduty: pagerduty.clone(),
+            chat: chat.clone(),
+            store: store.clone(),
+            poll_interval: config.incidents.poll_interval,
+        },
+        gateway: GatewayArgs { context },
         health: health_tx,
     };
     let (root, root_task) = Actor::spawn(Some(names.root()), RootActor, args)
@@ -301,6 +175,169 @@ pub async fn start(
         instance,
         lock,
     })
+}
+
+/// First of all: one bot per state dir. A second one would overwrite the first's state and double its pages;
+/// it must not even take a port. A lock that cannot be taken for another reason is logged, not fatal.
+fn lock_state_dir(config: &Config, instance: &Instance) -> anyhow::Result<Option<StateLock>> {
+    match StateLock::acquire(&config.state.dir, instance) {
+        Ok(lock) => Ok(Some(lock)),
+        Err(e @ LockError::Held { .. }) => Err(e.into()),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot lock the state dir; running without the lock");
+            Ok(None)
+        }
+    }
+}
+
+/// The admin server's socket. A bot that answers chat matters more than its admin port: a taken port is
+/// logged loudly (and shows as an unreachable /readyz), not a reason to stay down.
+async fn bind_admin(config: &Config) -> Option<TcpListener> {
+    let listen = config.admin.listen_addr()?;
+    match TcpListener::bind(listen).await {
+        Ok(listener) => Some(listener),
+        Err(e) => {
+            tracing::error!(error = %e, listen, "cannot start the admin server; running without it");
+            None
+        }
+    }
+}
+
+/// The embedded PagerDuty and monitoring stub, when the config points at it.
+async fn start_stub(config: &Config) -> anyhow::Result<Option<StubHandle>> {
+    if !config.needs_stub() {
+        return Ok(None);
+    }
+    let stub = StubServer::start(&config.stub.listen, StubData::demo(), Fault::None)
+        .await
+        .with_context(|| format!("cannot start the embedded stub on {}", config.stub.listen))?;
+    tracing::info!(url = %stub.url(), "embedded PagerDuty and monitoring stub started with demo data");
+    Ok(Some(stub))
+}
+
+/// The PagerDuty client: at the embedded stub with its demo token, or at `api_url` with `PAGERDUTY_TOKEN`.
+fn pagerduty_client(
+    config: &Config,
+    secrets: &Secrets,
+    stub: Option<&StubHandle>,
+) -> anyhow::Result<Arc<dyn PagerDutyApi>> {
+    let pd = &config.pagerduty;
+    let (base_url, token) = match stub {
+        Some(stub) if pd.is_embedded() => (stub.url(), SecretString::from(EMBEDDED_TOKEN)),
+        _ => {
+            let token = secrets
+                .pagerduty_token
+                .clone()
+                .context("PAGERDUTY_TOKEN is not set")?;
+            (pd.api_url.clone(), token)
+        }
+    };
+    let client = PagerDutyClient::new(PagerDutyConfig {
+        base_url,
+        token,
+        from_email: pd.from_email.clone(),
+        service_id: pd.service_id.clone(),
+        connect_timeout: pd.connect_timeout,
+        request_timeout: pd.request_timeout,
+        max_rate_limit_retries: pd.max_rate_limit_retries,
+    })
+    .map_err(|e| anyhow::anyhow!("cannot build the PagerDuty client: {e}"))?;
+    Ok(Arc::new(client))
+}
+
+/// The state store. Every state write goes through one layer that counts and publishes failures (a full or
+/// read-only dir).
+fn state_store(config: &Config) -> (Arc<dyn StateStore>, watch::Receiver<StoreHealth>) {
+    let watched = WatchedStore::new(open_state(config));
+    let health = watched.health();
+    (Arc::new(watched), health)
+}
+
+fn command_deadlines(config: &Config) -> Deadlines {
+    Deadlines {
+        lookup: config.pagerduty.lookup_deadline,
+        page: config.pagerduty.page_deadline,
+        // The status actor's answer, and the margin to post the reply.
+        status: status::answered_within(config.status.check_timeout) + REPLY_MARGIN,
+    }
+}
+
+/// The schedule cache's arguments; `facts` is where it publishes its snapshot's age and last refresh.
+fn cache_args(
+    config: &Config,
+    pagerduty: &Arc<dyn PagerDutyApi>,
+    store: &Arc<dyn StateStore>,
+    facts: watch::Sender<CacheFacts>,
+) -> ScheduleCacheArgs {
+    let pd = &config.pagerduty;
+    ScheduleCacheArgs {
+        pagerduty: pagerduty.clone(),
+        store: store.clone(),
+        incident_commanders: pd.ic_schedule_refs(),
+        responders: pd.responder_schedule_refs(),
+        refresh_interval: pd.refresh_interval,
+        refresh_timeout: pd
+            .refresh_interval
+            .clamp(Duration::from_secs(5), Duration::from_secs(120)),
+        contacts_ttl: CONTACTS_TTL,
+        contact_concurrency: CONTACT_CONCURRENCY,
+        facts,
+    }
+}
+
+/// The pager's arguments. Made once: the pager and the commands share the audit log, and the recent pages
+/// outlive the pager.
+fn pager_args(
+    config: &Config,
+    pagerduty: &Arc<dyn PagerDutyApi>,
+    store: &Arc<dyn StateStore>,
+) -> PagerArgs {
+    PagerArgs {
+        pagerduty: pagerduty.clone(),
+        audit: Arc::new(AuditLog::new(store.clone(), config.pager.audit_max_bytes)),
+        recent: RecentPages::shared(config.pager.dedup_window),
+        from_email: config.pagerduty.from_email.clone(),
+    }
+}
+
+fn status_args(config: &Config, names: &ActorNames, probe: Arc<dyn StatusProbe>) -> StatusArgs {
+    let poll_interval = config.status.poll_interval;
+    StatusArgs {
+        probe,
+        poll_interval,
+        check_timeout: config.status.check_timeout,
+        // Polls must not reuse a check from the previous interval.
+        fresh_for: STATUS_FRESH_FOR.min(poll_interval / 2),
+        names: names.clone(),
+    }
+}
+
+/// What every command may use: access rules, chaos drills when on, and the pager's audit log.
+fn command_context(
+    config: &Config,
+    names: &ActorNames,
+    chat: &Arc<dyn ChatOut>,
+    pagerduty: &Arc<dyn PagerDutyApi>,
+    deadlines: Deadlines,
+    pager: &PagerArgs,
+    store: &Arc<dyn StateStore>,
+) -> Arc<CommandContext> {
+    let access = AccessPolicy {
+        page_channels: config.access.page_channels.clone(),
+        allow_dm: config.access.allow_dm,
+        admins: config.access.admins.clone(),
+    };
+    let chaos = config.admin.chaos.then_some(root::crash as CrashFn);
+    Arc::new(
+        CommandContext::new(names.clone(), chat.clone(), pagerduty.clone(), deadlines)
+            .with_access(access)
+            .with_chaos(chaos)
+            .with_audit(pager.audit.clone())
+            .with_incident_audit(Arc::new(IncidentAudit::new(
+                store.clone(),
+                config.pager.audit_max_bytes,
+            ))),
+    )
 }
 
 fn start_admin(

@@ -15,8 +15,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use icbot_actors::chat::{ChatTarget, InboundMessage};
 use icbot_actors::commands::gateway::GatewayHandle;
-use icbot_actors::commands::reply::Reply;
 use icbot_actors::ports::{ChatError, ChatOut};
+use icbot_actors::reply::Reply;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::Mutex;
 

@@ -12,6 +12,7 @@
 //! - `html`: HTML escaping for the pages icbot serves.
 //! - `instance`: which bot this is (pid, start time), and the state dir lock: one bot per state dir.
 //! - `console`: console chat (stdin in, stdout out, replies in input order).
+//! - `crypto`: the process's rustls crypto provider (ring), installed once.
 //! - `monitoring`: the `!status` probes (Alertmanager, Statuspage), the core's `StatusProbe` over HTTP.
 //! - `pagerduty`: the PagerDuty REST API v2 client, the core's `PagerDutyApi` over HTTP.
 //! - `slack`: the Slack chat adapter: replies via the Web API, commands via Socket Mode or the Events API.
@@ -23,6 +24,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod console;
+pub mod crypto;
 pub mod ha;
 pub mod health;
 pub mod html;

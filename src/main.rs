@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    icbot::app::install_crypto_provider();
+    icbot::crypto::install_crypto_provider();
     // Logging is set up by the command, once it knows where logs go (see `cli::main`).
     let cli = icbot::cli::Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -15,8 +15,8 @@ use crate::ports::{
 };
 
 use crate::chat::{ChatTarget, MessageRef};
-use crate::commands::reply::Reply;
 use crate::ports::{ChatError, ChatOut, StatusProbe};
+use crate::reply::Reply;
 use crate::status::system_state::{Level, ProbeError, StatusReport};
 
 /// A report at `level` with a summary naming it.

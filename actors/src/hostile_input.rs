@@ -7,17 +7,19 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use proptest::prelude::*;
 
+use crate::cache::directory::UserQuery;
 use crate::cache::oncall::{OnCallSnapshot, Person, Phone, Roster, ScheduleOnCall, ScheduleRef};
 use crate::cache::schedule_cache::{CacheView, RefreshFailure};
 use crate::chat::ChatTarget;
 use crate::commands::format;
-use crate::commands::parse::{Command, UserQuery, MAX_MESSAGE_CHARS, MAX_QUERY_CHARS};
-use crate::commands::reply::{Reply, MAX_REPLY_CHARS};
-use crate::pager::actor::{PageOutcome, PageRequest, PageTarget, PersonResult};
-use crate::pager::dedup::{PriorPage, PriorState};
+use crate::commands::parse::{Command, MAX_MESSAGE_CHARS, MAX_QUERY_CHARS};
+use crate::pager::page::{
+    PageOutcome, PageRequest, PageTarget, PersonResult, PriorPage, PriorState,
+};
 use crate::ports::{Incident, PagerDutyError};
-use crate::status::actor::StatusCheck;
+use crate::reply::{Reply, MAX_REPLY_CHARS};
 use crate::status::format as status_format;
+use crate::status::system_state::StatusCheck;
 use crate::status::system_state::{Level, ProbeError, StatusReport, SystemState};
 
 /// Cases per property: enough to find the odd input, few enough that `cargo test` stays fast.
@@ -155,7 +157,7 @@ fn outcome(people: &[Person], audience: String, message: Option<String>, n: u8) 
             targets: targets.clone(),
             message,
             again: false,
-            targeting: crate::pager::actor::Targeting::IncidentCommanders,
+            targeting: crate::pager::page::Targeting::IncidentCommanders,
         },
         incident: n.is_multiple_of(2).then(|| Incident {
             id: "Q1".into(),
@@ -249,9 +251,9 @@ proptest! {
         assert_lines_short(&reply);
         assert_bounded(&reply);
         for (state, targeting) in [
-            (PriorState::Recorded, crate::pager::actor::Targeting::IncidentCommanders),
-            (PriorState::OutcomeUnknown, crate::pager::actor::Targeting::People),
-            (PriorState::OpenInPagerDuty, crate::pager::actor::Targeting::People),
+            (PriorState::Recorded, crate::pager::page::Targeting::IncidentCommanders),
+            (PriorState::OutcomeUnknown, crate::pager::page::Targeting::People),
+            (PriorState::OpenInPagerDuty, crate::pager::page::Targeting::People),
         ] {
             o.request.targeting = targeting;
             o.duplicate_of = Some(PriorPage {

@@ -289,8 +289,8 @@ pub fn check_result(state: &SystemState) -> &'static str {
 mod tests {
     use super::*;
     use crate::commands::parse::Command;
+    use crate::root::Child;
     use crate::supervision::names::ActorNames;
-    use crate::supervision::root::Child;
 
     #[test]
     fn label_sets_are_every_combination() {

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cache::oncall::{OnCallEntry, Person, UserId};
 use crate::chat::{ChatTarget, MessageRef};
-use crate::commands::reply::Reply;
+use crate::reply::Reply;
 use crate::status::system_state::{ProbeError, StatusReport};
 
 /// What went wrong talking to PagerDuty: one variant per thing the caller does differently.

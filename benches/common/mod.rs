@@ -15,8 +15,8 @@ use icbot::stub::{
     StubService, StubUser,
 };
 use icbot_actors::chat::{ChatTarget, InboundMessage, MessageRef};
-use icbot_actors::commands::reply::Reply;
 use icbot_actors::ports::{ChatError, ChatOut};
+use icbot_actors::reply::Reply;
 use icbot_actors::supervision::names::ActorNames;
 use tokio::sync::mpsc;
 

@@ -12,19 +12,23 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use icbot_actors::deadline::Deadline;
+use icbot_actors::supervision::ask::{ask_if_running, AskError};
 use icbot_actors::supervision::names::ActorNames;
 
 use crate::instance::Instance;
 use icbot_actors::cache::schedule_cache::CacheFacts;
-use icbot_actors::pager::actor::{PageOutcome, PagerMessage};
+use icbot_actors::pager::actor::PagerMessage;
+use icbot_actors::pager::page::PageOutcome;
+use icbot_actors::root::{Child, ChildHealth};
 use icbot_actors::state_store::watched::StoreHealth;
-use icbot_actors::status::actor::{StatusCheck, StatusMessage};
+use icbot_actors::status::actor::StatusMessage;
 use icbot_actors::status::stalks::{KeptStalks, StalkInfo, StalksMessage};
+use icbot_actors::status::system_state::StatusCheck;
 use icbot_actors::status::system_state::SystemState;
-use icbot_actors::supervision::root::{Child, ChildHealth, Failure};
+use icbot_actors::supervision::child::Failure;
 use metrics_exporter_prometheus::PrometheusHandle;
-use ractor::rpc::CallResult;
-use ractor::{ActorCell, ActorRef, ActorStatus, Message, RpcReplyPort};
+use ractor::{ActorCell, ActorStatus, Message, RpcReplyPort};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -443,13 +447,10 @@ where
     M: Message,
     R: Send + 'static,
 {
-    let Some(actor) = ActorRef::<M>::where_is(name) else {
-        return Asked::NotRunning;
-    };
-    match tokio::time::timeout(ASK_TIMEOUT, actor.call(build, Some(ASK_TIMEOUT))).await {
-        Ok(Ok(CallResult::Success(r))) => Asked::Answer(r),
-        Ok(Ok(CallResult::Timeout)) | Err(_) => Asked::Slow,
-        Ok(Ok(CallResult::SenderError)) | Ok(Err(_)) => Asked::NotRunning,
+    match ask_if_running(name, "the actor", Deadline::after(ASK_TIMEOUT), build).await {
+        Ok(r) => Asked::Answer(r),
+        Err(AskError::Timeout(_)) => Asked::Slow,
+        Err(AskError::Unavailable(_)) => Asked::NotRunning,
     }
 }
 

@@ -125,3 +125,38 @@ fn describe() {
         "Always 1; the version label says which icbot runs."
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::{Duration, SystemTime};
+
+    use icbot_actors::pager::audit::{AuditLog, AUDIT_FILE, DEFAULT_MAX_BYTES};
+    use icbot_actors::ports::StateStore;
+    use icbot_actors::state_store::MemoryStateStore;
+    use metrics_exporter_prometheus::PrometheusBuilder;
+
+    #[test]
+    fn unreadable_audit_lines_are_counted_where_prometheus_sees_them() {
+        let recorder = PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        let store = Arc::new(MemoryStateStore::new());
+        // A line that was never JSON, then one torn by a crash mid-append.
+        store
+            .save(
+                AUDIT_FILE,
+                b"not a record\n{\"event\":\"started\",\"at\":\"2026-",
+            )
+            .unwrap();
+        let log = AuditLog::new(store, DEFAULT_MAX_BYTES);
+        let records = metrics::with_local_recorder(&recorder, || {
+            log.recent(SystemTime::now() - Duration::from_secs(600))
+        });
+        assert!(records.is_empty());
+        let text = handle.render();
+        assert!(
+            text.contains("icbot_audit_unreadable_lines_total 2"),
+            "{text}"
+        );
+    }
+}

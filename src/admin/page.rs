@@ -10,9 +10,9 @@ use std::fmt::Write;
 use std::time::{Duration, SystemTime};
 
 use icbot_actors::cache::oncall::{human_age, OnCallSnapshot, ScheduleOnCall};
-use icbot_actors::pager::actor::PageOutcome;
-use icbot_actors::status::actor::StatusCheck;
+use icbot_actors::pager::page::PageOutcome;
 use icbot_actors::status::stalks::StalkInfo;
+use icbot_actors::status::system_state::StatusCheck;
 use icbot_actors::status::system_state::SystemState;
 
 use super::facts::{ActorFacts, Asked, Readiness};
@@ -380,9 +380,10 @@ mod tests {
     use icbot_actors::cache::oncall::{Person, ScheduleRef, UserId};
     use icbot_actors::cache::schedule_cache::{CacheFacts, RefreshResult};
     use icbot_actors::chat::ChatTarget;
-    use icbot_actors::pager::actor::{PageRequest, PageTarget, PersonResult, Targeting};
+    use icbot_actors::pager::page::{PageRequest, PageTarget, PersonResult, Targeting};
     use icbot_actors::ports::Incident;
-    use icbot_actors::supervision::root::{Child, ChildHealth, Failure};
+    use icbot_actors::root::{Child, ChildHealth};
+    use icbot_actors::supervision::child::Failure;
 
     use super::*;
     use crate::admin::facts::{ActorAnswers, FailureFacts, TreeFacts};

@@ -6,7 +6,8 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use icbot_actors::supervision::chaos::{self, CrashError};
+use icbot_actors::root;
+use icbot_actors::supervision::chaos::CrashError;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 
@@ -107,7 +108,7 @@ async fn crash(
         )
             .into_response();
     }
-    match chaos::crash(&sources.names, &name) {
+    match root::crash(&sources.names, &name) {
         Ok(full) => {
             let id = ractor::registry::where_is(full.clone()).map(|c| c.get_id().to_string());
             (

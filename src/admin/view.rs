@@ -9,8 +9,9 @@ use std::time::SystemTime;
 
 use icbot_actors::cache::oncall::OnCallSnapshot;
 use icbot_actors::cache::schedule_cache::{CacheFacts, CacheView, ScheduleCacheMessage};
-use icbot_actors::pager::actor::{PageOutcome, PagerMessage};
-use icbot_actors::supervision::root::ChildHealth;
+use icbot_actors::pager::actor::PagerMessage;
+use icbot_actors::pager::page::PageOutcome;
+use icbot_actors::root::ChildHealth;
 
 use super::facts::{ask, ActorAnswers, AdminSources, Asked, TreeFacts};
 use crate::instance::Instance;

@@ -80,14 +80,8 @@ impl fmt::Display for Problem {
 }
 
 /// An environment value as echoed in a problem: cut, so a huge value cannot flood the output.
-fn shown(value: &str) -> String {
-    const MAX: usize = 80;
-    if value.chars().count() <= MAX {
-        value.to_string()
-    } else {
-        let cut: String = value.chars().take(MAX).collect();
-        format!("{cut}...")
-    }
+fn shown(value: &str) -> std::borrow::Cow<'_, str> {
+    icbot_actors::truncate::truncate(value, 80)
 }
 
 /// Where each key's value came from, by its path (`pagerduty.page_deadline`).

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use icbot_actors::ports::StatusProbe;
 use icbot_actors::status::system_state::ProbeError;
+use icbot_actors::truncate::truncate;
 
 pub use alertmanager::AlertmanagerProbe;
 pub use statuspage::StatuspageProbe;
@@ -126,10 +127,7 @@ fn from_reqwest(e: reqwest::Error) -> ProbeError {
 }
 
 fn short(text: &str) -> String {
-    match text.char_indices().nth(MAX_REASON) {
-        Some((cut, _)) => format!("{}...", &text[..cut]),
-        None => text.to_string(),
-    }
+    truncate(text, MAX_REASON).into_owned()
 }
 
 /// A tiny HTTP server on 127.0.0.1:0 for the probes' tests.
@@ -153,7 +151,7 @@ pub(crate) mod test_server {
 
     /// Serves `answer` on `path` and returns the base URL.
     pub async fn serve(path: &'static str, answer: Answer) -> String {
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        crate::crypto::install_crypto_provider();
         let app = Router::new().route(
             path,
             get(move || {
@@ -199,7 +197,7 @@ pub(crate) mod test_server {
     }
 
     pub fn client() -> reqwest::Client {
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        crate::crypto::install_crypto_provider();
         reqwest::Client::builder().build().expect("client")
     }
 }

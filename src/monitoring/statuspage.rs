@@ -45,7 +45,7 @@ impl StatusProbe for StatuspageProbe {
             other => {
                 return Err(ProbeError::Malformed(format!(
                     "unknown indicator {:?}",
-                    other.chars().take(40).collect::<String>()
+                    icbot_actors::truncate::prefix(other, 40)
                 )))
             }
         };

@@ -120,10 +120,7 @@ pub(crate) fn rate_limit_wait(headers: &HeaderMap, retry: u32, cap: Duration) ->
 
 /// `text` cut to [`MAX_MESSAGE_CHARS`] characters, with an ellipsis when cut.
 fn shorten(text: &str) -> String {
-    match text.char_indices().nth(MAX_MESSAGE_CHARS) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.to_string(),
-    }
+    icbot_actors::truncate::truncate(text, MAX_MESSAGE_CHARS).into_owned()
 }
 
 #[cfg(test)]

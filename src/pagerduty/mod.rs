@@ -127,7 +127,7 @@ impl PagerDutyClient {
         headers.insert(AUTHORIZATION, authorization);
         headers.insert(ACCEPT, HeaderValue::from_static(ACCEPT_V2));
 
-        ensure_crypto_provider();
+        crate::crypto::install_crypto_provider();
         let http = reqwest::Client::builder()
             .default_headers(headers)
             .user_agent(concat!("icbot/", env!("CARGO_PKG_VERSION")))
@@ -298,23 +298,6 @@ fn status_class(code: u16) -> &'static str {
     }
 }
 
-/// reqwest is built without a TLS crypto provider and panics when it finds none; `main` installs ring,
-/// and this makes a client built anywhere else (tests, tools) do the same instead of panicking.
-fn ensure_crypto_provider() {
-    if rustls::crypto::CryptoProvider::get_default().is_none() {
-        // Losing a race to another installer is fine: a provider is installed either way.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    }
-}
-
-/// `text` cut to at most `max` characters, on a character boundary.
-fn truncate_chars(text: &str, max: usize) -> &str {
-    match text.char_indices().nth(max) {
-        Some((cut, _)) => &text[..cut],
-        None => text,
-    }
-}
-
 #[async_trait]
 impl PagerDutyApi for PagerDutyClient {
     async fn on_calls(&self, schedule_ids: &[String]) -> Result<Vec<OnCallEntry>, PagerDutyError> {
@@ -400,7 +383,7 @@ impl PagerDutyApi for PagerDutyClient {
     }
 
     async fn create_incident(&self, incident: &NewIncident) -> Result<Incident, PagerDutyError> {
-        let title = truncate_chars(&incident.title, MAX_TITLE_CHARS);
+        let title = icbot_actors::truncate::prefix(&incident.title, MAX_TITLE_CHARS);
         let body = CreateIncident::new(
             title,
             &incident.details,
@@ -513,7 +496,7 @@ impl PagerDutyApi for PagerDutyClient {
         resolution: Option<&str>,
         from: Option<&str>,
     ) -> Result<IncidentState, PagerDutyError> {
-        let resolution = resolution.map(|r| truncate_chars(r, MAX_TITLE_CHARS));
+        let resolution = resolution.map(|r| icbot_actors::truncate::prefix(r, MAX_TITLE_CHARS));
         let answer = self
             .write(
                 Method::PUT,

@@ -18,9 +18,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use icbot_actors::chat::{ChatTarget, MessageRef};
-use icbot_actors::commands::reply::Reply;
 use icbot_actors::metric_names;
 use icbot_actors::ports::{ChatError, ChatOut};
+use icbot_actors::reply::Reply;
 use slack_morphism::errors::SlackClientError;
 use slack_morphism::prelude::*;
 use tokio::sync::{mpsc, oneshot};

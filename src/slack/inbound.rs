@@ -12,7 +12,7 @@ use std::sync::Mutex;
 
 use icbot_actors::chat::{ChatTarget, InboundMessage};
 use icbot_actors::commands::gateway::GatewayHandle;
-use icbot_actors::commands::reply::{ACK_ACTION_ID, RESOLVE_ACTION_ID};
+use icbot_actors::reply::{ACK_ACTION_ID, RESOLVE_ACTION_ID};
 use slack_morphism::prelude::*;
 
 use super::client::BotIdentity;

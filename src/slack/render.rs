@@ -5,7 +5,7 @@
 //! `<http://evil|ok>` typed by somebody from becoming a ping or a disguised link. Markup comes only from the
 //! spans: `*strong*`, `` `code` ``, `<tel:..|..>` and `<url|label>`.
 
-use icbot_actors::commands::reply::{IncidentCard, Reply, Span};
+use icbot_actors::reply::{IncidentCard, Reply, Span};
 use slack_morphism::prelude::{
     SlackActionBlockElement, SlackActionsBlock, SlackBlock, SlackBlockButtonElement,
     SlackBlockButtonStyle, SlackBlockMarkDownText, SlackBlockPlainText, SlackBlockText,
@@ -116,10 +116,10 @@ pub fn card_blocks(reply: &Reply) -> Option<Vec<SlackBlock>> {
             .with_action_id(action.action_id().into())
             .with_value(card.number.to_string());
             let button = match action {
-                icbot_actors::commands::reply::CardAction::Resolve => {
+                icbot_actors::reply::CardAction::Resolve => {
                     button.with_style(SlackBlockButtonStyle::Primary)
                 }
-                icbot_actors::commands::reply::CardAction::Acknowledge => button,
+                icbot_actors::reply::CardAction::Acknowledge => button,
             };
             SlackActionBlockElement::Button(button)
         })
@@ -171,7 +171,7 @@ pub fn unescape(text: &str) -> String {
 mod tests {
     use super::*;
     use icbot_actors::cache::oncall::Phone;
-    use icbot_actors::commands::reply::{code, strong, text};
+    use icbot_actors::reply::{code, strong, text};
 
     fn one_line(spans: Vec<Span>) -> String {
         let mut reply = Reply::new();
@@ -383,8 +383,8 @@ mod tests {
                         big.line(line.clone());
                     }
                 }
-                let out = mrkdwn(&big.bounded(icbot_actors::commands::reply::MAX_REPLY_CHARS));
-                prop_assert!(out.chars().count() <= icbot_actors::commands::reply::MAX_REPLY_CHARS + ALERT_PREFIX.len());
+                let out = mrkdwn(&big.bounded(icbot_actors::reply::MAX_REPLY_CHARS));
+                prop_assert!(out.chars().count() <= icbot_actors::reply::MAX_REPLY_CHARS + ALERT_PREFIX.len());
             }
         }
     }

@@ -7,8 +7,8 @@ use std::time::Duration;
 use icbot_actors::chat::{ChatTarget, InboundMessage};
 use icbot_actors::commands::gateway::{GatewayHandle, GatewayMessage};
 use icbot_actors::commands::in_flight::InFlight;
-use icbot_actors::commands::reply::{code, strong, text, Reply};
 use icbot_actors::ports::ChatOut;
+use icbot_actors::reply::{code, strong, text, Reply};
 use icbot_actors::supervision::names::ActorNames;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use secrecy::SecretString;
@@ -23,10 +23,6 @@ use super::fake_slack::{
 use super::*;
 
 const WAIT: Duration = Duration::from_secs(10);
-
-fn install_crypto() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
 
 /// Distinct registry names per test: the ractor registry is process-wide.
 fn names() -> ActorNames {
@@ -149,7 +145,7 @@ struct SocketBot {
 }
 
 async fn socket_bot() -> SocketBot {
-    install_crypto();
+    crate::crypto::install_crypto_provider();
     let fake = FakeSlack::start().await;
     let settings = settings(&fake, SlackMode::Socket);
     let (gateway, delivered) = recording_gateway().await;
@@ -234,7 +230,7 @@ async fn dropped_socket_reconnects_and_delivers_the_next_envelope() {
 
 #[tokio::test]
 async fn post_renders_mrkdwn_to_the_right_channel_and_thread() {
-    install_crypto();
+    crate::crypto::install_crypto_provider();
     let mut fake = FakeSlack::start().await;
     let chat = chat(&settings(&fake, SlackMode::Socket));
     let mut reply = Reply::new();
@@ -267,7 +263,7 @@ async fn post_renders_mrkdwn_to_the_right_channel_and_thread() {
 
 #[tokio::test]
 async fn rate_limited_post_waits_retry_after_then_succeeds() {
-    install_crypto();
+    crate::crypto::install_crypto_provider();
     let mut fake = FakeSlack::start().await;
     let chat = chat(&settings(&fake, SlackMode::Socket));
     fake.rate_limit_posts(1, 1);
@@ -285,7 +281,7 @@ async fn rate_limited_post_waits_retry_after_then_succeeds() {
 
 #[tokio::test]
 async fn posts_to_one_channel_stay_in_order_and_are_paced() {
-    install_crypto();
+    crate::crypto::install_crypto_provider();
     let mut fake = FakeSlack::start().await;
     let mut settings = settings(&fake, SlackMode::Socket);
     settings.per_channel_interval = Duration::from_millis(50);
@@ -316,7 +312,7 @@ async fn posts_to_one_channel_stay_in_order_and_are_paced() {
 
 #[tokio::test]
 async fn a_busy_channel_does_not_hold_up_another() {
-    install_crypto();
+    crate::crypto::install_crypto_provider();
     let mut fake = FakeSlack::start().await;
     let mut settings = settings(&fake, SlackMode::Socket);
     settings.per_channel_interval = Duration::from_secs(1);
@@ -338,7 +334,7 @@ async fn a_busy_channel_does_not_hold_up_another() {
 
 #[tokio::test]
 async fn email_of_resolves_through_users_info_and_is_cached() {
-    install_crypto();
+    crate::crypto::install_crypto_provider();
     let fake = FakeSlack::start().await;
     fake.set_email("U1", "alice@example.com");
     let chat = chat(&settings(&fake, SlackMode::Socket));
@@ -365,7 +361,7 @@ struct EventsBot {
 }
 
 async fn events_bot() -> EventsBot {
-    install_crypto();
+    crate::crypto::install_crypto_provider();
     let fake = FakeSlack::start().await;
     let settings = settings(&fake, SlackMode::Events);
     let (gateway, delivered) = recording_gateway().await;
@@ -471,7 +467,7 @@ async fn events_api_drops_a_redelivered_event() {
 
 fn card_reply(status: icbot_actors::ports::IncidentStatus) -> Reply {
     use icbot_actors::cache::oncall::Phone;
-    use icbot_actors::commands::reply::{CardRow, IncidentCard};
+    use icbot_actors::reply::{CardRow, IncidentCard};
     let mut reply = Reply::text("Paged Alice Moreau: incident #7 https://pd/Q7");
     reply.card = Some(Box::new(IncidentCard {
         incident_id: "Q7".into(),
@@ -495,7 +491,7 @@ fn card_reply(status: icbot_actors::ports::IncidentStatus) -> Reply {
 #[tokio::test]
 async fn a_card_is_block_kit_with_buttons_and_is_edited_in_place() {
     use icbot_actors::ports::IncidentStatus;
-    install_crypto();
+    crate::crypto::install_crypto_provider();
     let mut fake = FakeSlack::start().await;
     let chat = chat(&settings(&fake, SlackMode::Socket));
     let posted = chat

@@ -134,7 +134,7 @@ struct SlackBot {
 
 impl SlackBot {
     async fn start(mode: SlackMode, tag: &str) -> SlackBot {
-        app::install_crypto_provider();
+        crate::crypto::install_crypto_provider();
         let fake = FakeSlack::start().await;
         fake.set_email(ALICE, ALICE_EMAIL);
         let stub = StubServer::start("127.0.0.1:0", StubData::demo(), Fault::None)

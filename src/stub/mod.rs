@@ -466,7 +466,7 @@ pub(crate) mod testing {
     /// A plain HTTP client. reqwest is built with `rustls-no-provider` and refuses to build a client, even
     /// for plain HTTP, until a crypto provider is installed.
     pub(crate) fn client() -> reqwest::Client {
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        crate::crypto::install_crypto_provider();
         reqwest::Client::new()
     }
 

@@ -14,8 +14,8 @@ use icbot::stub::{Fault, StubData, StubHandle, StubServer};
 use icbot_actors::cache::schedule_cache::ScheduleCacheMessage;
 use icbot_actors::chat::{ChatTarget, InboundMessage};
 use icbot_actors::ports::PagerDutyError;
+use icbot_actors::root::Child;
 use icbot_actors::supervision::names::ActorNames;
-use icbot_actors::supervision::root::Child;
 use ractor::ActorRef;
 
 use crate::helpers::{config_text, Options, RecordingChat, TempDir};
@@ -48,7 +48,7 @@ pub(crate) async fn admin_bot_with(
     admin_token: Option<&str>,
     prepare: impl FnOnce(&StubHandle),
 ) -> AdminBot {
-    app::install_crypto_provider();
+    icbot::crypto::install_crypto_provider();
     let stub = StubServer::start("127.0.0.1:0", StubData::demo(), fault)
         .await
         .expect("stub starts");

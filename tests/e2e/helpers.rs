@@ -12,8 +12,8 @@ use icbot::config::{Config, Secrets};
 use icbot::stub::{Fault, StubData, StubHandle, StubServer};
 use icbot_actors::cache::schedule_cache::ScheduleCacheMessage;
 use icbot_actors::chat::{ChatTarget, InboundMessage, MessageRef};
-use icbot_actors::commands::reply::Reply;
 use icbot_actors::ports::{ChatError, ChatOut, PagerDutyError};
+use icbot_actors::reply::Reply;
 use icbot_actors::supervision::names::ActorNames;
 use ractor::ActorRef;
 use tokio::sync::Notify;
@@ -267,7 +267,7 @@ async fn start_bot(
     chat: Arc<RecordingChat>,
     tag: &str,
 ) -> Bot {
-    app::install_crypto_provider();
+    icbot::crypto::install_crypto_provider();
     let text = config_text(stub_url, &state.0, o);
     let config = Config::parse(&text, Vec::new()).expect("test config parses");
     let secrets =

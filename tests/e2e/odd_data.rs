@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use icbot::stub::{ContactKind, StubContact, StubData, StubOnCall, StubSchedule, StubUser};
-use icbot_actors::commands::reply::MAX_REPLY_CHARS;
+use icbot_actors::reply::MAX_REPLY_CHARS;
 
 use crate::helpers::{spawn_bot, spawn_bot_with, Options};
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use icbot::admin::Readiness;
 use icbot::stub::Fault;
-use icbot_actors::supervision::root::Child;
+use icbot_actors::root::Child;
 
 use crate::admin::{admin_bot, admin_bot_with, run_health, sample, AdminBot};
 

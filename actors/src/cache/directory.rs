@@ -1,7 +1,29 @@
 //! Finding the person a user means by `<user>`: an email, a full name, or a unique name prefix.
 
+use std::fmt;
+
 use crate::cache::oncall::Person;
-use crate::commands::parse::UserQuery;
+
+/// Who a user means by `<user>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserQuery {
+    /// `alice@example.com`
+    Email(String),
+    /// A Slack mention `<@U123ABC>`, by chat user id.
+    Mention(String),
+    /// A full name or a unique name prefix, case-insensitive.
+    Name(String),
+}
+
+impl fmt::Display for UserQuery {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UserQuery::Email(e) => f.write_str(e),
+            UserQuery::Mention(id) => write!(f, "<@{id}>"),
+            UserQuery::Name(n) => f.write_str(n),
+        }
+    }
+}
 
 /// What a lookup found.
 #[derive(Debug, Clone, PartialEq, Eq)]

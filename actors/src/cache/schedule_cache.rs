@@ -35,6 +35,7 @@ pub const COLD_RETRY_FIRST: Duration = Duration::from_secs(1);
 
 pub struct ScheduleCacheActor;
 
+#[derive(Clone)]
 pub struct ScheduleCacheArgs {
     pub pagerduty: Arc<dyn PagerDutyApi>,
     pub store: Arc<dyn StateStore>,
@@ -519,20 +520,7 @@ fn group(schedules: &[ScheduleRef], entries: &[OnCallEntry]) -> Vec<ScheduleOnCa
 }
 
 fn load_snapshot(store: &dyn StateStore) -> Option<OnCallSnapshot> {
-    match store.load(SNAPSHOT_FILE) {
-        Ok(Some(bytes)) => match serde_json::from_slice(&bytes) {
-            Ok(s) => Some(s),
-            Err(e) => {
-                tracing::warn!(error = %e, file = SNAPSHOT_FILE, "state file is corrupt; ignoring it");
-                None
-            }
-        },
-        Ok(None) => None,
-        Err(e) => {
-            tracing::warn!(error = %e, file = SNAPSHOT_FILE, "cannot read state file; ignoring it");
-            None
-        }
-    }
+    crate::state_store::json::load_json(store, SNAPSHOT_FILE)
 }
 
 fn save_snapshot(store: &dyn StateStore, snapshot: &OnCallSnapshot) {

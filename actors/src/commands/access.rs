@@ -3,7 +3,7 @@
 
 use crate::chat::InboundMessage;
 use crate::commands::parse::Command;
-use crate::commands::reply::Reply;
+use crate::reply::Reply;
 
 /// The `[access]` rules.
 #[derive(Debug, Clone, PartialEq, Eq)]

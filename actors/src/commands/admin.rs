@@ -2,22 +2,20 @@
 
 use std::time::SystemTime;
 
-use tokio::time::Instant;
-
 use crate::cache::oncall::human_age;
 use crate::cache::schedule_cache::{failure_text, ScheduleCacheMessage};
-use crate::commands::reply::Reply;
+use crate::deadline::Deadline;
+use crate::reply::Reply;
 use crate::supervision::ask::ask;
-use crate::supervision::chaos;
+use crate::supervision::chaos::CrashFn;
 use crate::supervision::names::ActorNames;
 
 /// `!ic refresh`: refreshes the on-call data now and says how it went, by `deadline`.
-pub async fn refresh(names: &ActorNames, deadline: Instant) -> Reply {
-    let within = deadline.saturating_duration_since(Instant::now());
+pub async fn refresh(names: &ActorNames, deadline: Deadline) -> Reply {
     match ask(
         &names.schedule_cache(),
         "the on-call cache",
-        within,
+        deadline,
         ScheduleCacheMessage::RefreshNow,
     )
     .await
@@ -27,7 +25,7 @@ pub async fn refresh(names: &ActorNames, deadline: Instant) -> Reply {
             let age = ask(
                 &names.schedule_cache(),
                 "the on-call cache",
-                within,
+                deadline,
                 ScheduleCacheMessage::Get,
             )
             .await
@@ -47,13 +45,13 @@ pub async fn refresh(names: &ActorNames, deadline: Instant) -> Reply {
 }
 
 /// `!ic crash <actor>`: a chaos drill, only when `[admin] chaos = true`.
-pub fn crash(names: &ActorNames, actor: &str, chaos_on: bool) -> Reply {
-    if !chaos_on {
+pub fn crash(names: &ActorNames, actor: &str, chaos: Option<CrashFn>) -> Reply {
+    let Some(crash) = chaos else {
         return Reply::text(
             "Chaos drills are off: set [admin] chaos = true (never in production) to crash actors.",
         );
-    }
-    match chaos::crash(names, actor) {
+    };
+    match crash(names, actor) {
         Ok(full) => Reply::text(format!(
             "Crashing {full} (chaos drill): its supervisor restarts it; watch /actors or `icbot health`."
         )),

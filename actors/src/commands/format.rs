@@ -3,13 +3,16 @@
 use std::time::SystemTime;
 
 use crate::cache::directory::Unresolved;
+use crate::cache::directory::UserQuery;
 use crate::cache::oncall::{human_age, OnCallSnapshot, Person, Roster};
 use crate::cache::schedule_cache::{failure_text, CacheView};
-use crate::commands::parse::{truncate, Command, UserQuery, MAX_QUERY_CHARS};
-use crate::commands::reply::{code, strong, text, CardRow, IncidentCard, Reply, Span};
-use crate::pager::actor::{PageOutcome, PageRequest, PageTarget, PersonResult, Targeting};
-use crate::pager::dedup::{PriorPage, PriorState};
+use crate::commands::parse::{Command, MAX_QUERY_CHARS};
+use crate::pager::page::{
+    PageOutcome, PageRequest, PageTarget, PersonResult, PriorPage, PriorState, Targeting,
+};
 use crate::ports::IncidentStatus;
+use crate::reply::{code, strong, text, CardRow, IncidentCard, Reply, Span};
+use crate::truncate::truncate;
 
 /// Names and messages echoed back are cut to this many characters.
 const ECHO_MAX: usize = 200;
@@ -169,7 +172,7 @@ pub fn who_card(person: &Person, snapshot: Option<&OnCallSnapshot>) -> Reply {
 /// How to name this person in `!ic page`, cut like every echo.
 fn page_handle(person: &Person) -> String {
     if !person.email.is_empty() {
-        truncate(&person.email, ECHO_MAX)
+        truncate(&person.email, ECHO_MAX).into_owned()
     } else {
         format!("@\"{}\"", truncate(&person.name, ECHO_MAX))
     }
@@ -263,7 +266,7 @@ pub fn unresolved_people(named: usize, problems: &[(UserQuery, Unresolved)]) -> 
         )),
     ]);
     for (query, why) in problems {
-        let q = truncate(&query.to_string(), ECHO_MAX);
+        let q = truncate(&query.to_string(), ECHO_MAX).into_owned();
         let line = match why {
             Unresolved::NotFound {
                 search_failed: None,
@@ -331,7 +334,7 @@ pub fn ambiguous(query: &UserQuery, candidates: &[Person]) -> Reply {
 }
 
 pub fn not_found(query: &UserQuery, search_failed: Option<String>) -> Reply {
-    let q = truncate(&query.to_string(), ECHO_MAX);
+    let q = truncate(&query.to_string(), ECHO_MAX).into_owned();
     match search_failed {
         None => Reply::text(format!(
             "Nobody called “{q}” in PagerDuty. Try an email or a full name."
@@ -427,7 +430,8 @@ pub fn page_outcome(outcome: &PageOutcome, staleness: Option<String>) -> Reply {
                     .as_deref()
                     .unwrap_or(&format!("Page for {audience}")),
                 ECHO_MAX * 2,
-            ),
+            )
+            .into_owned(),
             html_url: i.html_url.clone(),
             status: IncidentStatus::Triggered,
             acknowledged_by: Vec::new(),
@@ -435,7 +439,7 @@ pub fn page_outcome(outcome: &PageOutcome, staleness: Option<String>) -> Reply {
                 .results
                 .iter()
                 .map(|(target, result)| CardRow {
-                    name: truncate(&target.person.name, ECHO_MAX),
+                    name: truncate(&target.person.name, ECHO_MAX).into_owned(),
                     outcome: match result {
                         PersonResult::Assigned => "✓ paged (incident assigned)",
                         PersonResult::Requested => "✓ paged (responder request sent)",
@@ -583,7 +587,6 @@ mod tests {
     use crate::cache::oncall::{Phone, ScheduleOnCall, ScheduleRef, UserId};
     use crate::cache::schedule_cache::RefreshFailure;
     use crate::chat::ChatTarget;
-    use crate::pager::actor::{PageRequest, PageTarget};
     use crate::ports::{Incident, PagerDutyError};
     use std::sync::Arc;
     use std::time::Duration;
@@ -716,7 +719,7 @@ mod tests {
                 targets: targets.clone(),
                 message: None,
                 again: false,
-                targeting: crate::pager::actor::Targeting::IncidentCommanders,
+                targeting: Targeting::IncidentCommanders,
             },
             incident: incident.then(|| Incident {
                 id: "Q1".into(),

@@ -24,12 +24,12 @@ use tokio::time::Instant;
 use crate::chat::InboundMessage;
 use crate::commands::in_flight::{InFlight, InFlightGuard};
 use crate::commands::parse::Command;
-use crate::commands::reply::{Reply, MAX_REPLY_CHARS};
 use crate::commands::run::{run_command, CommandContext};
 use crate::commands::status as status_commands;
 use crate::incidents::follower::{Followed, IncidentsMessage};
 use crate::metric_names;
 use crate::ports::ChatOut;
+use crate::reply::{Reply, MAX_REPLY_CHARS};
 use crate::supervision::names::ActorNames;
 
 /// How long a reply may take to post before the gateway gives up on it (the chat adapter retries inside).
@@ -43,6 +43,7 @@ const LOOK_AGAIN: Duration = Duration::from_millis(20);
 
 pub struct GatewayActor;
 
+#[derive(Clone)]
 pub struct GatewayArgs {
     pub context: Arc<CommandContext>,
 }
@@ -449,8 +450,8 @@ fn hand_over(gateway: &ActorRef<GatewayMessage>, pending: &mut Pending) -> bool 
 }
 
 /// The start of a message, for a log line.
-fn preview(text: &str) -> String {
-    text.chars().take(80).collect()
+fn preview(text: &str) -> std::borrow::Cow<'_, str> {
+    crate::truncate::truncate(text, 80)
 }
 
 #[cfg(test)]

@@ -1,21 +1,29 @@
 //! Commands in flight, counted so that a shutdown (end of console input, SIGTERM) can wait for their replies.
+//!
+//! The count is tokio-util's [`TaskTracker`]: one token per guard. What a tracker cannot say is when one
+//! *message* is done, as opposed to all of them: a message handed to successive gateways has a guard (a
+//! sibling) per copy, and it is done only once every sibling is dropped. That note is ours: a oneshot sender
+//! the siblings share, which closes with the last of them.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{oneshot, watch};
+use tokio::sync::oneshot;
+use tokio_util::task::task_tracker::TaskTrackerToken;
+use tokio_util::task::TaskTracker;
 
 /// A counter of commands between "received" and "answered". Cloning shares it.
 #[derive(Debug, Clone)]
 pub struct InFlight {
-    count: Arc<watch::Sender<usize>>,
+    tracker: TaskTracker,
 }
 
 impl Default for InFlight {
     fn default() -> Self {
-        InFlight {
-            count: Arc::new(watch::channel(0).0),
-        }
+        let tracker = TaskTracker::new();
+        // Closed from the start: it only counts, and `wait` then means "until none is in flight".
+        tracker.close();
+        InFlight { tracker }
     }
 }
 
@@ -26,9 +34,8 @@ impl InFlight {
 
     /// Counts one more until the guard is dropped.
     pub fn enter(&self) -> InFlightGuard {
-        self.count.send_modify(|n| *n += 1);
         InFlightGuard {
-            count: self.count.clone(),
+            _counted: self.tracker.token(),
             done: None,
         }
     }
@@ -43,23 +50,21 @@ impl InFlight {
     }
 
     pub fn current(&self) -> usize {
-        *self.count.borrow()
+        self.tracker.len()
     }
 
     /// Waits until nothing is in flight, at most `within`. Returns whether everything finished.
     pub async fn drained(&self, within: Duration) -> bool {
-        let mut rx = self.count.subscribe();
-        let finished = tokio::time::timeout(within, rx.wait_for(|n| *n == 0))
+        tokio::time::timeout(within, self.tracker.wait())
             .await
-            .is_ok();
-        finished
+            .is_ok()
     }
 }
 
 /// One command in flight; dropping it (answered, failed or given up) counts it out.
 #[derive(Debug)]
 pub struct InFlightGuard {
-    count: Arc<watch::Sender<usize>>,
+    _counted: TaskTrackerToken,
     /// Dropped with the last guard sharing it (see [`InFlightGuard::sibling`]): tells one waiter this
     /// message is done.
     done: Option<Arc<oneshot::Sender<()>>>,
@@ -71,17 +76,10 @@ impl InFlightGuard {
     /// message waits to be taken and hands a sibling to each gateway it gives the message to, so a copy lost
     /// with a crashed gateway does not end the message.
     pub fn sibling(&self) -> InFlightGuard {
-        self.count.send_modify(|n| *n += 1);
         InFlightGuard {
-            count: self.count.clone(),
+            _counted: self._counted.clone(),
             done: self.done.clone(),
         }
-    }
-}
-
-impl Drop for InFlightGuard {
-    fn drop(&mut self) {
-        self.count.send_modify(|n| *n = n.saturating_sub(1));
     }
 }
 

@@ -11,7 +11,7 @@ use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
-use crate::pager::audit::audit_time;
+use crate::pager::page::page_time;
 use crate::ports::StateStore;
 
 /// The incident audit log's file name in the state directory.
@@ -45,7 +45,7 @@ pub enum IncidentOutcome {
 /// One line of `incidents.jsonl`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IncidentAuditRecord {
-    #[serde(with = "audit_time")]
+    #[serde(with = "page_time")]
     pub at: SystemTime,
     /// The chat user id of who asked.
     pub who: String,

@@ -12,15 +12,14 @@
 
 use std::time::{Duration, SystemTime};
 
-use tokio::time::Instant;
-
 use crate::chat::InboundMessage;
 use crate::commands::incident_audit::{IncidentAction, IncidentAuditRecord, IncidentOutcome};
-use crate::commands::parse::truncate;
-use crate::commands::reply::{code, strong, text, Reply, Span};
-use crate::commands::run::{until, CommandContext};
+use crate::commands::run::CommandContext;
+use crate::deadline::Deadline;
 use crate::pager::audit::AuditEvent;
 use crate::ports::{IncidentState, IncidentStatus, PagerDutyError};
+use crate::reply::{code, strong, text, Reply, Span};
+use crate::truncate::truncate;
 
 /// How far back "the incident this channel paged most recently" is looked for.
 pub const LAST_PAGE_WINDOW: Duration = Duration::from_secs(7 * 24 * 3600);
@@ -73,8 +72,8 @@ struct Actor {
 }
 
 /// `!ic incidents`: the open incidents on the service, newest first.
-pub async fn list(ctx: &CommandContext, msg: &InboundMessage, deadline: Instant) -> Reply {
-    let listed = tokio::time::timeout(until(deadline), ctx.pagerduty.open_incidents()).await;
+pub async fn list(ctx: &CommandContext, msg: &InboundMessage, deadline: Deadline) -> Reply {
+    let listed = deadline.timeout(ctx.pagerduty.open_incidents()).await;
     let (reply, outcome, detail) = match flatten(listed) {
         Ok(mut open) => {
             open.sort_by_key(|i| std::cmp::Reverse(i.number));
@@ -100,11 +99,11 @@ pub async fn change(
     msg: &InboundMessage,
     number: Option<u64>,
     change: Change,
-    deadline: Instant,
+    deadline: Deadline,
 ) -> Reply {
     let action = change.action();
     let (listed, actor) = tokio::join!(
-        tokio::time::timeout(until(deadline), ctx.pagerduty.open_incidents()),
+        deadline.timeout(ctx.pagerduty.open_incidents()),
         actor(ctx, &msg.user, deadline),
     );
     let open = match flatten(listed) {
@@ -183,10 +182,10 @@ pub async fn change(
 
 /// A PagerDuty call bounded by what is left of the deadline; running out is a timeout.
 async fn ask<T>(
-    deadline: Instant,
+    deadline: Deadline,
     call: impl std::future::Future<Output = Result<T, PagerDutyError>>,
 ) -> Result<T, PagerDutyError> {
-    flatten(tokio::time::timeout(until(deadline), call).await)
+    flatten(deadline.timeout(call).await)
 }
 
 fn flatten<T>(
@@ -196,12 +195,13 @@ fn flatten<T>(
 }
 
 /// Who is acting: their chat email when it is a PagerDuty user the bot knows, else the bot for them.
-async fn actor(ctx: &CommandContext, chat_user: &str, deadline: Instant) -> Actor {
+async fn actor(ctx: &CommandContext, chat_user: &str, deadline: Deadline) -> Actor {
     let on_behalf = Actor {
         from: None,
         name: chat_user.to_string(),
     };
-    let email = match tokio::time::timeout(until(deadline) / 4, ctx.chat.email_of(chat_user)).await
+    let email = match tokio::time::timeout(deadline.remaining() / 4, ctx.chat.email_of(chat_user))
+        .await
     {
         Ok(Ok(Some(email))) => email.to_lowercase(),
         Ok(Ok(None)) => return on_behalf,
@@ -217,7 +217,7 @@ async fn actor(ctx: &CommandContext, chat_user: &str, deadline: Instant) -> Acto
             return on_behalf;
         }
     };
-    let view = ctx.view(until(deadline) / 4).await;
+    let view = ctx.view(Deadline::after(deadline.remaining() / 4)).await;
     let person = view
         .as_ref()
         .and_then(|v| v.snapshot.as_ref())
@@ -598,7 +598,7 @@ mod tests {
         async fn say(&self, channel: &str, text: &str) -> (String, Duration) {
             let msg = said(channel, text);
             let command = Command::parse(text).unwrap().unwrap();
-            let started = Instant::now();
+            let started = tokio::time::Instant::now();
             let reply = run_command(&self.ctx, &msg, command, None).await.plain();
             (reply, started.elapsed())
         }

@@ -9,18 +9,19 @@
 //! - [`incidents`]: `!ic incidents`, `ack`, `resolve`, `note` (after the page), recorded in
 //!   [`incident_audit`].
 //! - [`access`]: where paging is allowed, whether DMs are answered, who is an admin.
-//! - [`reply`]: a reply as lines of spans, rendered by each chat adapter; [`format`] builds the `!ic` ones.
+//! - [`format`]: the `!ic` replies, as [`crate::reply::Reply`] documents.
 //!
 //! Asks `cache`, `pager` and `status` for what a command needs; never the reverse.
 
 pub mod access;
 pub mod admin;
+#[cfg(test)]
+mod answers_in_time;
 pub mod format;
 pub mod gateway;
 pub mod in_flight;
 pub mod incident_audit;
 pub mod incidents;
 pub mod parse;
-pub mod reply;
 pub mod run;
 pub mod status;

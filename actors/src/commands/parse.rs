@@ -2,7 +2,9 @@
 //! are rejected. The help text comes from [`Command::HELP`], and a test parses every example in it, so the help
 //! cannot drift from the parser.
 
-use std::fmt;
+use crate::cache::directory::UserQuery;
+
+use crate::truncate::truncate;
 
 /// The most characters of user input a hint echoes back.
 const HINT_ECHO_MAX: usize = 40;
@@ -15,27 +17,6 @@ pub const MAX_NAMED_PEOPLE: usize = 50;
 pub const MAX_MESSAGE_CHARS: usize = 1_024;
 /// A note or a resolution note is cut to this many characters: a line in a room, not a document.
 pub const MAX_NOTE_CHARS: usize = 4_000;
-
-/// Who a user means by `<user>`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum UserQuery {
-    /// `alice@example.com`
-    Email(String),
-    /// A Slack mention `<@U123ABC>`, by chat user id.
-    Mention(String),
-    /// A full name or a unique name prefix, case-insensitive.
-    Name(String),
-}
-
-impl fmt::Display for UserQuery {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            UserQuery::Email(e) => f.write_str(e),
-            UserQuery::Mention(id) => write!(f, "<@{id}>"),
-            UserQuery::Name(n) => f.write_str(n),
-        }
-    }
-}
 
 /// What a page request adds to the page itself.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -276,7 +257,7 @@ fn parse_ic(args: &[&str]) -> Result<Command, ParseError> {
         "help" => no_more(rest, "!ic help").map(|()| Command::Help),
         "refresh" => no_more(rest, "!ic refresh").map(|()| Command::Refresh),
         "crash" => match rest {
-            [actor] => Ok(Command::Crash(truncate(actor, 100))),
+            [actor] => Ok(Command::Crash(truncate(actor, 100).into_owned())),
             _ => Err(usage(
                 "`!ic crash <actor>`: one actor, such as `pager` or `stalk:ops`.",
             )),
@@ -288,7 +269,7 @@ fn parse_ic(args: &[&str]) -> Result<Command, ParseError> {
         "ack" | "acknowledge" => parse_ack(rest),
         "resolve" => {
             let (number, words) = incident_number(rest)?;
-            let note = truncate(&words.join(" "), MAX_NOTE_CHARS);
+            let note = truncate(&words.join(" "), MAX_NOTE_CHARS).into_owned();
             Ok(Command::Resolve {
                 number,
                 note: (!note.is_empty()).then_some(note),
@@ -296,7 +277,7 @@ fn parse_ic(args: &[&str]) -> Result<Command, ParseError> {
         }
         "note" => {
             let (number, words) = incident_number(rest)?;
-            let text = truncate(&words.join(" "), MAX_NOTE_CHARS);
+            let text = truncate(&words.join(" "), MAX_NOTE_CHARS).into_owned();
             if text.is_empty() {
                 return Err(usage("Note what? `!ic note [<number>] <text>`."));
             }
@@ -379,7 +360,7 @@ fn parse_page(rest: &[&str]) -> Result<Command, ParseError> {
         .filter(|w| !w.eq_ignore_ascii_case("--again"))
         .collect();
     let message = |words: &[&str]| {
-        let m = truncate(&words.join(" "), MAX_MESSAGE_CHARS);
+        let m = truncate(&words.join(" "), MAX_MESSAGE_CHARS).into_owned();
         PageOptions {
             message: (!m.is_empty()).then_some(m),
             again,
@@ -496,16 +477,6 @@ fn user_query(raw: &str) -> Result<UserQuery, ParseError> {
     } else {
         UserQuery::Name(raw.to_string())
     })
-}
-
-/// At most `max` characters, for echoing user input back safely.
-pub fn truncate(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        s.to_string()
-    } else {
-        let cut: String = s.chars().take(max).collect();
-        format!("{cut}…")
-    }
 }
 
 #[cfg(test)]
@@ -770,25 +741,12 @@ mod tests {
                 .example
                 .starts_with(entry.syntax.split(['[', '<', '@']).next().unwrap().trim()));
         }
-        let all = [
-            "ic",
-            "ic_page",
-            "responders",
-            "page_responders",
-            "who",
-            "page_user",
-            "help",
-            "status",
-            "stalk",
-            "unstalk",
-            "refresh",
-            "crash",
-            "incidents",
-            "ack",
-            "resolve",
-            "note",
-        ];
-        assert_eq!(covered, all.into_iter().collect());
+        // Every command's metric label is a command name, except the one for commands typed wrongly.
+        let all = crate::metric_names::COMMAND_LABELS
+            .iter()
+            .copied()
+            .filter(|label| *label != "invalid");
+        assert_eq!(covered, all.collect());
     }
 
     #[test]

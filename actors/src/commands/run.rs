@@ -9,8 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::task::Poll;
 use std::time::{Duration, SystemTime};
 
-use tokio::time::Instant;
-
+use crate::cache::directory::UserQuery;
 use crate::cache::directory::{resolve, Resolution, Unresolved};
 use crate::cache::oncall::{OnCallSnapshot, Person, Roster};
 use crate::cache::schedule_cache::{CacheView, ScheduleCacheMessage};
@@ -20,17 +19,17 @@ use crate::commands::admin as admin_commands;
 use crate::commands::format;
 use crate::commands::incident_audit::IncidentAudit;
 use crate::commands::incidents::{self, Change};
-use crate::commands::parse::{Command, PageOptions, UserQuery};
-use crate::commands::reply::{Reply, Span};
+use crate::commands::parse::{Command, PageOptions};
 use crate::commands::status as status_commands;
-use crate::pager::actor::{PageOutcome, PageRequest, PageTarget, PagerMessage, Targeting};
+use crate::deadline::{Deadline, REPLY_MARGIN};
+use crate::pager::actor::PagerMessage;
 use crate::pager::audit::{AuditLog, AuditRecord};
+use crate::pager::page::{PageOutcome, PageRequest, PageTarget, Targeting};
 use crate::ports::{ChatOut, PagerDutyApi};
-use crate::supervision::ask::ask;
+use crate::reply::{Reply, Span};
+use crate::supervision::ask::{ask, tell};
+use crate::supervision::chaos::CrashFn;
 use crate::supervision::names::ActorNames;
-
-/// Time kept back from a deadline to format and post the answer.
-const ANSWER_MARGIN: Duration = Duration::from_millis(200);
 
 /// How long each kind of command may take to answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,8 +65,8 @@ pub struct CommandContext {
     pub deadlines: Deadlines,
     /// Where paging is allowed, and whether DMs are answered.
     pub access: AccessPolicy,
-    /// `[admin] chaos`: whether `!ic crash` may crash actors.
-    pub chaos: bool,
+    /// `[admin] chaos`: how `!ic crash` crashes an actor, when drills are on.
+    pub chaos: Option<CrashFn>,
     /// The page audit log, for the replies to pages that the pager could not make, and for "the incident
     /// this channel paged last".
     pub audit: Option<Arc<AuditLog>>,
@@ -90,7 +89,7 @@ impl CommandContext {
             pagerduty,
             deadlines,
             access: AccessPolicy::default(),
-            chaos: false,
+            chaos: None,
             audit: None,
             incident_audit: None,
             last_view: Mutex::new(None),
@@ -122,18 +121,18 @@ impl CommandContext {
         self
     }
 
-    /// The same context with chaos drills on or off.
-    pub fn with_chaos(mut self, chaos: bool) -> Self {
+    /// The same context with chaos drills on (`Some(crate::root::crash)`) or off.
+    pub fn with_chaos(mut self, chaos: Option<CrashFn>) -> Self {
         self.chaos = chaos;
         self
     }
 
-    /// The cache's view, asked within `within`; the last copy when the cache cannot answer.
-    pub(crate) async fn view(&self, within: Duration) -> Option<CacheView> {
+    /// The cache's view, asked by `by`; the last copy when the cache cannot answer.
+    pub(crate) async fn view(&self, by: Deadline) -> Option<CacheView> {
         match ask(
             &self.names.schedule_cache(),
             "the on-call cache",
-            within,
+            by,
             ScheduleCacheMessage::Get,
         )
         .await
@@ -151,17 +150,26 @@ impl CommandContext {
             }
         }
     }
+
+    /// By when a page must have looked up whom to page: as `!ic who` would, within the lookup deadline, so the
+    /// rest of the page deadline is PagerDuty's; never after `answer_by`.
+    fn page_lookups_by(&self, answer_by: Deadline) -> Deadline {
+        answer_by.until(Deadline::after(self.deadlines.lookup))
+    }
 }
 
-/// Runs `command` for `msg` and returns the reply, always within the command's deadline. `sent` is the answer
-/// of a command the gateway already sent in order (see [`status_commands::send_in_order`]).
+/// Runs `command` for `msg` and returns the reply, always within the command's deadline less [`REPLY_MARGIN`]
+/// (kept back to post the reply). `sent` is the answer of a command the gateway already sent in order (see
+/// [`status_commands::send_in_order`]).
 pub async fn run_command(
     ctx: &CommandContext,
     msg: &InboundMessage,
     command: Command,
     sent: Option<status_commands::SentCommand>,
 ) -> Reply {
-    let deadline = Instant::now() + ctx.deadlines.of(&command);
+    let deadline = Deadline::after(ctx.deadlines.of(&command));
+    // Every step below answers by then; what is after it is for posting the reply.
+    let deadline = deadline.reserve(REPLY_MARGIN);
     let name = command.name();
     let page = page_in_words(&command);
     let work = async {
@@ -197,7 +205,7 @@ pub async fn run_command(
         }
     };
     // Each path answers by its deadline on its own; this is the backstop for a path that does not.
-    match tokio::time::timeout_at(deadline + ANSWER_MARGIN, work).await {
+    match deadline.timeout(work).await {
         Ok(reply) => reply,
         Err(_) => {
             tracing::error!(command = name, "command overran its deadline");
@@ -229,15 +237,8 @@ fn page_in_words(command: &Command) -> Option<(String, Option<String>)> {
     }
 }
 
-/// What is left of `deadline`, less the margin to answer.
-pub(crate) fn until(deadline: Instant) -> Duration {
-    deadline
-        .saturating_duration_since(Instant::now())
-        .saturating_sub(ANSWER_MARGIN)
-}
-
-async fn listing(ctx: &CommandContext, roster: Roster, deadline: Instant) -> Reply {
-    match ctx.view(until(deadline)).await {
+async fn listing(ctx: &CommandContext, roster: Roster, deadline: Deadline) -> Reply {
+    match ctx.view(deadline).await {
         Some(view) => format::on_call_listing(&view, roster, SystemTime::now()),
         None => format::cache_unavailable(),
     }
@@ -248,15 +249,14 @@ async fn page_roster(
     msg: &InboundMessage,
     roster: Roster,
     opts: PageOptions,
-    deadline: Instant,
+    deadline: Deadline,
 ) -> Reply {
-    // The snapshot must leave most of the deadline to PagerDuty.
-    let Some(view) = ctx.view(until(deadline) / 3).await else {
+    let Some(view) = ctx.view(ctx.page_lookups_by(deadline)).await else {
         return format::cache_unavailable();
     };
     let Some(snapshot) = view.snapshot.clone() else {
         let mut reply = format::no_on_call_data(&view, roster);
-        reply.line(vec![crate::commands::reply::strong("Nobody was paged.")]);
+        reply.line(vec![crate::reply::strong("Nobody was paged.")]);
         return reply;
     };
     let targets: Vec<PageTarget> = snapshot
@@ -284,16 +284,16 @@ async fn page_roster(
 }
 
 /// Pages everyone named, in one incident (the first named is assigned, the others asked to respond). Each one
-/// is looked up first, all at once, within half the deadline; if any is unknown or ambiguous, nobody is paged
-/// and the reply says why for each.
+/// is looked up first, all at once, by [`CommandContext::page_lookups_by`]; if any is unknown or ambiguous,
+/// nobody is paged and the reply says why for each.
 async fn page_users(
     ctx: &CommandContext,
     msg: &InboundMessage,
     queries: Vec<UserQuery>,
     opts: PageOptions,
-    deadline: Instant,
+    deadline: Deadline,
 ) -> Reply {
-    let lookup_by = Instant::now() + until(deadline) / 2;
+    let lookup_by = ctx.page_lookups_by(deadline);
     let named = queries.len();
     let (found, snapshot, staleness) = find_people(ctx, queries, lookup_by).await;
     let mut people: Vec<Person> = Vec::new();
@@ -356,9 +356,8 @@ fn page_request(
 /// Asks the pager; when the pager cannot answer (restarting, stuck), the outcome is "not confirmed" for
 /// everyone, so the reply still lists the phones, and it is audited here (the pager never saw it, or its own
 /// record comes too late for this reply).
-async fn send_page(ctx: &CommandContext, request: PageRequest, deadline: Instant) -> PageOutcome {
-    let within = deadline.saturating_duration_since(Instant::now());
-    let asked = ask(&ctx.names.pager(), "the pager", within, |reply| {
+async fn send_page(ctx: &CommandContext, request: PageRequest, deadline: Deadline) -> PageOutcome {
+    let asked = ask(&ctx.names.pager(), "the pager", deadline, |reply| {
         PagerMessage::Page(request.clone(), deadline, reply)
     })
     .await;
@@ -382,7 +381,7 @@ fn role_in(snapshot: &OnCallSnapshot, roster: Roster, person: &Person) -> Option
         .map(|s| s.schedule.label.clone())
 }
 
-async fn who(ctx: &CommandContext, query: UserQuery, deadline: Instant) -> Reply {
+async fn who(ctx: &CommandContext, query: UserQuery, deadline: Deadline) -> Reply {
     let (mut found, snapshot, staleness) = find_people(ctx, vec![query], deadline).await;
     let Some((query, result)) = found.pop() else {
         return format::cache_unavailable();
@@ -409,8 +408,9 @@ type Found = (
 );
 
 /// The people the queries mean, all looked up at once by `deadline`: mentions turned into emails, then the
-/// known people, then PagerDuty's search (filtered exactly) for those not known.
-async fn find_people(ctx: &CommandContext, queries: Vec<UserQuery>, deadline: Instant) -> Found {
+/// known people, then PagerDuty's search (filtered exactly) for those not known. Each step takes what the one
+/// before it left.
+async fn find_people(ctx: &CommandContext, queries: Vec<UserQuery>, deadline: Deadline) -> Found {
     let emails = join_all(queries.iter().map(|q| async move {
         match q {
             UserQuery::Mention(id) => mention_to_email(ctx, id, deadline).await,
@@ -418,7 +418,7 @@ async fn find_people(ctx: &CommandContext, queries: Vec<UserQuery>, deadline: In
         }
     }))
     .await;
-    let view = ctx.view(until(deadline) / 2).await;
+    let view = ctx.view(deadline).await;
     let snapshot = view.as_ref().and_then(|v| v.snapshot.clone());
     let staleness = view
         .as_ref()
@@ -446,14 +446,14 @@ async fn find_people(ctx: &CommandContext, queries: Vec<UserQuery>, deadline: In
 async fn search_person(
     ctx: &CommandContext,
     query: &UserQuery,
-    deadline: Instant,
+    deadline: Deadline,
 ) -> Result<Person, Unresolved> {
     let text = match query {
         UserQuery::Email(e) => e.clone(),
         UserQuery::Name(n) => n.clone(),
         UserQuery::Mention(m) => m.clone(),
     };
-    let searched = tokio::time::timeout(until(deadline), ctx.pagerduty.find_users(&text)).await;
+    let searched = deadline.timeout(ctx.pagerduty.find_users(&text)).await;
     let found = match searched {
         Ok(Ok(found)) => found,
         Ok(Err(e)) => {
@@ -469,10 +469,9 @@ async fn search_person(
     };
     match resolve(query, &found) {
         Resolution::Found(p) => {
-            if let Some(cache) =
-                ractor::ActorRef::<ScheduleCacheMessage>::where_is(ctx.names.schedule_cache())
-            {
-                let _ = cache.cast(ScheduleCacheMessage::Learn(vec![p.clone()]));
+            let learn = ScheduleCacheMessage::Learn(vec![p.clone()]);
+            if let Err(e) = tell(&ctx.names.schedule_cache(), "the on-call cache", learn) {
+                tracing::debug!(error = %e, "the cache will find this person on its next refresh");
             }
             Ok(p)
         }
@@ -510,9 +509,9 @@ async fn join_all<F: Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Out
 async fn mention_to_email(
     ctx: &CommandContext,
     chat_user: &str,
-    deadline: Instant,
+    deadline: Deadline,
 ) -> Result<UserQuery, Unresolved> {
-    match tokio::time::timeout(until(deadline) / 2, ctx.chat.email_of(chat_user)).await {
+    match deadline.timeout(ctx.chat.email_of(chat_user)).await {
         Ok(Ok(Some(email))) => Ok(UserQuery::Email(email.to_lowercase())),
         Ok(Ok(None)) => Err(Unresolved::Mention(
             "That chat user has no email the bot can see; use their email or name instead.".into(),
@@ -535,6 +534,7 @@ mod tests {
     use crate::pager::audit::{AuditEvent, DEFAULT_MAX_BYTES};
     use crate::ports::StateStore;
     use crate::state_store::MemoryStateStore;
+    use tokio::time::Instant;
 
     #[tokio::test(start_paused = true)]
     async fn a_page_the_pager_cannot_answer_is_still_audited() {
@@ -561,7 +561,7 @@ mod tests {
         let command = Command::parse(&msg.text).unwrap().unwrap();
         let started = Instant::now();
         let reply = run_command(&ctx, &msg, command, None).await.plain();
-        assert!(started.elapsed() <= deadlines.page + ANSWER_MARGIN);
+        assert!(started.elapsed() <= deadlines.page - REPLY_MARGIN);
         assert!(
             reply.starts_with("⚠ PAGE NOT CONFIRMED for Alice Smith"),
             "{reply}"

@@ -5,17 +5,16 @@
 //! ([`send_in_order`]); only the wait for the answer runs in the command's task. `!status stalk` then
 //! `!status unstalk` thus always apply in that order.
 
-use ractor::ActorRef;
+use crate::deadline::Deadline;
 use tokio::sync::oneshot;
-use tokio::time::Instant;
 
 use crate::chat::InboundMessage;
 use crate::commands::parse::Command;
-use crate::commands::reply::Reply;
+use crate::reply::Reply;
 use crate::status::actor::StatusMessage;
 use crate::status::format::{self as status_format, UNABLE};
 use crate::status::stalks::StalksMessage;
-use crate::supervision::ask::ask;
+use crate::supervision::ask::{ask, tell};
 use crate::supervision::names::ActorNames;
 
 /// The answer to a command already sent to its actor.
@@ -34,8 +33,7 @@ pub fn send_in_order(
         Command::Unstalk => StalksMessage::Unstalk(msg.reply_to.channel.clone(), tx.into()),
         _ => return None,
     };
-    let stalks = ActorRef::<StalksMessage>::where_is(names.stalks())?;
-    stalks.cast(message).ok()?;
+    tell(&names.stalks(), "the stalk supervisor", message).ok()?;
     Some(rx)
 }
 
@@ -45,10 +43,10 @@ pub async fn run(
     msg: &InboundMessage,
     command: &Command,
     sent: Option<SentCommand>,
-    deadline: Instant,
+    deadline: Deadline,
 ) -> Reply {
     if let Some(answer) = sent {
-        match tokio::time::timeout_at(deadline, answer).await {
+        match deadline.timeout(answer).await {
             Ok(Ok(reply)) => return reply,
             // The actor died before answering: ask again below, waiting for its restart.
             Ok(Err(_)) => tracing::warn!("stalks actor dropped a command; asking again"),
@@ -58,12 +56,11 @@ pub async fn run(
             }
         }
     }
-    let within = deadline.saturating_duration_since(Instant::now());
     match command {
         Command::Status => match ask(
             &names.status(),
             "the status checker",
-            within,
+            deadline,
             StatusMessage::Check,
         )
         .await
@@ -76,7 +73,7 @@ pub async fn run(
         },
         Command::Stalk => {
             let target = msg.reply_to.clone();
-            ask(&names.stalks(), "the stalk supervisor", within, |reply| {
+            ask(&names.stalks(), "the stalk supervisor", deadline, |reply| {
                 StalksMessage::Stalk(target.clone(), reply)
             })
             .await
@@ -86,7 +83,7 @@ pub async fn run(
         }
         Command::Unstalk => {
             let channel = msg.reply_to.channel.clone();
-            ask(&names.stalks(), "the stalk supervisor", within, |reply| {
+            ask(&names.stalks(), "the stalk supervisor", deadline, |reply| {
                 StalksMessage::Unstalk(channel.clone(), reply)
             })
             .await

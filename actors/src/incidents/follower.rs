@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 use tokio::task::JoinHandle;
 
 use crate::chat::MessageRef;
-use crate::commands::reply::{strong, text, Reply};
 use crate::ports::{ChatOut, IncidentState, IncidentStatus, PagerDutyApi, StateStore};
+use crate::reply::{strong, text, Reply};
 
 /// The followed set's file in the state directory.
 pub const FOLLOWED_FILE: &str = "incidents_followed.json";
@@ -26,6 +26,7 @@ const CHAT_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub struct IncidentsActor;
 
+#[derive(Clone)]
 pub struct IncidentsArgs {
     pub pagerduty: Arc<dyn PagerDutyApi>,
     pub chat: Arc<dyn ChatOut>,
@@ -254,9 +255,9 @@ mod tests {
     use super::*;
     use crate::cache::oncall::UserId;
     use crate::chat::ChatTarget;
-    use crate::commands::reply::{CardRow, IncidentCard};
     use crate::fakes::{FakePagerDuty, RecordingChat};
     use crate::ports::NewIncident;
+    use crate::reply::{CardRow, IncidentCard};
     use crate::state_store::MemoryStateStore;
     use tokio::time::Instant;
 
@@ -362,7 +363,7 @@ mod tests {
             .starts_with("Status: ACKNOWLEDGED by Alice Smith\nPaged Alice Smith"));
         assert_eq!(
             card_state.actions(),
-            vec![crate::commands::reply::CardAction::Resolve]
+            vec![crate::reply::CardAction::Resolve]
         );
         assert_eq!(
             room.chat.thread_of(&followed.message),

@@ -4,10 +4,10 @@
 //! holds up another, and within the deadline it is given: when the deadline comes first, the outcome says what
 //! was confirmed so far and everyone else is "not confirmed", so the room calls them by hand.
 //!
-//! Intent, act, outcome: a page appends its `started` record to the audit log ([`page_audit`](crate::pager::audit)) before its first
+//! Intent, act, outcome: a page appends its `started` record to the audit log ([`audit`](crate::pager::audit)) before its first
 //! PagerDuty write, creates the incident with an `incident_key` PagerDuty honours (a retried create never opens
 //! a second incident), and appends its outcome before it is returned. A repeat of a recent page of the same
-//! people is answered with the first page instead of a second incident ([`page_dedup`](crate::pager::dedup)), unless `again`; a
+//! people is answered with the first page instead of a second incident ([`dedup`](crate::pager::dedup)), unless `again`; a
 //! repeat of a page whose outcome was never recorded (the bot died mid-page) is answered as such, with the
 //! incident found by its key or the phones to call. The recent-pages table is shared with the wiring, so it
 //! outlives a pager crash; page tasks record their finish in it directly.
@@ -18,20 +18,19 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
-use serde::{Deserialize, Serialize};
-use tokio::time::Instant;
 
-use crate::cache::oncall::{Person, UserId};
-use crate::chat::ChatTarget;
+use crate::cache::oncall::UserId;
+use crate::deadline::{Deadline, REPLY_MARGIN};
 use crate::metric_names;
 use crate::pager::audit::{AuditLog, AuditRecord};
-use crate::pager::dedup::{self as page_dedup, PageKey, PriorPage, PriorState, SharedRecentPages};
+use crate::pager::dedup::{RecentPages, SharedRecentPages};
+use crate::pager::page::{
+    self, PageKey, PageOutcome, PageRequest, PersonResult, PriorPage, PriorState,
+};
 use crate::ports::{Incident, NewIncident, PagerDutyApi, PagerDutyError};
 
 pub use crate::pager::audit::AUDIT_FILE;
 
-/// How long before its deadline a page stops waiting on PagerDuty, to leave time to answer.
-const ANSWER_MARGIN: Duration = Duration::from_millis(250);
 /// PagerDuty adds at most 300 users as responders in one request; more take more requests.
 const MAX_TARGETS_PER_REQUEST: usize = 300;
 /// PagerDuty allows at most 500 unique responders on an incident: a page reaches at most this many people,
@@ -40,6 +39,7 @@ pub const MAX_PAGE_TARGETS: usize = 500;
 
 pub struct PagerActor;
 
+#[derive(Clone)]
 pub struct PagerArgs {
     pub pagerduty: Arc<dyn PagerDutyApi>,
     /// The page audit log, shared with the command context.
@@ -50,142 +50,10 @@ pub struct PagerArgs {
     pub from_email: String,
 }
 
-/// One person to page, and in which role (the schedule they are on call for).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct PageTarget {
-    pub person: Person,
-    pub role: Option<String>,
-}
-
-/// How the user named whom to page: what a repeat of the page types.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum Targeting {
-    /// `!ic page`
-    IncidentCommanders,
-    /// `!ic page responders`
-    Responders,
-    /// `!ic page @a @b`: the people themselves.
-    People,
-}
-
-/// A page to send.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct PageRequest {
-    /// Chat user who asked.
-    pub requested_by: String,
-    pub reply_to: ChatTarget,
-    /// Whom, in words: "the Incident Commanders", "the responders", "Alice Smith".
-    pub audience: String,
-    /// The first target gets the incident assigned; the rest are asked to respond.
-    pub targets: Vec<PageTarget>,
-    pub message: Option<String>,
-    /// Page even if the same people were paged within the dedup window.
-    pub again: bool,
-    pub targeting: Targeting,
-}
-
-impl PageRequest {
-    /// The incident title: the message, or who asked and where.
-    pub fn title(&self) -> String {
-        match &self.message {
-            Some(m) => format!("{m} (paged by {} via icbot)", self.requested_by),
-            None => format!(
-                "{} paged {} from #{} via icbot",
-                self.requested_by, self.audience, self.reply_to.channel
-            ),
-        }
-    }
-}
-
-/// What happened to one person.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum PersonResult {
-    /// The incident is assigned to them: PagerDuty notifies them.
-    Assigned,
-    /// A responder request went out to them.
-    Requested,
-    /// Not confirmed: call them by hand.
-    NotConfirmed,
-    /// Not paged again: a page of the same people is recent (see `duplicate_of`).
-    AlreadyPaged,
-}
-
-/// The answer to a page.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct PageOutcome {
-    pub request: PageRequest,
-    pub incident: Option<Incident>,
-    pub results: Vec<(PageTarget, PersonResult)>,
-    /// What failed, in words for the room; `None` when everyone is confirmed.
-    pub failure: Option<String>,
-    pub at: SystemTime,
-    /// Not sent: this earlier page of the same people stands.
-    pub duplicate_of: Option<PriorPage>,
-    /// The page's id in the audit log (its `started` record carries it too); `None` for a fallback made
-    /// without the pager.
-    pub page_id: Option<String>,
-    /// The idempotency key the incident was created with.
-    pub incident_key: Option<String>,
-}
-
-impl PageOutcome {
-    /// Everything failed before PagerDuty confirmed anything (or the pager could not be reached at all).
-    pub fn unconfirmed(request: PageRequest, failure: String) -> Self {
-        let results = request
-            .targets
-            .iter()
-            .map(|t| (t.clone(), PersonResult::NotConfirmed))
-            .collect();
-        PageOutcome {
-            request,
-            incident: None,
-            results,
-            failure: Some(failure),
-            at: SystemTime::now(),
-            duplicate_of: None,
-            page_id: None,
-            incident_key: None,
-        }
-    }
-
-    /// Not sent, because `prior` paged the same people moments ago.
-    pub fn duplicate(request: PageRequest, prior: PriorPage) -> Self {
-        let results = request
-            .targets
-            .iter()
-            .map(|t| (t.clone(), PersonResult::AlreadyPaged))
-            .collect();
-        PageOutcome {
-            incident: prior.incident.clone(),
-            request,
-            results,
-            failure: None,
-            at: SystemTime::now(),
-            duplicate_of: Some(prior),
-            page_id: None,
-            incident_key: None,
-        }
-    }
-
-    pub fn everyone_confirmed(&self) -> bool {
-        self.failure.is_none()
-            && self
-                .results
-                .iter()
-                .all(|(_, r)| *r != PersonResult::NotConfirmed)
-    }
-
-    pub fn not_confirmed(&self) -> impl Iterator<Item = &PageTarget> {
-        self.results
-            .iter()
-            .filter(|(_, r)| *r == PersonResult::NotConfirmed)
-            .map(|(t, _)| t)
-    }
-}
-
 pub enum PagerMessage {
-    /// Page, answering by `deadline` whatever PagerDuty does.
-    Page(PageRequest, Instant, RpcReplyPort<PageOutcome>),
+    /// Page, answering by the deadline whatever PagerDuty does: PagerDuty is cut off [`REPLY_MARGIN`] before
+    /// it, to audit the outcome and hand it back.
+    Page(PageRequest, Deadline, RpcReplyPort<PageOutcome>),
     /// The last outcome, for operators.
     LastOutcome(RpcReplyPort<Option<PageOutcome>>),
     /// The last [`RECENT_OUTCOMES`] outcomes, newest first, for the status page.
@@ -265,7 +133,7 @@ impl Actor for PagerActor {
     }
 }
 
-fn lock(recent: &SharedRecentPages) -> std::sync::MutexGuard<'_, page_dedup::RecentPages> {
+fn lock(recent: &SharedRecentPages) -> std::sync::MutexGuard<'_, RecentPages> {
     recent.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -311,13 +179,13 @@ impl PagerState {
         &mut self,
         myself: ActorRef<PagerMessage>,
         request: PageRequest,
-        deadline: Instant,
+        deadline: Deadline,
         reply: RpcReplyPort<PageOutcome>,
     ) {
-        let key = page_dedup::key(request.targets.iter().map(|t| &t.person.id));
+        let key = page::key(request.targets.iter().map(|t| &t.person.id));
         let now = SystemTime::now();
         let page_id = new_page_id(now);
-        let stop_at = deadline.checked_sub(ANSWER_MARGIN).unwrap_or(deadline);
+        let stop_at = deadline.reserve(REPLY_MARGIN);
         if !request.again {
             let prior = lock(&self.recent).prior(&key, now).cloned();
             if let Some(prior) = prior {
@@ -405,7 +273,7 @@ async fn find_unknown_incident(
     recent: &SharedRecentPages,
     key: &PageKey,
     mut prior: PriorPage,
-    stop_at: Instant,
+    stop_at: Deadline,
 ) -> PriorPage {
     if prior.state != PriorState::OutcomeUnknown || prior.incident.is_some() {
         return prior;
@@ -413,7 +281,7 @@ async fn find_unknown_incident(
     let Some(incident_key) = prior.incident_key.clone() else {
         return prior;
     };
-    match tokio::time::timeout_at(stop_at, api.find_incident(&incident_key)).await {
+    match stop_at.timeout(api.find_incident(&incident_key)).await {
         Ok(Ok(Some(incident))) => {
             lock(recent).found(key, incident.clone());
             prior.incident = Some(incident);
@@ -454,7 +322,7 @@ struct Sent<'a> {
     incident_key: String,
 }
 
-async fn page(sent: Sent<'_>, request: PageRequest, stop_at: Instant) -> PageOutcome {
+async fn page(sent: Sent<'_>, request: PageRequest, stop_at: Deadline) -> PageOutcome {
     if request.targets.is_empty() {
         return PageOutcome::unconfirmed(request, "nobody to page".to_string());
     }
@@ -475,7 +343,7 @@ async fn page(sent: Sent<'_>, request: PageRequest, stop_at: Instant) -> PageOut
         )
         .await
     };
-    let timed_out = tokio::time::timeout_at(stop_at, work).await.is_err();
+    let timed_out = stop_at.timeout(work).await.is_err();
     let p = progress.into_inner().unwrap_or_else(|e| e.into_inner());
     if let Some(incident) = p.already_open {
         tracing::info!(incident = ?incident.as_ref().map(|i| &i.id), "PagerDuty already has this page's incident open; not paging again");
@@ -661,9 +529,13 @@ fn details(request: &PageRequest) -> String {
 mod tests {
     use super::*;
     use crate::fakes::{FakeMode, FakePagerDuty};
-    use crate::pager::dedup::{PriorState, RecentPages};
+
+    use crate::cache::oncall::Person;
+    use crate::chat::ChatTarget;
+    use crate::pager::page::{PageTarget, PriorState, Targeting};
     use crate::ports::StateStore;
     use crate::state_store::MemoryStateStore;
+    use tokio::time::Instant;
 
     fn target(id: &str, name: &str) -> PageTarget {
         PageTarget {
@@ -840,7 +712,7 @@ mod tests {
         req: PageRequest,
         within: Duration,
     ) -> PageOutcome {
-        let deadline = Instant::now() + within;
+        let deadline = Deadline::after(within);
         ractor::call!(pager, PagerMessage::Page, req, deadline).unwrap()
     }
 
@@ -921,7 +793,7 @@ mod tests {
     fn killed_mid_page(people: &[PageTarget], incident_key: &str) -> Arc<MemoryStateStore> {
         let store = Arc::new(MemoryStateStore::new());
         let req = request(people.to_vec());
-        let key = page_dedup::key(req.targets.iter().map(|t| &t.person.id));
+        let key = page::key(req.targets.iter().map(|t| &t.person.id));
         let at = SystemTime::now() - Duration::from_secs(30);
         let started = AuditRecord::started(&req, "p-killed", &key, incident_key, at);
         store

@@ -19,8 +19,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::cache::oncall::UserId;
 use crate::metric_names;
-use crate::pager::actor::{PageOutcome, PageRequest, PersonResult};
-use crate::pager::dedup::{PageKey, PriorPage};
+use crate::pager::page::{
+    self, page_time, PageKey, PageOutcome, PageRequest, PersonResult, PriorPage,
+};
 use crate::ports::{Incident, StateStore};
 
 /// The audit log's file name in the state directory.
@@ -52,7 +53,7 @@ pub struct AuditRecord {
     /// Ties a page's `started` record to its outcome.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page_id: Option<String>,
-    #[serde(with = "audit_time")]
+    #[serde(with = "page_time")]
     pub at: SystemTime,
     pub requested_by: String,
     pub channel: String,
@@ -175,7 +176,7 @@ impl AuditRecord {
             AuditEvent::Started => self.targets.iter().map(|(id, _)| id).collect(),
             AuditEvent::Outcome => self.results.iter().map(|(id, _, _)| id).collect(),
         };
-        crate::pager::dedup::key(ids)
+        page::key(ids)
     }
 }
 
@@ -299,48 +300,12 @@ impl AuditLog {
     }
 }
 
-/// `at` as an RFC 3339 string (`2026-11-26T01:43:05.123Z`); reads that, and the `{"secs_since_epoch": ..,
-/// "nanos_since_epoch": ..}` of lines written before.
-pub mod audit_time {
-    use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    use crate::utc;
-
-    pub fn serialize<S: Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&utc::rfc3339_millis(*t))
-    }
-
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Written {
-        Text(String),
-        Epoch {
-            secs_since_epoch: u64,
-            #[serde(default)]
-            nanos_since_epoch: u32,
-        },
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SystemTime, D::Error> {
-        match Written::deserialize(d)? {
-            Written::Text(text) => utc::parse_rfc3339(&text)
-                .ok_or_else(|| serde::de::Error::custom(format!("not an RFC 3339 time: {text:?}"))),
-            Written::Epoch {
-                secs_since_epoch,
-                nanos_since_epoch,
-            } => Ok(UNIX_EPOCH + Duration::new(secs_since_epoch, nanos_since_epoch)),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::cache::oncall::Person;
     use crate::chat::ChatTarget;
-    use crate::pager::actor::PageTarget;
+    use crate::pager::page::{PageTarget, Targeting};
     use crate::state_store::{FileStateStore, MemoryStateStore};
     use std::time::Duration;
 
@@ -358,13 +323,13 @@ mod tests {
                 .collect(),
             message: None,
             again: false,
-            targeting: crate::pager::actor::Targeting::People,
+            targeting: Targeting::People,
         }
     }
 
     fn started(ids: &[&str], at: SystemTime) -> AuditRecord {
         let r = request(ids);
-        let key = crate::pager::dedup::key(r.targets.iter().map(|t| &t.person.id));
+        let key = page::key(r.targets.iter().map(|t| &t.person.id));
         AuditRecord::started(&r, "p1", &key, "icbot-k", at)
     }
 

@@ -11,52 +11,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use serde::{Deserialize, Serialize};
-
-use crate::cache::oncall::UserId;
 use crate::pager::audit::{AuditEvent, AuditRecord};
+use crate::pager::page::{PageKey, PriorPage, PriorState};
 use crate::ports::Incident;
-
-/// What is known of the earlier page.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PriorState {
-    /// In flight (no incident yet), or finished with its incident.
-    #[default]
-    Recorded,
-    /// Started before the bot restarted and never recorded its outcome: whether PagerDuty got it is unknown.
-    OutcomeUnknown,
-    /// PagerDuty refused a second incident with the same `incident_key`: one is open already.
-    OpenInPagerDuty,
-}
-
-/// The earlier page a request would repeat.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PriorPage {
-    pub requested_by: String,
-    pub channel: String,
-    #[serde(with = "crate::pager::audit::audit_time")]
-    pub at: SystemTime,
-    /// `None` while that page is still in flight, or when its outcome is unknown and no incident was found.
-    pub incident: Option<Incident>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub page_id: Option<String>,
-    /// The idempotency key its incident was (or would have been) created with.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub incident_key: Option<String>,
-    #[serde(default)]
-    pub state: PriorState,
-}
-
-/// Who a page went to, in a form that ignores order and repeats.
-pub type PageKey = Vec<UserId>;
-
-pub fn key<'a>(ids: impl IntoIterator<Item = &'a UserId>) -> PageKey {
-    let mut key: Vec<UserId> = ids.into_iter().cloned().collect();
-    key.sort();
-    key.dedup();
-    key
-}
 
 /// The recent-pages table as the pager and its page tasks share it.
 pub type SharedRecentPages = Arc<Mutex<RecentPages>>;
@@ -204,6 +161,8 @@ impl RecentPages {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cache::oncall::UserId;
+    use crate::pager::page::key;
 
     fn ids(list: &[&str]) -> PageKey {
         key(list
@@ -320,7 +279,7 @@ mod tests {
         outcome.results = vec![(
             UserId("a".into()),
             "A".into(),
-            crate::pager::actor::PersonResult::Assigned,
+            crate::pager::page::PersonResult::Assigned,
         )];
         with_outcome.restore([record(AuditEvent::Started, Some("p1"), None), outcome]);
         let p = with_outcome.prior(&ids(&["a"]), SystemTime::now()).unwrap();
@@ -336,7 +295,7 @@ mod tests {
         outcome.results = vec![(
             UserId("a".into()),
             "A".into(),
-            crate::pager::actor::PersonResult::AlreadyPaged,
+            crate::pager::page::PersonResult::AlreadyPaged,
         )];
         outcome.duplicate_of = Some(PriorPage {
             state: PriorState::OpenInPagerDuty,

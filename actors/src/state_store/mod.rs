@@ -1,5 +1,5 @@
 //! [`StateStore`] implementations: files in `[state] dir` for the bot, memory for tests; [`watched`] counts
-//! and publishes failed state writes.
+//! and publishes failed state writes; [`json`] reads a JSON state file back, ignoring a corrupt one.
 
 use std::collections::HashMap;
 use std::fs;
@@ -9,6 +9,7 @@ use std::sync::Mutex;
 
 use crate::ports::StateStore;
 
+pub mod json;
 pub mod watched;
 
 /// Files in one directory; saves write `name.tmp` then rename it over `name`.

@@ -18,32 +18,25 @@ use ractor::{pg, Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use crate::deadline::REPLY_MARGIN;
 use crate::metric_names;
 use crate::ports::StatusProbe;
-use crate::status::stalk::StalkMessage;
-use crate::status::system_state::{ProbeError, SystemState};
+use crate::status::stalk::{subscribers_group, StalkMessage};
+use crate::status::system_state::{ProbeError, StatusCheck, SystemState};
 use crate::supervision::names::ActorNames;
 
-/// How much longer than `check_timeout` a caller should wait for a [`StatusMessage::Check`] answer.
-pub const ANSWER_MARGIN: Duration = Duration::from_secs(1);
+/// How long a [`StatusMessage::Check`] may take to be answered: the probe's `check_timeout`, and
+/// [`REPLY_MARGIN`] to hand the answer back.
+pub fn answered_within(check_timeout: Duration) -> Duration {
+    check_timeout + REPLY_MARGIN
+}
 
 /// The shortest poll interval accepted; a shorter (or zero) one is raised to it.
 pub const MIN_POLL_INTERVAL: Duration = Duration::from_millis(100);
 
-/// The process group the stalk actors join to receive every poll result.
-pub fn subscribers_group(names: &ActorNames) -> String {
-    format!("{}/subscribers", names.status())
-}
-
-/// One check's result and when it was made.
-#[derive(Clone, Debug, PartialEq)]
-pub struct StatusCheck {
-    pub state: SystemState,
-    pub checked_at: SystemTime,
-}
-
 pub struct StatusActor;
 
+#[derive(Clone)]
 pub struct StatusArgs {
     pub probe: Arc<dyn StatusProbe>,
     pub poll_interval: Duration,
@@ -321,7 +314,7 @@ mod tests {
         let started = Instant::now();
         let got = check(&actor).await;
         assert_eq!(got.state, SystemState::Unknown(ProbeError::Timeout));
-        assert!(started.elapsed() <= TIMEOUT + ANSWER_MARGIN);
+        assert!(started.elapsed() <= answered_within(TIMEOUT));
         actor.stop(None);
     }
 

@@ -3,9 +3,8 @@
 
 use std::time::SystemTime;
 
-use crate::commands::reply::{code, strong, text, Reply, Span};
-use crate::status::actor::StatusCheck;
-use crate::status::system_state::SystemState;
+use crate::reply::{code, strong, text, Reply, Span};
+use crate::status::system_state::{StatusCheck, SystemState};
 
 /// What users read when a check failed.
 pub const UNABLE: &str = "UNABLE TO CHECK STATUS";

@@ -1,37 +1,29 @@
 //! A stalk actor: one channel stalking the system state.
 //!
-//! It owns what the channel was last told. At start it asks the status actor for the current state and posts
-//! it (or, when the status actor is not there, "UNABLE TO CHECK STATUS (status checker restarting)"); then it
-//! receives every poll result through the process group [`crate::status::actor::subscribers_group`] and posts only
+//! It owns what the channel was last told. At start it is told the current state (its supervisor asks the
+//! status actor) and posts it (or, when the status actor is not there, "UNABLE TO CHECK STATUS (status checker
+//! restarting)"); then it receives every poll result through the process group [`subscribers_group`] and posts only
 //! when the state differs from the last post ([`SystemState::differs_from`]). A restarted stalk that knows the
 //! last post stays silent until the state differs.
 //!
 //! Supervised by the stalks actor, which keeps [`LastPosted`] across restarts; registered as
-//! [`ActorNames::stalk`]. Talks to: the status actor (one `Check` at start), the chat.
+//! [`ActorNames::stalk`]. Hears from the status actor (the group, and the answer to the start-up `Check` its
+//! supervisor asks for); talks to the chat.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use ractor::rpc::CallResult;
 use ractor::{pg, Actor, ActorProcessingErr, ActorRef};
 
 use crate::chat::ChatTarget;
-use crate::commands::reply::{Reply, MAX_REPLY_CHARS};
-use crate::ports::{ChatError, ChatOut};
-use crate::status::actor::{subscribers_group, StatusCheck, StatusMessage};
+use crate::ports::ChatOut;
+use crate::reply::{Reply, MAX_REPLY_CHARS};
 use crate::status::format::{change_reply, checker_unavailable_reply};
-use crate::status::system_state::SystemState;
+use crate::status::system_state::{StatusCheck, SystemState};
 use crate::supervision::names::ActorNames;
 
-/// How long one chat post may take before it counts as failed.
+/// How long the stalk waits for one chat post. The adapter goes on with it (and its own retries) after that.
 pub const POST_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// How long a starting stalk waits for the status actor's answer. The status actor answers within its
-/// `check_timeout` plus [`crate::status::actor::ANSWER_MARGIN`], so this only bounds a wedged one.
-pub const STATUS_ANSWER_WAIT: Duration = Duration::from_secs(60);
-
-/// The longest a rate-limited post waits before its one retry.
-const MAX_RETRY_WAIT: Duration = Duration::from_secs(5);
 
 /// What the channel was last told, and when that state was first seen.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,6 +34,11 @@ pub struct Posted {
 
 /// Shared between a stalk actor and its supervisor, so a restarted stalk does not repeat its last post.
 pub type LastPosted = Arc<Mutex<Option<Posted>>>;
+
+/// The process group the stalk actors join to receive every poll result.
+pub fn subscribers_group(names: &ActorNames) -> String {
+    format!("{}/subscribers", names.status())
+}
 
 pub struct StalkActor;
 
@@ -57,7 +54,8 @@ pub struct StalkArgs {
 pub enum StalkMessage {
     /// A poll result from the status actor.
     Published(StatusCheck),
-    /// Internal: the answer to the start-up `Check`; `None` when the status actor could not be asked.
+    /// The answer to the start-up `Check` (asked by the stalks actor); `None` when the status actor could not be
+    /// asked.
     Current(Option<StatusCheck>),
     /// Chaos: fail the actor, for supervision tests and drills.
     Crash,
@@ -83,7 +81,6 @@ impl Actor for StalkActor {
         args: StalkArgs,
     ) -> Result<StalkState, ActorProcessingErr> {
         pg::join(subscribers_group(&args.names), vec![myself.get_cell()]);
-        ask_current_state(args.names.status(), myself);
         Ok(StalkState {
             target: args.target,
             since: args.since,
@@ -108,35 +105,6 @@ impl Actor for StalkActor {
         }
         Ok(())
     }
-}
-
-/// Asks the status actor for the current state in a task, so the stalk stays responsive, and sends the answer
-/// back as [`StalkMessage::Current`].
-fn ask_current_state(status_name: String, back: ActorRef<StalkMessage>) {
-    tokio::spawn(async move {
-        let current = match ractor::registry::where_is(status_name.clone()) {
-            None => None,
-            Some(status) => {
-                let asked =
-                    ractor::rpc::call(&status, StatusMessage::Check, Some(STATUS_ANSWER_WAIT))
-                        .await;
-                match asked {
-                    Ok(CallResult::Success(check)) => Some(check),
-                    Ok(_) => {
-                        tracing::warn!(status = %status_name, "status actor did not answer a stalk");
-                        None
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, status = %status_name, "cannot ask the status actor");
-                        None
-                    }
-                }
-            }
-        };
-        if back.send_message(StalkMessage::Current(current)).is_err() {
-            tracing::debug!("stalk gone before the status actor answered");
-        }
-    });
 }
 
 impl StalkState {
@@ -173,28 +141,23 @@ impl StalkState {
             .clone()
     }
 
-    /// Posts with a timeout, retrying once. A failure is logged, never fatal.
+    /// Posts once: the chat adapter retries inside, and a stalk retrying on top of it could post twice. True
+    /// when the post went out or may still (the adapter is still on it after [`POST_TIMEOUT`]); false when the
+    /// adapter gave up, so the next poll tells the channel again. A failure is logged, never fatal.
     async fn post(&self, reply: &Reply) -> bool {
         let reply = &reply.clone().bounded(MAX_REPLY_CHARS);
         let channel = &self.target.channel;
-        for attempt in 1..=2 {
-            match tokio::time::timeout(POST_TIMEOUT, self.chat.post(&self.target, reply)).await {
-                Ok(Ok(())) => return true,
-                Ok(Err(e)) => {
-                    tracing::warn!(error = %e, channel = %channel, attempt, "stalk post failed");
-                    if let ChatError::RateLimited {
-                        retry_after: Some(wait),
-                    } = e
-                    {
-                        tokio::time::sleep(wait.min(MAX_RETRY_WAIT)).await;
-                    }
-                }
-                Err(_) => {
-                    tracing::warn!(channel = %channel, attempt, "stalk post timed out");
-                }
+        match tokio::time::timeout(POST_TIMEOUT, self.chat.post(&self.target, reply)).await {
+            Ok(Ok(())) => true,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, channel = %channel, "stalk post failed; the next poll tells the channel again");
+                false
+            }
+            Err(_) => {
+                tracing::warn!(channel = %channel, "stalk post still with the chat adapter; not posting it again");
+                true
             }
         }
-        false
     }
 }
 
@@ -215,7 +178,7 @@ mod tests {
         }
     }
 
-    async fn start(prefix: &str, chat: Arc<RecordingChat>) -> ActorRef<StalkMessage> {
+    async fn start(prefix: &str, chat: Arc<dyn ChatOut>) -> ActorRef<StalkMessage> {
         let names = ActorNames::with_prefix(prefix);
         let (actor, _) = Actor::spawn(
             Some(names.stalk("c")),
@@ -223,13 +186,15 @@ mod tests {
             StalkArgs {
                 target: ChatTarget::channel("c"),
                 since: SystemTime::now(),
-                names,
+                names: names.clone(),
                 chat,
                 last_posted: LastPosted::default(),
             },
         )
         .await
         .expect("stalk starts");
+        // What its supervisor does once it runs.
+        crate::status::stalks::ask_current_state(names.status(), actor.clone());
         actor
     }
 
@@ -267,6 +232,49 @@ mod tests {
             .expect("send");
         tokio::time::sleep(Duration::from_millis(10)).await;
         assert_eq!(chat.posts_to("c").len(), 2);
+        actor.stop(None);
+    }
+
+    /// A chat whose posts all fail (after its own retries, as an adapter's final failure), counting them.
+    #[derive(Default)]
+    struct FailingChat {
+        attempts: std::sync::atomic::AtomicUsize,
+        tried: tokio::sync::Notify,
+    }
+
+    #[async_trait::async_trait]
+    impl ChatOut for FailingChat {
+        async fn post(
+            &self,
+            _to: &ChatTarget,
+            _reply: &Reply,
+        ) -> Result<(), crate::ports::ChatError> {
+            self.attempts
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            self.tried.notify_one();
+            Err(crate::ports::ChatError::RateLimited {
+                retry_after: Some(Duration::from_secs(1)),
+            })
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_post_is_not_sent_again_by_the_stalk() {
+        let chat = Arc::new(FailingChat::default());
+        let actor = start("stalk-no-retry/", chat.clone()).await;
+        // The start-up post ("unable to check"): one attempt.
+        chat.tried.notified().await;
+        actor
+            .send_message(StalkMessage::Published(check(Level::Critical)))
+            .expect("send");
+        chat.tried.notified().await;
+        // Long past any retry wait: still one attempt per post.
+        tokio::time::sleep(POST_TIMEOUT * 3).await;
+        assert_eq!(
+            chat.attempts.load(std::sync::atomic::Ordering::SeqCst),
+            2,
+            "each post tried once; the adapter does the retries"
+        );
         actor.stop(None);
     }
 }

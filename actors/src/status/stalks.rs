@@ -9,7 +9,7 @@
 //! [`SAVE_DELAY`] later writes it (compact JSON) once for every change made meanwhile; `post_stop` and a
 //! requested crash flush too. So a change is on disk within [`SAVE_DELAY`] or at stop, and 10,000 stalks in
 //! a burst cost a few writes instead of 10,000 rewrites of a growing file. It spawns one [`StalkActor`] per channel, linked to itself and named
-//! [`ActorNames::stalk`]; a stalk that fails is restarted under the same name after a [`RestartBackoff`] delay,
+//! [`ActorNames::stalk`]; a stalk that fails is restarted under the same name after a backoff delay ([`Restarts`]),
 //! with the [`LastPosted`] the supervisor keeps for it, so the channel is not told the same thing twice. A stalk
 //! ended by `!status unstalk` just ends. A stalk over its restart budget (the same [`RestartPolicy`] as the
 //! root's children) is published as failing through [`KeptStalks`], which readiness reads.
@@ -26,17 +26,20 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::chat::ChatTarget;
-use crate::commands::reply::Reply;
+use crate::deadline::Deadline;
 use crate::metric_names;
 use crate::ports::{ChatOut, StateStore};
+use crate::reply::Reply;
+use crate::status::actor::StatusMessage;
 use crate::status::format::{
     already_stalking_reply, not_stalking_reply, now_stalking_reply, unstalked_reply,
 };
 use crate::status::stalk::{LastPosted, StalkActor, StalkArgs, StalkMessage};
 use crate::status::system_state::SystemState;
-use crate::supervision::backoff::{RestartBackoff, RestartPolicy};
+use crate::supervision::ask::ask_if_running;
+use crate::supervision::backoff::RestartPolicy;
+use crate::supervision::child::{Failure, Restarts};
 use crate::supervision::names::ActorNames;
-use crate::supervision::root::Failure;
 
 /// The state file holding the set of stalking channels.
 pub const STALKS_FILE: &str = "stalks.json";
@@ -45,6 +48,7 @@ pub const SAVE_DELAY: Duration = Duration::from_millis(100);
 
 pub struct StalksActor;
 
+#[derive(Clone)]
 pub struct StalksArgs {
     pub names: ActorNames,
     pub chat: Arc<dyn ChatOut>,
@@ -206,8 +210,7 @@ struct ChannelStalk {
     target: ChatTarget,
     since: SystemTime,
     actor: Option<ActorRef<StalkMessage>>,
-    backoff: RestartBackoff,
-    last_failure: Option<Failure>,
+    restarts: Restarts,
     last_posted: LastPosted,
 }
 
@@ -358,9 +361,9 @@ impl StalksState {
             .map(|stalk| StalkInfo {
                 target: stalk.target.clone(),
                 since: stalk.since,
-                restarts: stalk.backoff.restarts(),
-                last_failure: stalk.last_failure.clone(),
-                failing: stalk.backoff.over_budget(now),
+                restarts: stalk.restarts.count(),
+                last_failure: stalk.restarts.last_failure().cloned(),
+                failing: stalk.restarts.failing(now),
                 actor_id: stalk.actor.as_ref().map(|a| a.get_id().to_string()),
                 last_posted: stalk
                     .last_posted
@@ -399,28 +402,20 @@ impl StalksState {
         tracing::warn!(error = %reason, channel = %channel, "stalk actor ended");
         if let Some(stalk) = self.channels.get_mut(&channel) {
             stalk.actor = None;
-            stalk.last_failure = Some(Failure {
-                reason: reason.to_string(),
-                at: SystemTime::now(),
-            });
+            stalk.restarts.record(reason.to_string());
         }
         self.schedule_restart(myself, &channel);
     }
 
     fn schedule_restart(&mut self, myself: &ActorRef<StalksMessage>, channel: &str) {
+        let name = self.names.stalk(channel);
         let Some(stalk) = self.channels.get_mut(channel) else {
             return;
         };
-        let now = Instant::now();
-        let verdict = stalk.backoff.on_failure(now);
-        let name = self.names.stalk(channel);
-        metric_names::actor_restarted(&name);
-        if verdict.crossed_budget {
-            crate::supervision::root::over_budget(&name, stalk.backoff.streak());
-        }
+        let delay = stalk.restarts.down(&name, Instant::now());
         self.publish_restarts(channel);
         let channel = channel.to_string();
-        myself.send_after(verdict.delay, move || StalksMessage::Restart(channel));
+        myself.send_after(delay, move || StalksMessage::Restart(channel));
     }
 
     /// A quiet period after a restart: a stalk that stayed up is no longer failing.
@@ -433,13 +428,13 @@ impl StalksState {
         let Some(stalk) = self.channels.get(channel) else {
             return;
         };
-        if stalk.backoff.restarts() == 0 {
+        if stalk.restarts.count() == 0 {
             return;
         }
         let restarts = StalkRestarts {
-            restarts: stalk.backoff.restarts(),
+            restarts: stalk.restarts.count(),
             running: stalk.actor.is_some(),
-            failing: stalk.backoff.over_budget(Instant::now()),
+            failing: stalk.restarts.failing(Instant::now()),
         };
         self.kept.publish(channel, restarts);
     }
@@ -451,8 +446,7 @@ impl StalksState {
                 target: kept.target,
                 since: kept.since,
                 actor: None,
-                backoff: RestartBackoff::new(self.policy),
-                last_failure: None,
+                restarts: Restarts::new(self.policy),
                 last_posted: kept.last_posted,
             },
         );
@@ -485,10 +479,11 @@ impl StalksState {
         .await;
         match spawned {
             Ok((actor, _)) => {
+                ask_current_state(self.names.status(), actor.clone());
                 if let Some(stalk) = self.channels.get_mut(channel) {
                     stalk.actor = Some(actor);
-                    stalk.backoff.on_started(Instant::now());
-                    if stalk.backoff.restarts() > 0 {
+                    stalk.restarts.started(Instant::now());
+                    if stalk.restarts.count() > 0 {
                         let quiet = self.policy.quiet_reset + Duration::from_millis(10);
                         let again = channel.to_string();
                         myself.send_after(quiet, move || StalksMessage::Recheck(again));
@@ -504,20 +499,9 @@ impl StalksState {
     }
 
     fn load(&self) -> Vec<SavedStalk> {
-        match self.store.load(STALKS_FILE) {
-            Ok(None) => vec![],
-            Ok(Some(bytes)) => match serde_json::from_slice::<SavedStalks>(&bytes) {
-                Ok(saved) => saved.stalks,
-                Err(e) => {
-                    tracing::warn!(error = %e, file = STALKS_FILE, "corrupt stalks file ignored");
-                    vec![]
-                }
-            },
-            Err(e) => {
-                tracing::warn!(error = %e, file = STALKS_FILE, "cannot read stalks file");
-                vec![]
-            }
-        }
+        crate::state_store::json::load_json::<SavedStalks>(self.store.as_ref(), STALKS_FILE)
+            .map(|saved| saved.stalks)
+            .unwrap_or_default()
     }
 
     /// Marks the set changed and makes sure a `Flush` comes within [`SAVE_DELAY`].
@@ -560,6 +544,35 @@ impl StalksState {
             }
         }
     }
+}
+
+/// How long a starting stalk waits for the status actor's answer. The status actor answers within
+/// [`crate::status::actor::answered_within`] of its `check_timeout`, so this only bounds a wedged one.
+pub const STATUS_ANSWER_WAIT: Duration = Duration::from_secs(60);
+
+/// Asks the status actor for a stalk's current state in a task, so neither the stalk nor this supervisor
+/// waits, and sends the answer to the stalk as [`StalkMessage::Current`]. Called once each stalk runs.
+pub(crate) fn ask_current_state(status_name: String, back: ActorRef<StalkMessage>) {
+    tokio::spawn(async move {
+        let deadline = Deadline::after(STATUS_ANSWER_WAIT);
+        let asked = ask_if_running(
+            &status_name,
+            "the status actor",
+            deadline,
+            StatusMessage::Check,
+        )
+        .await;
+        let current = match asked {
+            Ok(check) => Some(check),
+            Err(e) => {
+                tracing::warn!(error = %e, status = %status_name, "no current state for a stalk");
+                None
+            }
+        };
+        if back.send_message(StalkMessage::Current(current)).is_err() {
+            tracing::debug!("stalk gone before the status actor answered");
+        }
+    });
 }
 
 #[cfg(test)]

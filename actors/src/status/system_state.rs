@@ -1,6 +1,7 @@
 //! What monitoring says: the overall state of the systems, and how a check can fail.
 
 use std::fmt;
+use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
@@ -85,4 +86,11 @@ impl From<Result<StatusReport, ProbeError>> for SystemState {
             Err(e) => SystemState::Unknown(e),
         }
     }
+}
+
+/// One check's result and when it was made.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StatusCheck {
+    pub state: SystemState,
+    pub checked_at: SystemTime,
 }

@@ -1,14 +1,8 @@
 //! Chaos drills: making a named actor fail on purpose, with a real failure inside it (its `Crash` message)
 //! that its supervisor handles like any other. Used by the admin server's crash endpoint and by the
-//! `!ic crash <actor>` chat command; both are off unless `[admin] chaos = true`.
+//! `!ic crash <actor>` chat command; both are off unless `[admin] chaos = true`. What a crash sends each kind
+//! of actor is [`crate::root::crash`]'s business: this module knows names, not message types.
 
-use crate::cache::schedule_cache::ScheduleCacheMessage;
-use crate::commands::gateway::GatewayMessage;
-use crate::incidents::follower::IncidentsMessage;
-use crate::pager::actor::PagerMessage;
-use crate::status::actor::StatusMessage;
-use crate::status::stalk::StalkMessage;
-use crate::status::stalks::StalksMessage;
 use crate::supervision::names::ActorNames;
 
 /// The kinds of actor that can be crashed (the root cannot).
@@ -58,26 +52,10 @@ pub fn resolve(names: &ActorNames, name: &str) -> Option<(String, Crashable)> {
     (!channel.is_empty()).then(|| (names.stalk(channel), Crashable::Stalk))
 }
 
-/// Sends the named actor its `Crash` message; returns its full registry name.
-pub fn crash(names: &ActorNames, name: &str) -> Result<String, CrashError> {
-    let (full, kind) = resolve(names, name).ok_or_else(|| CrashError::Unknown(name.to_string()))?;
-    let cell = ractor::registry::where_is(full.clone())
-        .ok_or_else(|| CrashError::NotRunning(full.clone()))?;
-    let sent = match kind {
-        Crashable::Gateway => cell.send_message(GatewayMessage::Crash).is_ok(),
-        Crashable::Pager => cell.send_message(PagerMessage::Crash).is_ok(),
-        Crashable::ScheduleCache => cell.send_message(ScheduleCacheMessage::Crash).is_ok(),
-        Crashable::Status => cell.send_message(StatusMessage::Crash).is_ok(),
-        Crashable::Stalks => cell.send_message(StalksMessage::Crash).is_ok(),
-        Crashable::Stalk => cell.send_message(StalkMessage::Crash).is_ok(),
-        Crashable::Incidents => cell.send_message(IncidentsMessage::Crash).is_ok(),
-    };
-    if !sent {
-        return Err(CrashError::NotRunning(full));
-    }
-    tracing::warn!(actor = %full, id = %cell.get_id(), "chaos: crash requested");
-    Ok(full)
-}
+/// Sends the named actor its `Crash` message and returns its full registry name: [`crate::root::crash`], the
+/// one place that knows every child's message type. Commands get it through their context, so they need not
+/// import the tree that runs them.
+pub type CrashFn = fn(&ActorNames, &str) -> Result<String, CrashError>;
 
 #[cfg(test)]
 mod tests {
@@ -105,18 +83,5 @@ mod tests {
         assert_eq!(resolve(&names, "stalk:"), None);
         assert_eq!(resolve(&names, "icbot"), None);
         assert_eq!(resolve(&names, "../etc"), None);
-    }
-
-    #[test]
-    fn unknown_and_absent_actors_are_errors() {
-        let names = ActorNames::with_prefix("chaos-absent/");
-        assert!(matches!(
-            crash(&names, "nobody"),
-            Err(CrashError::Unknown(_))
-        ));
-        assert!(matches!(
-            crash(&names, "pager"),
-            Err(CrashError::NotRunning(_))
-        ));
     }
 }

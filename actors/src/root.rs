@@ -9,23 +9,24 @@
 //! [`CHILDREN_STOP_PATIENCE`]), so each runs its `post_stop` (the stalks actor saves its set there); ractor
 //! would otherwise kill them, skipping it.
 
-use std::collections::{BTreeMap, VecDeque};
-use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::collections::BTreeMap;
+use std::time::Duration;
 
 use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 use serde::Serialize;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::cache::schedule_cache::{ScheduleCacheActor, ScheduleCacheArgs};
-use crate::commands::gateway::{GatewayActor, GatewayArgs};
-use crate::incidents::follower::{IncidentsActor, IncidentsArgs};
-use crate::metric_names;
-use crate::pager::actor::{PagerActor, PagerArgs};
-use crate::status::actor::{StatusActor, StatusArgs};
-use crate::status::stalks::{StalksActor, StalksArgs};
-use crate::supervision::backoff::{RestartBackoff, RestartPolicy};
+use crate::cache::schedule_cache::{ScheduleCacheActor, ScheduleCacheArgs, ScheduleCacheMessage};
+use crate::commands::gateway::{GatewayActor, GatewayArgs, GatewayMessage};
+use crate::incidents::follower::{IncidentsActor, IncidentsArgs, IncidentsMessage};
+use crate::pager::actor::{PagerActor, PagerArgs, PagerMessage};
+use crate::status::actor::{StatusActor, StatusArgs, StatusMessage};
+use crate::status::stalk::StalkMessage;
+use crate::status::stalks::{StalksActor, StalksArgs, StalksMessage};
+use crate::supervision::backoff::RestartPolicy;
+use crate::supervision::chaos::{self, CrashError, Crashable};
+use crate::supervision::child::{Failure, Restarts};
 use crate::supervision::names::ActorNames;
 
 /// The children, in start order.
@@ -64,16 +65,16 @@ impl Child {
 
 pub struct RootActor;
 
-/// Everything needed to spawn (and respawn) each child.
+/// Everything needed to spawn (and respawn) each child: each spawn gets a clone of its child's arguments.
 pub struct RootArgs {
     pub names: ActorNames,
     pub policy: RestartPolicy,
-    pub schedule_cache: Arc<dyn Fn() -> ScheduleCacheArgs + Send + Sync>,
-    pub pager: Arc<dyn Fn() -> PagerArgs + Send + Sync>,
-    pub status: Arc<dyn Fn() -> StatusArgs + Send + Sync>,
-    pub stalks: Arc<dyn Fn() -> StalksArgs + Send + Sync>,
-    pub incidents: Arc<dyn Fn() -> IncidentsArgs + Send + Sync>,
-    pub gateway: Arc<dyn Fn() -> GatewayArgs + Send + Sync>,
+    pub schedule_cache: ScheduleCacheArgs,
+    pub pager: PagerArgs,
+    pub status: StatusArgs,
+    pub stalks: StalksArgs,
+    pub incidents: IncidentsArgs,
+    pub gateway: GatewayArgs,
     /// Where the root publishes its children's health after every change, for cheap reads.
     pub health: watch::Sender<Vec<ChildHealth>>,
 }
@@ -88,20 +89,11 @@ pub struct ChildHealth {
     pub running: bool,
     pub restarts: u64,
     pub last_failure: Option<Failure>,
-    /// The last [`FAILURE_HISTORY`] failures, newest first.
+    /// The last [`FAILURE_HISTORY`](crate::supervision::child::FAILURE_HISTORY) failures, newest first.
     pub failures: Vec<Failure>,
     /// Over its restart budget: more consecutive failures than the policy allows, and not up for the quiet
     /// period since. The root keeps restarting it.
     pub failing: bool,
-}
-
-/// How many failures each child's history keeps.
-pub const FAILURE_HISTORY: usize = 5;
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Failure {
-    pub reason: String,
-    pub at: SystemTime,
 }
 
 pub enum RootMessage {
@@ -115,21 +107,7 @@ pub enum RootMessage {
 
 struct ChildRecord {
     cell: Option<ActorCell>,
-    backoff: RestartBackoff,
-    last_failure: Option<Failure>,
-    failures: VecDeque<Failure>,
-}
-
-impl ChildRecord {
-    fn failed(&mut self, reason: String) {
-        let failure = Failure {
-            reason,
-            at: SystemTime::now(),
-        };
-        self.failures.push_front(failure.clone());
-        self.failures.truncate(FAILURE_HISTORY);
-        self.last_failure = Some(failure);
-    }
+    restarts: Restarts,
 }
 
 pub struct RootState {
@@ -159,16 +137,14 @@ impl Actor for RootActor {
                 child,
                 ChildRecord {
                     cell: None,
-                    backoff: RestartBackoff::new(state.args.policy),
-                    last_failure: None,
-                    failures: VecDeque::new(),
+                    restarts: Restarts::new(state.args.policy),
                 },
             );
             // A child that cannot even start at boot is an error worth failing the start for.
             let cell = state.spawn(child, myself.get_cell()).await?;
             let record = state.record(child);
             record.cell = Some(cell);
-            record.backoff.on_started(Instant::now());
+            record.restarts.started(Instant::now());
         }
         state.publish();
         Ok(state)
@@ -235,48 +211,29 @@ impl RootState {
         supervisor: ActorCell,
     ) -> Result<ActorCell, ractor::SpawnErr> {
         let name = Some(child.name(&self.args.names));
+        let args = &self.args;
         let cell = match child {
             Child::ScheduleCache => {
-                let args = (self.args.schedule_cache)();
-                Actor::spawn_linked(name, ScheduleCacheActor, args, supervisor)
-                    .await?
-                    .0
-                    .get_cell()
+                spawn_linked(
+                    name,
+                    ScheduleCacheActor,
+                    args.schedule_cache.clone(),
+                    supervisor,
+                )
+                .await?
             }
-            Child::Pager => {
-                let args = (self.args.pager)();
-                Actor::spawn_linked(name, PagerActor, args, supervisor)
-                    .await?
-                    .0
-                    .get_cell()
-            }
+            Child::Pager => spawn_linked(name, PagerActor, args.pager.clone(), supervisor).await?,
             Child::Status => {
-                let args = (self.args.status)();
-                Actor::spawn_linked(name, StatusActor, args, supervisor)
-                    .await?
-                    .0
-                    .get_cell()
+                spawn_linked(name, StatusActor, args.status.clone(), supervisor).await?
             }
             Child::Stalks => {
-                let args = (self.args.stalks)();
-                Actor::spawn_linked(name, StalksActor, args, supervisor)
-                    .await?
-                    .0
-                    .get_cell()
+                spawn_linked(name, StalksActor, args.stalks.clone(), supervisor).await?
             }
             Child::Incidents => {
-                let args = (self.args.incidents)();
-                Actor::spawn_linked(name, IncidentsActor, args, supervisor)
-                    .await?
-                    .0
-                    .get_cell()
+                spawn_linked(name, IncidentsActor, args.incidents.clone(), supervisor).await?
             }
             Child::Gateway => {
-                let args = (self.args.gateway)();
-                Actor::spawn_linked(name, GatewayActor, args, supervisor)
-                    .await?
-                    .0
-                    .get_cell()
+                spawn_linked(name, GatewayActor, args.gateway.clone(), supervisor).await?
             }
         };
         tracing::info!(actor = %child.name(&self.args.names), id = %cell.get_id(), "started");
@@ -294,17 +251,16 @@ impl RootState {
             return;
         };
         let now = Instant::now();
-        let names = self.args.names.clone();
+        let name = child.name(&self.args.names);
         let record = self.record(child);
         record.cell = None;
-        record.failed(reason.clone());
-        let verdict = record.backoff.on_failure(now);
-        let restarts = record.backoff.restarts();
-        let streak = record.backoff.streak();
-        let failing = record.backoff.over_budget(now);
-        let delay = verdict.delay;
+        record.restarts.record(reason.clone());
+        let delay = record.restarts.down(&name, now);
+        let restarts = record.restarts.count();
+        let streak = record.restarts.streak();
+        let failing = record.restarts.failing(now);
         tracing::error!(
-            actor = %child.name(&names),
+            actor = %name,
             reason = %reason,
             restarts,
             streak,
@@ -312,10 +268,6 @@ impl RootState {
             delay_ms = delay.as_millis() as u64,
             "child down; restarting after backoff"
         );
-        if verdict.crossed_budget {
-            over_budget(&child.name(&names), streak);
-        }
-        metric_names::actor_restarted(&child.name(&names));
         myself.send_after(delay, move || RootMessage::Restart(child));
         self.publish();
     }
@@ -328,7 +280,7 @@ impl RootState {
             Ok(cell) => {
                 let record = self.record(child);
                 record.cell = Some(cell);
-                record.backoff.on_started(Instant::now());
+                record.restarts.started(Instant::now());
                 // Up for the quiet period, the child is healthy again and `failing` clears: say so then.
                 let quiet = self.args.policy.quiet_reset + Duration::from_millis(10);
                 myself.send_after(quiet, || RootMessage::Republish);
@@ -337,15 +289,10 @@ impl RootState {
                 let now = Instant::now();
                 let name = child.name(&self.args.names);
                 let record = self.record(child);
-                record.failed(format!("restart failed: {e}"));
-                let verdict = record.backoff.on_failure(now);
-                let streak = record.backoff.streak();
-                metric_names::actor_restarted(&name);
-                tracing::error!(actor = %name, error = %e, delay_ms = verdict.delay.as_millis() as u64, "restart failed; trying again");
-                if verdict.crossed_budget {
-                    over_budget(&name, streak);
-                }
-                myself.send_after(verdict.delay, move || RootMessage::Restart(child));
+                record.restarts.record(format!("restart failed: {e}"));
+                let delay = record.restarts.down(&name, now);
+                tracing::error!(actor = %name, error = %e, delay_ms = delay.as_millis() as u64, "restart failed; trying again");
+                myself.send_after(delay, move || RootMessage::Restart(child));
             }
         }
         self.publish();
@@ -364,22 +311,46 @@ impl RootState {
                 name: child.name(&self.args.names),
                 actor_id: r.cell.as_ref().map(|c| c.get_id().to_string()),
                 running: r.cell.is_some(),
-                restarts: r.backoff.restarts(),
-                last_failure: r.last_failure.clone(),
-                failures: r.failures.iter().cloned().collect(),
-                failing: r.backoff.over_budget(now),
+                restarts: r.restarts.count(),
+                last_failure: r.restarts.last_failure().cloned(),
+                failures: r.restarts.failures().cloned().collect(),
+                failing: r.restarts.failing(now),
             })
             .collect()
     }
 }
 
-/// The one error line for a child crossing its restart budget (every failure has its own line too).
-pub(crate) fn over_budget(actor: &str, streak: u32) {
-    tracing::error!(
-        actor = %actor,
-        consecutive_failures = streak,
-        "over restart budget: failing; restarts go on with backoff"
-    );
+/// Chaos: sends the named actor its `Crash` message; returns its full registry name. A [`chaos::CrashFn`].
+pub fn crash(names: &ActorNames, name: &str) -> Result<String, CrashError> {
+    let (full, kind) =
+        chaos::resolve(names, name).ok_or_else(|| CrashError::Unknown(name.to_string()))?;
+    let cell = ractor::registry::where_is(full.clone())
+        .ok_or_else(|| CrashError::NotRunning(full.clone()))?;
+    let sent = match kind {
+        Crashable::Gateway => cell.send_message(GatewayMessage::Crash).is_ok(),
+        Crashable::Pager => cell.send_message(PagerMessage::Crash).is_ok(),
+        Crashable::ScheduleCache => cell.send_message(ScheduleCacheMessage::Crash).is_ok(),
+        Crashable::Status => cell.send_message(StatusMessage::Crash).is_ok(),
+        Crashable::Stalks => cell.send_message(StalksMessage::Crash).is_ok(),
+        Crashable::Stalk => cell.send_message(StalkMessage::Crash).is_ok(),
+        Crashable::Incidents => cell.send_message(IncidentsMessage::Crash).is_ok(),
+    };
+    if !sent {
+        return Err(CrashError::NotRunning(full));
+    }
+    tracing::warn!(actor = %full, id = %cell.get_id(), "chaos: crash requested");
+    Ok(full)
+}
+
+/// Spawns one child linked to `supervisor`.
+async fn spawn_linked<A: Actor>(
+    name: Option<String>,
+    actor: A,
+    args: A::Arguments,
+    supervisor: ActorCell,
+) -> Result<ActorCell, ractor::SpawnErr> {
+    let (child, _) = Actor::spawn_linked(name, actor, args, supervisor).await?;
+    Ok(child.get_cell())
 }
 
 #[cfg(test)]
@@ -393,7 +364,6 @@ mod tests {
     use crate::commands::in_flight::InFlight;
     use crate::commands::run::{CommandContext, Deadlines};
     use crate::fakes::{healthy, FakeMode, FakePagerDuty, FakeProbe, RecordingChat};
-    use crate::incidents::follower::IncidentsMessage;
     use crate::pager::actor::PagerMessage;
     use crate::pager::audit::{AuditLog, DEFAULT_MAX_BYTES};
     use crate::pager::dedup::{RecentPages, SharedRecentPages};
@@ -401,6 +371,7 @@ mod tests {
     use crate::state_store::MemoryStateStore;
     use crate::status::actor::StatusMessage;
     use crate::status::stalks::{KeptStalks, StalksMessage};
+    use std::sync::Arc;
 
     struct Tree {
         root: ActorRef<RootMessage>,
@@ -434,17 +405,14 @@ mod tests {
             CommandContext::new(names.clone(), chat.clone(), pd.clone(), deadlines)
                 .with_audit(audit.clone()),
         );
-        let recent2 = recent.clone();
-        let (pd1, pd2, store1, store3) = (pd.clone(), pd.clone(), store.clone(), store.clone());
-        let (names1, names2, chat1) = (names.clone(), names.clone(), chat.clone());
         let cache_facts = watch::channel(CacheFacts::default()).0;
         let kept = KeptStalks::new();
         let args = RootArgs {
             names: names.clone(),
             policy,
-            schedule_cache: Arc::new(move || ScheduleCacheArgs {
-                pagerduty: pd1.clone(),
-                store: store1.clone(),
+            schedule_cache: ScheduleCacheArgs {
+                pagerduty: pd.clone(),
+                store: store.clone(),
                 incident_commanders: vec![ScheduleRef {
                     id: "P".into(),
                     label: "Primary".into(),
@@ -457,40 +425,35 @@ mod tests {
                 refresh_timeout: Duration::from_secs(20),
                 contacts_ttl: Duration::from_secs(3600),
                 contact_concurrency: 4,
-                facts: cache_facts.clone(),
-            }),
-            pager: Arc::new(move || PagerArgs {
-                pagerduty: pd2.clone(),
-                audit: audit.clone(),
-                recent: recent2.clone(),
+                facts: cache_facts,
+            },
+            pager: PagerArgs {
+                pagerduty: pd.clone(),
+                audit,
+                recent: recent.clone(),
                 from_email: "icbot@example.com".into(),
-            }),
-            status: Arc::new(move || StatusArgs {
-                probe: probe.clone(),
+            },
+            status: StatusArgs {
+                probe,
                 poll_interval: Duration::from_secs(30),
                 check_timeout: Duration::from_secs(3),
                 fresh_for: Duration::from_secs(2),
-                names: names1.clone(),
-            }),
-            stalks: Arc::new(move || StalksArgs {
-                names: names2.clone(),
-                chat: chat1.clone(),
-                store: store3.clone(),
-                policy: RestartPolicy::default(),
-                kept: kept.clone(),
-            }),
-            incidents: {
-                let (pd, chat, store) = (pd.clone(), chat.clone(), store.clone());
-                Arc::new(move || IncidentsArgs {
-                    pagerduty: pd.clone(),
-                    chat: chat.clone(),
-                    store: store.clone(),
-                    poll_interval: Duration::from_secs(15),
-                })
+                names: names.clone(),
             },
-            gateway: Arc::new(move || GatewayArgs {
-                context: context.clone(),
-            }),
+            stalks: StalksArgs {
+                names: names.clone(),
+                chat: chat.clone(),
+                store: store.clone(),
+                policy: RestartPolicy::default(),
+                kept,
+            },
+            incidents: IncidentsArgs {
+                pagerduty: pd.clone(),
+                chat: chat.clone(),
+                store: store.clone(),
+                poll_interval: Duration::from_secs(15),
+            },
+            gateway: GatewayArgs { context },
             health: watch::channel(Vec::new()).0,
         };
         let health = args.health.subscribe();
@@ -762,7 +725,7 @@ mod tests {
             // Idle, then a batch, and the crash before the handle could hand any of it over.
             assert!(t.handle.drain(Duration::from_secs(60)).await);
             deliver(crashes as usize * 1000);
-            crate::supervision::chaos::crash(&t.names, "gateway").expect("gateway crashed");
+            crash(&t.names, "gateway").expect("gateway crashed");
             let back = health.wait_for(|all| {
                 all.iter()
                     .any(|h| h.child == Child::Gateway && h.running && h.restarts == crashes)
@@ -780,5 +743,18 @@ mod tests {
         assert_eq!(answers.len(), 3000, "answered {} of 3000", answers.len());
         assert!(answers.iter().all(|a| a.contains("Alice Smith")));
         t.root.stop(None);
+    }
+
+    #[test]
+    fn unknown_and_absent_actors_are_errors() {
+        let names = ActorNames::with_prefix("chaos-absent/");
+        assert!(matches!(
+            crash(&names, "nobody"),
+            Err(CrashError::Unknown(_))
+        ));
+        assert!(matches!(
+            crash(&names, "pager"),
+            Err(CrashError::NotRunning(_))
+        ));
     }
 }

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::cache::oncall::Phone;
-use crate::ports::IncidentStatus;
+use crate::incidents::status::IncidentStatus;
 
 /// The most a reply may cost when posted, in [`Reply::cost`] units (characters, escaping counted at its worst).
 /// Slack cuts a message's text at 40,000 characters and advises far less; 12,000 keeps a whole reply readable

@@ -7,19 +7,37 @@
 //! once: a write without an answer is reported "not confirmed" with the incident's link, never re-sent.
 //! Every answer is recorded in the incident audit log ([`crate::commands::incident_audit`]).
 //!
-//! Asks the schedule cache (who is who) and the chat (a user's email) through [`CommandContext`]; reads the
+//! Gets what it needs in an [`IncidentsContext`] (PagerDuty, the chat for a user's email, the on-call snapshot
+//! for who is who, the audit logs) from the command runner, which it does not import; reads the
 //! page audit log; never the reverse.
 
 use std::time::{Duration, SystemTime};
 
 use crate::chat::InboundMessage;
 use crate::commands::incident_audit::{IncidentAction, IncidentAuditRecord, IncidentOutcome};
-use crate::commands::run::CommandContext;
+use std::sync::Arc;
+
+use crate::cache::oncall::OnCallSnapshot;
+use crate::commands::incident_audit::IncidentAudit;
 use crate::deadline::Deadline;
 use crate::pager::audit::AuditEvent;
+use crate::pager::audit::AuditLog;
+use crate::ports::{ChatOut, PagerDutyApi};
 use crate::ports::{IncidentState, IncidentStatus, PagerDutyError};
 use crate::reply::{code, strong, text, Reply, Span};
 use crate::truncate::truncate;
+
+/// What the incident commands use, lent by the command runner.
+pub struct IncidentsContext<'a> {
+    pub pagerduty: &'a dyn PagerDutyApi,
+    pub chat: &'a dyn ChatOut,
+    /// Who is who: a person whose chat email is here acts as themselves in PagerDuty.
+    pub snapshot: Option<Arc<OnCallSnapshot>>,
+    /// The page audit log: which incident a channel paged last.
+    pub page_audit: Option<&'a AuditLog>,
+    /// Where every incident command's answer is recorded.
+    pub audit: Option<&'a IncidentAudit>,
+}
 
 /// How far back "the incident this channel paged most recently" is looked for.
 pub const LAST_PAGE_WINDOW: Duration = Duration::from_secs(7 * 24 * 3600);
@@ -72,7 +90,7 @@ struct Actor {
 }
 
 /// `!ic incidents`: the open incidents on the service, newest first.
-pub async fn list(ctx: &CommandContext, msg: &InboundMessage, deadline: Deadline) -> Reply {
+pub async fn list(ctx: &IncidentsContext<'_>, msg: &InboundMessage, deadline: Deadline) -> Reply {
     let listed = deadline.timeout(ctx.pagerduty.open_incidents()).await;
     let (reply, outcome, detail) = match flatten(listed) {
         Ok(mut open) => {
@@ -95,7 +113,7 @@ pub async fn list(ctx: &CommandContext, msg: &InboundMessage, deadline: Deadline
 
 /// `!ic ack`, `!ic resolve`, `!ic note`: finds the incident, then asks PagerDuty once.
 pub async fn change(
-    ctx: &CommandContext,
+    ctx: &IncidentsContext<'_>,
     msg: &InboundMessage,
     number: Option<u64>,
     change: Change,
@@ -195,7 +213,7 @@ fn flatten<T>(
 }
 
 /// Who is acting: their chat email when it is a PagerDuty user the bot knows, else the bot for them.
-async fn actor(ctx: &CommandContext, chat_user: &str, deadline: Deadline) -> Actor {
+async fn actor(ctx: &IncidentsContext<'_>, chat_user: &str, deadline: Deadline) -> Actor {
     let on_behalf = Actor {
         from: None,
         name: chat_user.to_string(),
@@ -217,16 +235,12 @@ async fn actor(ctx: &CommandContext, chat_user: &str, deadline: Deadline) -> Act
             return on_behalf;
         }
     };
-    let view = ctx.view(Deadline::after(deadline.remaining() / 4)).await;
-    let person = view
-        .as_ref()
-        .and_then(|v| v.snapshot.as_ref())
-        .and_then(|s| {
-            s.people
-                .values()
-                .find(|p| p.email.to_lowercase() == email)
-                .cloned()
-        });
+    let person = ctx.snapshot.as_ref().and_then(|s| {
+        s.people
+            .values()
+            .find(|p| p.email.to_lowercase() == email)
+            .cloned()
+    });
     match person {
         Some(p) => Actor {
             from: Some(p.email.clone()),
@@ -238,7 +252,7 @@ async fn actor(ctx: &CommandContext, chat_user: &str, deadline: Deadline) -> Act
 
 /// The incident a change is for, or the reply saying why there is none.
 fn choose(
-    ctx: &CommandContext,
+    ctx: &IncidentsContext<'_>,
     msg: &InboundMessage,
     number: Option<u64>,
     open: &[IncidentState],
@@ -298,10 +312,10 @@ fn choose(
 
 /// The newest incident the bot paged (per the page audit log) that matches.
 fn paged_incident(
-    ctx: &CommandContext,
+    ctx: &IncidentsContext<'_>,
     matches: impl Fn(&crate::ports::Incident) -> bool,
 ) -> Option<crate::ports::Incident> {
-    let audit = ctx.audit.as_ref()?;
+    let audit = ctx.page_audit?;
     let since = SystemTime::now() - LAST_PAGE_WINDOW;
     audit
         .recent(since)
@@ -313,8 +327,8 @@ fn paged_incident(
 }
 
 /// The incident this channel paged most recently, per the page audit log.
-fn last_paged_here(ctx: &CommandContext, channel: &str) -> Option<crate::ports::Incident> {
-    let audit = ctx.audit.as_ref()?;
+fn last_paged_here(ctx: &IncidentsContext<'_>, channel: &str) -> Option<crate::ports::Incident> {
+    let audit = ctx.page_audit?;
     let since = SystemTime::now() - LAST_PAGE_WINDOW;
     audit
         .recent(since)
@@ -488,7 +502,7 @@ fn link(url: &str) -> Span {
 }
 
 fn record(
-    ctx: &CommandContext,
+    ctx: &IncidentsContext<'_>,
     msg: &InboundMessage,
     action: IncidentAction,
     incident: Option<u64>,
@@ -496,7 +510,7 @@ fn record(
     outcome: IncidentOutcome,
     detail: Option<String>,
 ) {
-    let Some(audit) = &ctx.incident_audit else {
+    let Some(audit) = ctx.audit else {
         return;
     };
     audit.append(&IncidentAuditRecord {
@@ -520,7 +534,7 @@ mod tests {
     use crate::chat::ChatTarget;
     use crate::commands::incident_audit::{IncidentAudit, INCIDENT_AUDIT_FILE};
     use crate::commands::parse::Command;
-    use crate::commands::run::{run_command, Deadlines};
+    use crate::commands::run::{run_command, CommandContext, Deadlines};
     use crate::fakes::{FakeMode, FakePagerDuty, RecordingChat};
     use crate::pager::audit::{AuditLog, AuditRecord, DEFAULT_MAX_BYTES};
     use crate::ports::{NewIncident, PagerDutyApi, StateStore};

@@ -18,7 +18,7 @@ use crate::commands::access::AccessPolicy;
 use crate::commands::admin as admin_commands;
 use crate::commands::format;
 use crate::commands::incident_audit::IncidentAudit;
-use crate::commands::incidents::{self, Change};
+use crate::commands::incidents::{self, Change, IncidentsContext};
 use crate::commands::parse::{Command, PageOptions};
 use crate::commands::status as status_commands;
 use crate::deadline::{Deadline, REPLY_MARGIN};
@@ -127,8 +127,25 @@ impl CommandContext {
         self
     }
 
+    /// What the incident commands use, with `snapshot` for who is who.
+    fn incidents(&self, snapshot: Option<Arc<OnCallSnapshot>>) -> IncidentsContext<'_> {
+        IncidentsContext {
+            pagerduty: self.pagerduty.as_ref(),
+            chat: self.chat.as_ref(),
+            snapshot,
+            page_audit: self.audit.as_deref(),
+            audit: self.incident_audit.as_deref(),
+        }
+    }
+
+    /// The on-call snapshot, asked within a quarter of what is left of `deadline` (the rest is PagerDuty's).
+    async fn snapshot(&self, deadline: Deadline) -> Option<Arc<OnCallSnapshot>> {
+        let within = Deadline::after(deadline.remaining() / 4);
+        self.view(within).await.and_then(|v| v.snapshot)
+    }
+
     /// The cache's view, asked by `by`; the last copy when the cache cannot answer.
-    pub(crate) async fn view(&self, by: Deadline) -> Option<CacheView> {
+    async fn view(&self, by: Deadline) -> Option<CacheView> {
         match ask(
             &self.names.schedule_cache(),
             "the on-call cache",
@@ -192,15 +209,21 @@ pub async fn run_command(
             Command::Status | Command::Stalk | Command::Unstalk => {
                 status_commands::run(&ctx.names, msg, &command, sent, deadline).await
             }
-            Command::Incidents => incidents::list(ctx, msg, deadline).await,
+            Command::Incidents => incidents::list(&ctx.incidents(None), msg, deadline).await,
             Command::Ack { number } => {
-                incidents::change(ctx, msg, number, Change::Ack, deadline).await
+                let snapshot = ctx.snapshot(deadline).await;
+                incidents::change(&ctx.incidents(snapshot), msg, number, Change::Ack, deadline)
+                    .await
             }
             Command::Resolve { number, note } => {
-                incidents::change(ctx, msg, number, Change::Resolve { note }, deadline).await
+                let snapshot = ctx.snapshot(deadline).await;
+                let change = Change::Resolve { note };
+                incidents::change(&ctx.incidents(snapshot), msg, number, change, deadline).await
             }
             Command::Note { number, text } => {
-                incidents::change(ctx, msg, number, Change::Note { text }, deadline).await
+                let snapshot = ctx.snapshot(deadline).await;
+                let change = Change::Note { text };
+                incidents::change(&ctx.incidents(snapshot), msg, number, change, deadline).await
             }
         }
     };

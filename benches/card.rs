@@ -1,4 +1,4 @@
-//! `cargo bench --bench card`: (8) how long a page card takes to follow a change made in PagerDuty itself.
+//! `cargo bench --bench card`: (9) how long a page card takes to follow a change made in PagerDuty itself.
 //! A page is sent, the stub's incident is acknowledged directly (as PagerDuty's own app would), and the time
 //! until the card is edited is measured, against the target of one `[incidents] poll_interval` plus 1 s.
 //! The change lands at a random point of the poll cycle, so the samples spread over one interval.
@@ -65,7 +65,7 @@ async fn main() {
     let target = POLL + Duration::from_secs(1);
     print_table(
         &format!(
-            "(8) card follows a change made in PagerDuty (poll_interval {}, {RUNS} runs)",
+            "(9) card follows a change made in PagerDuty (poll_interval {}, {RUNS} runs)",
             fmt_duration(POLL)
         ),
         &[

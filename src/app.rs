@@ -22,7 +22,9 @@ use icbot_actors::incidents::follower::IncidentsArgs;
 use icbot_actors::pager::actor::PagerArgs;
 use icbot_actors::pager::audit::AuditLog;
 use icbot_actors::pager::dedup::RecentPages;
-use icbot_actors::ports::{ChatOut, PagerDutyApi, StateStore, StatusProbe};
+use icbot_actors::ports::{
+    ChatOut, Coordination, PagerDutyApi, SingleReplica, StateStore, StatusProbe,
+};
 use icbot_actors::root::{self, ChildHealth, RootActor, RootArgs, RootMessage};
 use icbot_actors::state_store::watched::{StoreHealth, WatchedStore};
 use icbot_actors::state_store::{FileStateStore, MemoryStateStore};
@@ -39,6 +41,7 @@ use tokio::task::JoinHandle;
 
 use crate::admin::{self, AdminSources};
 use crate::config::{ChatAdapter, Config, Secrets, StatusSource};
+use crate::ha::{PostgresCoordination, Replica};
 use crate::instance::{Instance, LockError, StateLock};
 use crate::monitoring::{self, MonitoringSettings};
 use crate::pagerduty::{PagerDutyClient, PagerDutyConfig};
@@ -69,6 +72,8 @@ pub struct Bot {
     stopping: Arc<AtomicBool>,
     admin: Option<AdminServer>,
     instance: Instance,
+    /// This replica's coordination, with `[state] backend = "postgres"`.
+    replica: Option<Replica>,
     /// Held until the bot has stopped and saved its state.
     lock: Option<StateLock>,
 }
@@ -94,6 +99,7 @@ pub async fn start(
     let admin_listener = bind_admin(config).await;
     let stub = start_stub(config).await?;
     let pagerduty = pagerduty_client(config, secrets, stub.as_ref())?;
+    let (replica, coordination) = coordination(config, secrets)?;
     let (store, store_health) = state_store(config);
     let probe = status_probe(config, stub.as_ref())?;
     let deadlines = command_deadlines(config);
@@ -103,12 +109,12 @@ pub async fn start(
     let kept_stalks = KeptStalks::new();
     // One restart policy for the root's children and the stalk actors.
     let policy = RestartPolicy::default();
-    let pager = pager_args(config, &pagerduty, &store);
+    let pager = pager_args(config, &pagerduty, &store, &coordination);
     let context = command_context(config, &names, &chat, &pagerduty, deadlines, &pager, &store);
     let args = RootArgs {
         names: names.clone(),
         policy,
-        schedule_cache: cache_args(config, &pagerduty, &store, cache_facts_tx),
+        schedule_cache: cache_args(config, &pagerduty, &store, cache_facts_tx, coordination),
         pager,
         status: status_args(config, &names, probe),
         stalks: StalksArgs {
@@ -152,6 +158,7 @@ pub async fn start(
                 stopping: stopping.clone(),
                 admin_token: secrets.admin_token.clone(),
                 instance: instance.clone(),
+                ha: replica.clone(),
             };
             Some(start_admin(listener, sources, config.admin.chaos)?)
         }
@@ -173,6 +180,7 @@ pub async fn start(
         stopping,
         admin,
         instance,
+        replica,
         lock,
     })
 }
@@ -268,6 +276,7 @@ fn cache_args(
     pagerduty: &Arc<dyn PagerDutyApi>,
     store: &Arc<dyn StateStore>,
     facts: watch::Sender<CacheFacts>,
+    coordination: Arc<dyn Coordination>,
 ) -> ScheduleCacheArgs {
     let pd = &config.pagerduty;
     ScheduleCacheArgs {
@@ -282,7 +291,28 @@ fn cache_args(
         contacts_ttl: CONTACTS_TTL,
         contact_concurrency: CONTACT_CONCURRENCY,
         facts,
+        coordination,
     }
+}
+
+/// This replica's coordination. Several replicas on PostgreSQL: the lease (and so the role) comes up in the
+/// background, and the bot answers commands whether or not the database can be reached. Files: one replica,
+/// always the leader, sharing nothing.
+fn coordination(
+    config: &Config,
+    secrets: &Secrets,
+) -> anyhow::Result<(Option<Replica>, Arc<dyn Coordination>)> {
+    let replica = Replica::from_settings(
+        config.state.backend,
+        &config.ha,
+        secrets.database_url.as_ref(),
+    )
+    .map_err(|e| anyhow::anyhow!("[state] backend = \"postgres\": {e}"))?;
+    let coordination: Arc<dyn Coordination> = match &replica {
+        Some(replica) => Arc::new(PostgresCoordination::new(replica.clone())),
+        None => Arc::new(SingleReplica),
+    };
+    Ok((replica, coordination))
 }
 
 /// The pager's arguments. Made once: the pager and the commands share the audit log, and the recent pages
@@ -291,12 +321,14 @@ fn pager_args(
     config: &Config,
     pagerduty: &Arc<dyn PagerDutyApi>,
     store: &Arc<dyn StateStore>,
+    coordination: &Arc<dyn Coordination>,
 ) -> PagerArgs {
     PagerArgs {
         pagerduty: pagerduty.clone(),
         audit: Arc::new(AuditLog::new(store.clone(), config.pager.audit_max_bytes)),
         recent: RecentPages::shared(config.pager.dedup_window),
         from_email: config.pagerduty.from_email.clone(),
+        coordination: coordination.clone(),
     }
 }
 
@@ -435,6 +467,11 @@ impl Bot {
         self.kept_stalks.restarts()
     }
 
+    /// This replica's coordination (role, lease, database), with `[state] backend = "postgres"`.
+    pub fn replica(&self) -> Option<&Replica> {
+        self.replica.as_ref()
+    }
+
     /// Where the admin server listens; `None` when `[admin] listen = ""` or its address could not be bound.
     pub fn admin_addr(&self) -> Option<SocketAddr> {
         self.admin.as_ref().map(|a| a.addr)
@@ -467,6 +504,10 @@ impl Bot {
         }
         if let Some(stub) = self.stub {
             stub.shutdown().await;
+        }
+        // Hand the lease over at once rather than let it lapse.
+        if let Some(replica) = &self.replica {
+            replica.release().await;
         }
         // Last: the state is saved; another bot may have the state dir now.
         drop(self.lock);

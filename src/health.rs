@@ -17,6 +17,7 @@ use serde_json::Value;
 
 use crate::admin::{ActorFacts, Readiness, TreeFacts};
 use crate::config::{http_url, Config};
+use crate::ha::HaFacts;
 use crate::instance::{read_lock_file, Instance, INSTANCE_HEADER, LOCK_FILE};
 use url::Url;
 
@@ -293,7 +294,28 @@ pub fn render_tree(tree: &TreeFacts) -> String {
             );
         }
     }
+    if let Some(ha) = &tree.ha {
+        out.push_str(&ha_line(ha));
+    }
     out
+}
+
+/// `ha: leader (epoch 3) replica ...; holder ...; last renewal 1.2s ago`.
+pub fn ha_line(ha: &HaFacts) -> String {
+    let role = match &ha.role_detail {
+        Some(why) => format!("{} ({why})", ha.role),
+        None => ha.role.clone(),
+    };
+    let epoch = ha.epoch.map_or("none".to_string(), |e| e.to_string());
+    let holder = ha.holder.as_deref().unwrap_or("nobody yet");
+    let renewal = match ha.last_renewal_age_secs {
+        Some(age) => format!("{} ago", human_age(Duration::from_secs_f64(age))),
+        None => "never seen".to_string(),
+    };
+    format!(
+        "ha: {role}; epoch {epoch}; lease holder {holder}; last renewal {renewal}; this replica {}\n",
+        ha.replica
+    )
 }
 
 /// The facts worth a glance, as `; key: value` pieces.

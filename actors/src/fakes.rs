@@ -553,3 +553,90 @@ impl PagerDutyApi for FakePagerDuty {
         Ok(())
     }
 }
+
+/// Several replicas, as one of them sees it: the test sets the leader term and the shared snapshot (or
+/// makes the database unreachable), and reads what was shared.
+#[derive(Default)]
+pub struct FakeCoordination {
+    term: std::sync::Mutex<Option<crate::ports::LeaderTerm>>,
+    shared: std::sync::Mutex<Option<crate::cache::oncall::OnCallSnapshot>>,
+    unreachable: std::sync::atomic::AtomicBool,
+    /// What a page claim finds: `None` claims, `Some` is a page another replica sent.
+    pub prior_page: std::sync::Mutex<Option<crate::pager::page::PriorPage>>,
+    /// Every claimed page settled, with its incident (`None`: released).
+    pub settled: std::sync::Mutex<Vec<(crate::ports::PageClaim, Option<Incident>)>>,
+    /// Every snapshot shared, with the term it was shared in.
+    pub shares: std::sync::Mutex<
+        Vec<(
+            crate::ports::LeaderTerm,
+            crate::cache::oncall::OnCallSnapshot,
+        )>,
+    >,
+}
+
+impl FakeCoordination {
+    pub fn set_term(&self, term: Option<crate::ports::LeaderTerm>) {
+        *self.term.lock().unwrap() = term;
+    }
+
+    pub fn set_shared(&self, snapshot: Option<crate::cache::oncall::OnCallSnapshot>) {
+        *self.shared.lock().unwrap() = snapshot;
+    }
+
+    pub fn set_unreachable(&self, unreachable: bool) {
+        self.unreachable.store(unreachable, Ordering::SeqCst);
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::ports::Coordination for FakeCoordination {
+    fn leader_term(&self) -> Option<crate::ports::LeaderTerm> {
+        *self.term.lock().unwrap()
+    }
+
+    async fn shared_snapshot(
+        &self,
+    ) -> Result<Option<crate::cache::oncall::OnCallSnapshot>, crate::ports::CoordinationError> {
+        if self.unreachable.load(Ordering::SeqCst) {
+            return Err(crate::ports::CoordinationError::Unreachable("fake".into()));
+        }
+        Ok(self.shared.lock().unwrap().clone())
+    }
+
+    async fn share_snapshot(
+        &self,
+        term: crate::ports::LeaderTerm,
+        snapshot: &crate::cache::oncall::OnCallSnapshot,
+    ) -> Result<(), crate::ports::CoordinationError> {
+        if self.unreachable.load(Ordering::SeqCst) {
+            return Err(crate::ports::CoordinationError::Unreachable("fake".into()));
+        }
+        self.shares.lock().unwrap().push((term, snapshot.clone()));
+        Ok(())
+    }
+
+    async fn claim_page(
+        &self,
+        _claim: &crate::ports::PageClaim,
+    ) -> Result<crate::ports::PageClaimed, crate::ports::CoordinationError> {
+        if self.unreachable.load(Ordering::SeqCst) {
+            return Err(crate::ports::CoordinationError::Unreachable("fake".into()));
+        }
+        match self.prior_page.lock().unwrap().clone() {
+            Some(prior) => Ok(crate::ports::PageClaimed::AlreadyPaged(prior)),
+            None => Ok(crate::ports::PageClaimed::Claimed),
+        }
+    }
+
+    async fn settle_page(
+        &self,
+        claim: &crate::ports::PageClaim,
+        incident: Option<&Incident>,
+    ) -> Result<(), crate::ports::CoordinationError> {
+        self.settled
+            .lock()
+            .unwrap()
+            .push((claim.clone(), incident.cloned()));
+        Ok(())
+    }
+}

@@ -31,6 +31,9 @@
 //! | `icbot_chat_messages_dropped_total` | counter | `reason` (`crashed_gateway`, `gateway_unavailable`, `forwarder_stopped`) | gateway handle |
 //! | `icbot_state_write_failures_total` | counter | `file` (state file name) | state store layer |
 //! | `icbot_build_info` | gauge | `version` (always 1) | admin server, at start |
+//! | `icbot_ha_role` | gauge | `role` (`leader`, `follower`, `unknown`: 1 for this replica's role, 0 for the others) | admin server, at each scrape (`[state] backend = "postgres"` only) |
+//! | `icbot_ha_epoch` | gauge | none (the lease's epoch as last read; absent before the first read) | admin server, at each scrape |
+//! | `icbot_ha_last_renewal_age_seconds` | gauge | none (since this replica last saw the lease renewed; absent before) | admin server, at each scrape |
 
 use std::time::Duration;
 
@@ -56,6 +59,11 @@ pub const STATE_WRITE_FAILURES_TOTAL: &str = "icbot_state_write_failures_total";
 pub const ONCALL_FAILED_LOOKUPS: &str = "icbot_oncall_failed_lookups";
 pub const PAGERDUTY_REQUEST_DURATION_SECONDS: &str = "icbot_pagerduty_request_duration_seconds";
 pub const BUILD_INFO: &str = "icbot_build_info";
+pub const HA_ROLE: &str = "icbot_ha_role";
+pub const HA_EPOCH: &str = "icbot_ha_epoch";
+pub const HA_LAST_RENEWAL_AGE_SECONDS: &str = "icbot_ha_last_renewal_age_seconds";
+/// The values of [`HA_ROLE`]'s `role` label.
+pub const HA_ROLES: &[&str] = &["leader", "follower", "unknown"];
 
 /// Histogram buckets of [`PAGERDUTY_REQUEST_DURATION_SECONDS`], in seconds: requests time out after 5 s by
 /// default.

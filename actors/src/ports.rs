@@ -8,8 +8,10 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::cache::oncall::{OnCallEntry, Person, UserId};
+use crate::cache::oncall::{OnCallEntry, OnCallSnapshot, Person, UserId};
 use crate::chat::{ChatTarget, MessageRef};
+pub use crate::pager::page::Incident;
+use crate::pager::page::PriorPage;
 use crate::reply::Reply;
 use crate::status::system_state::{ProbeError, StatusReport};
 
@@ -90,14 +92,6 @@ pub struct NewIncident {
     /// the same key opens nothing new (it answers [`PagerDutyError::AlreadyOpen`]).
     #[serde(default)]
     pub incident_key: Option<String>,
-}
-
-/// The incident PagerDuty created.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Incident {
-    pub id: String,
-    pub number: u64,
-    pub html_url: String,
 }
 
 /// PagerDuty's REST API v2, as much of it as the bot uses. The implementation owns base URL, token, `From`
@@ -230,5 +224,109 @@ pub trait StateStore: Send + Sync + 'static {
             self.save(&format!("{name}.1"), &bytes)?;
         }
         self.save(name, &[])
+    }
+}
+
+/// The tenure of this replica as the leader, carried by every leader-only write (a fencing token): a write
+/// of a tenure that is over is refused. Taken when the work is decided, not when it is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LeaderTerm(pub i64);
+
+/// Why shared state could not be read or written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CoordinationError {
+    /// The coordination database did not answer, or failed.
+    #[error("coordination database unreachable ({0})")]
+    Unreachable(String),
+    /// The tenure that decided the write is over: nothing was written.
+    #[error("no longer the leader: the write was refused")]
+    NotLeader,
+}
+
+/// Several replicas of the bot: which one does the background work (the leader), and the state they
+/// share. One replica alone ([`SingleReplica`], `[state] backend = "files"`) is always the leader and shares
+/// nothing; `src/ha` implements it over PostgreSQL.
+#[async_trait]
+pub trait Coordination: Send + Sync + 'static {
+    /// This replica's leader term now; `None` while another replica leads or nobody knows (the database is
+    /// unreachable). Never waits.
+    fn leader_term(&self) -> Option<LeaderTerm>;
+
+    /// The on-call snapshot the leader shared, `Ok(None)` when none is shared.
+    async fn shared_snapshot(&self) -> Result<Option<OnCallSnapshot>, CoordinationError>;
+
+    /// Shares the snapshot the leader fetched during `term`.
+    async fn share_snapshot(
+        &self,
+        term: LeaderTerm,
+        snapshot: &OnCallSnapshot,
+    ) -> Result<(), CoordinationError>;
+
+    /// Claims the dedup window of a page about to go out, on every replica: the page goes out only when
+    /// claimed; a live claim of the same people answers with that page. Any replica, leader or not.
+    async fn claim_page(&self, claim: &PageClaim) -> Result<PageClaimed, CoordinationError>;
+
+    /// A claimed page finished: its incident, for the repeats that follow; `None` (it failed) gives the
+    /// window up, so paging again is possible at once.
+    async fn settle_page(
+        &self,
+        claim: &PageClaim,
+        incident: Option<&Incident>,
+    ) -> Result<(), CoordinationError>;
+}
+
+/// A page about to go out, as the other replicas must know it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageClaim {
+    /// Who is paged, in a form that ignores order and repeats.
+    pub dedup_key: String,
+    pub page_id: String,
+    pub requested_by: String,
+    pub channel: String,
+    pub window: Duration,
+}
+
+/// What a page claim found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PageClaimed {
+    /// This page owns the window: send it.
+    Claimed,
+    /// The same people were paged moments ago, maybe through another replica: answer with that page.
+    AlreadyPaged(PriorPage),
+}
+
+/// One replica alone: always the leader, nothing shared, no cost.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SingleReplica;
+
+#[async_trait]
+impl Coordination for SingleReplica {
+    fn leader_term(&self) -> Option<LeaderTerm> {
+        Some(LeaderTerm(0))
+    }
+
+    async fn shared_snapshot(&self) -> Result<Option<OnCallSnapshot>, CoordinationError> {
+        Ok(None)
+    }
+
+    async fn share_snapshot(
+        &self,
+        _term: LeaderTerm,
+        _snapshot: &OnCallSnapshot,
+    ) -> Result<(), CoordinationError> {
+        Ok(())
+    }
+
+    /// Alone, the pager's own dedup table is the whole truth.
+    async fn claim_page(&self, _claim: &PageClaim) -> Result<PageClaimed, CoordinationError> {
+        Ok(PageClaimed::Claimed)
+    }
+
+    async fn settle_page(
+        &self,
+        _claim: &PageClaim,
+        _incident: Option<&Incident>,
+    ) -> Result<(), CoordinationError> {
+        Ok(())
     }
 }

@@ -426,12 +426,14 @@ mod tests {
                 contacts_ttl: Duration::from_secs(3600),
                 contact_concurrency: 4,
                 facts: cache_facts,
+                coordination: Arc::new(crate::ports::SingleReplica),
             },
             pager: PagerArgs {
                 pagerduty: pd.clone(),
                 audit,
                 recent: recent.clone(),
                 from_email: "icbot@example.com".into(),
+                coordination: Arc::new(crate::ports::SingleReplica),
             },
             status: StatusArgs {
                 probe,

@@ -16,6 +16,7 @@ use icbot_actors::deadline::Deadline;
 use icbot_actors::supervision::ask::{ask_if_running, AskError};
 use icbot_actors::supervision::names::ActorNames;
 
+use crate::ha::{HaFacts, Replica};
 use crate::instance::Instance;
 use icbot_actors::cache::schedule_cache::CacheFacts;
 use icbot_actors::pager::actor::PagerMessage;
@@ -61,6 +62,8 @@ pub struct AdminSources {
     pub admin_token: Option<SecretString>,
     /// Which bot this is; every answer says it (the `icbot-instance` header).
     pub instance: Instance,
+    /// This replica's coordination, with `[state] backend = "postgres"`.
+    pub ha: Option<Replica>,
 }
 
 /// `GET /readyz`.
@@ -92,6 +95,10 @@ pub struct TreeFacts {
     pub state: StateFacts,
     /// Every actor of the tree, parents before their children: the root, its children, the stalk actors.
     pub actors: Vec<ActorFacts>,
+    /// This replica's role in the leader lease, the holder, the epoch and the last renewal; absent with
+    /// `[state] backend = "files"`.
+    #[serde(default)]
+    pub ha: Option<HaFacts>,
 }
 
 /// One actor in `GET /actors`.
@@ -182,6 +189,14 @@ impl AdminSources {
                 "{} is failing: over its restart budget (restarts continue with backoff)",
                 self.names.stalk(&channel)
             ));
+        }
+        if let Some(ha) = self.ha.as_ref().map(Replica::facts) {
+            if ha.role == "unknown" {
+                degraded.push(format!(
+                    "coordination: role unknown ({}); no leader work on this replica, commands answer from memory",
+                    ha.role_detail.unwrap_or_default()
+                ));
+            }
         }
         let store = self.store.borrow().clone();
         for file in &store.failing_files {
@@ -294,6 +309,7 @@ impl AdminSources {
             readiness: self.readiness(),
             state: self.state_facts(now),
             actors,
+            ha: self.ha.as_ref().map(Replica::facts),
         }
     }
 

@@ -58,6 +58,19 @@ pub fn render(sources: &AdminSources) -> Option<String> {
         0.0
     };
     metrics::gauge!(metric_names::CHAT_CONNECTED).set(connected);
+    if let Some(replica) = &sources.ha {
+        let ha = replica.facts();
+        for role in metric_names::HA_ROLES {
+            let on = if *role == ha.role { 1.0 } else { 0.0 };
+            metrics::gauge!(metric_names::HA_ROLE, "role" => *role).set(on);
+        }
+        if let Some(epoch) = ha.epoch {
+            metrics::gauge!(metric_names::HA_EPOCH).set(epoch as f64);
+        }
+        if let Some(age) = ha.last_renewal_age_secs {
+            metrics::gauge!(metric_names::HA_LAST_RENEWAL_AGE_SECONDS).set(age);
+        }
+    }
     handle.run_upkeep();
     Some(handle.render())
 }
@@ -110,6 +123,19 @@ fn describe() {
         "Actor failures handled by a supervisor (each followed by a restart)."
     );
     describe_gauge!(CHAT_CONNECTED, "1 while the chat adapter is connected.");
+    describe_gauge!(
+        HA_ROLE,
+        "1 for this replica's role in the leader lease (leader, follower, unknown), 0 for the others."
+    );
+    describe_gauge!(
+        HA_EPOCH,
+        "The leader lease's epoch, as this replica last read it."
+    );
+    describe_gauge!(
+        HA_LAST_RENEWAL_AGE_SECONDS,
+        Unit::Seconds,
+        "Time since this replica last saw the leader lease renewed (its own renewal when it leads)."
+    );
     describe_counter!(SLACK_POSTS_TOTAL, "Slack posts, by result (ok, failed).");
     describe_counter!(
         SLACK_POST_RETRIES_TOTAL,

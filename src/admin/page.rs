@@ -470,6 +470,7 @@ mod tests {
                     instance: None,
                 },
                 state: Default::default(),
+                ha: None,
                 actors: vec![ActorFacts {
                     name: "pager".into(),
                     id: Some("0.7".into()),

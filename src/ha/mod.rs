@@ -13,18 +13,24 @@
 //! - `oncall_snapshot`: the shared on-call snapshot (leader writes, fenced; all read).
 //! - `page_dedup`: one page per set of people per window, across replicas.
 //! - `slack_events`: Events API `event_id`s handled by any replica.
+//! - `coordination`: the core's `Coordination` port over these tables (leader term, shared snapshot).
+//! - `replica`: this process as one replica: connect, migrate, lease keeper, what operators see.
 
+pub mod coordination;
 pub mod database;
 pub mod fence;
 pub mod lease;
 pub mod migrations;
 pub mod oncall_snapshot;
 pub mod page_dedup;
+pub mod replica;
 pub mod settings;
 pub mod slack_events;
 pub mod tls;
 
+pub use coordination::PostgresCoordination;
 pub use database::{Database, DatabaseError, Session};
 pub use fence::{Fence, FencedWrite};
 pub use lease::{Epoch, LeaseKeeper, LeaseSettings, LeaseView, ReplicaId, Role, LEADER_LEASE};
+pub use replica::{HaFacts, Replica};
 pub use settings::{DatabaseUrl, HaSettings, HaTimings, StateBackend};

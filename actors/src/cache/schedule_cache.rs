@@ -26,7 +26,7 @@ use crate::metric_names;
 use crate::cache::oncall::{
     human_age, OnCallEntry, OnCallSnapshot, Person, ScheduleOnCall, ScheduleRef, UserId,
 };
-use crate::ports::{PagerDutyApi, PagerDutyError, StateStore};
+use crate::ports::{Coordination, PagerDutyApi, PagerDutyError, StateStore};
 
 /// The state file of the last good snapshot.
 pub const SNAPSHOT_FILE: &str = "oncall.json";
@@ -50,6 +50,8 @@ pub struct ScheduleCacheArgs {
     pub contact_concurrency: usize,
     /// Where the cache publishes its [`CacheFacts`] after every change, for operators and readiness.
     pub facts: watch::Sender<CacheFacts>,
+    /// Whether this replica asks PagerDuty (the leader, or one alone) or takes the leader's snapshot.
+    pub coordination: Arc<dyn Coordination>,
 }
 
 /// What operators see of the cache, published on a `watch` so reading it never waits on the actor.
@@ -279,12 +281,17 @@ impl ScheduleCacheState {
             .as_ref()
             .map(|s| s.people.clone())
             .unwrap_or_default();
+        let ours = self.snapshot.clone();
         tokio::spawn(async move {
-            let result =
-                match tokio::time::timeout(args.refresh_timeout, refresh(&args, known)).await {
-                    Ok(r) => r,
-                    Err(_) => Err(PagerDutyError::Timeout),
-                };
+            let result = match tokio::time::timeout(
+                args.refresh_timeout,
+                refresh_as_replica(&args, known, ours),
+            )
+            .await
+            {
+                Ok(r) => r,
+                Err(_) => Err(PagerDutyError::Timeout),
+            };
             // The actor may have been restarted meanwhile; then this result is simply dropped.
             let _ = myself.cast(ScheduleCacheMessage::RefreshDone(result));
         });
@@ -387,6 +394,54 @@ impl ScheduleCacheState {
     fn learn(&mut self, people: Vec<Person>) {
         for p in people {
             self.learned.insert(p.id.clone(), p);
+        }
+    }
+}
+
+/// One refresh, as one replica of several ([`Coordination`]): the leader asks PagerDuty and shares what it
+/// got (fenced by the term it had when it started); any other replica takes the shared snapshot instead, so
+/// PagerDuty's rate limit is spent once. A replica that cannot read a shared snapshot (none yet, or the
+/// database is unreachable and so nobody leads) asks PagerDuty itself: the on-call data stays fresh.
+async fn refresh_as_replica(
+    args: &ScheduleCacheArgs,
+    known: BTreeMap<UserId, Person>,
+    ours: Option<Arc<OnCallSnapshot>>,
+) -> Result<Refreshed, PagerDutyError> {
+    let coordination = args.coordination.as_ref();
+    if let Some(term) = coordination.leader_term() {
+        let refreshed = refresh(args, known).await?;
+        if let Err(e) = coordination.share_snapshot(term, &refreshed.snapshot).await {
+            tracing::warn!(error = %e, "on-call snapshot not shared with the other replicas");
+        }
+        return Ok(refreshed);
+    }
+    match coordination.shared_snapshot().await {
+        Ok(Some(shared)) => {
+            // Ours is newer when this replica asked PagerDuty itself while nobody led: keep it until the
+            // leader shares a newer one.
+            let snapshot = match ours {
+                Some(ours) if ours.taken_at > shared.taken_at => {
+                    tracing::debug!("the shared on-call snapshot is older than ours; keeping ours");
+                    (*ours).clone()
+                }
+                _ => {
+                    tracing::debug!("on-call snapshot taken from the leader's");
+                    shared
+                }
+            };
+            Ok(Refreshed {
+                snapshot,
+                failed_lookups: 0,
+                lookup_error: None,
+            })
+        }
+        Ok(None) => {
+            tracing::info!("no shared on-call snapshot yet; refreshing from PagerDuty");
+            refresh(args, known).await
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the shared on-call snapshot; refreshing from PagerDuty");
+            refresh(args, known).await
         }
     }
 }
@@ -561,11 +616,80 @@ mod tests {
             contacts_ttl: Duration::from_secs(3600),
             contact_concurrency: 4,
             facts: watch::channel(CacheFacts::default()).0,
+            coordination: Arc::new(crate::ports::SingleReplica),
         }
     }
 
     async fn get(cache: &ActorRef<ScheduleCacheMessage>) -> CacheView {
         ractor::call_t!(cache, ScheduleCacheMessage::Get, 5_000).expect("cache answers")
+    }
+
+    #[tokio::test]
+    async fn the_leader_asks_pagerduty_and_shares_with_its_term() {
+        use crate::fakes::FakeCoordination;
+        use crate::ports::LeaderTerm;
+        let pd = Arc::new(FakePagerDuty::demo());
+        let coordination = Arc::new(FakeCoordination::default());
+        coordination.set_term(Some(LeaderTerm(7)));
+        let mut a = args(pd.clone(), Arc::new(MemoryStateStore::new()));
+        a.coordination = coordination.clone();
+        let (cache, h) = Actor::spawn(None, ScheduleCacheActor, a).await.unwrap();
+        ractor::call_t!(cache, ScheduleCacheMessage::RefreshNow, 5_000)
+            .unwrap()
+            .unwrap();
+        assert!(pd.on_call_requests() >= 1);
+        let shares = coordination.shares.lock().unwrap().clone();
+        assert!(!shares.is_empty(), "the leader shares what it fetched");
+        assert!(shares.iter().all(|(term, _)| *term == LeaderTerm(7)));
+        cache.stop(None);
+        h.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_follower_takes_the_shared_snapshot_and_never_asks_pagerduty() {
+        use crate::fakes::FakeCoordination;
+        let leader_pd = Arc::new(FakePagerDuty::demo());
+        let shared = refresh(
+            &args(leader_pd, Arc::new(MemoryStateStore::new())),
+            BTreeMap::new(),
+        )
+        .await
+        .unwrap()
+        .snapshot;
+        let pd = Arc::new(FakePagerDuty::demo());
+        let coordination = Arc::new(FakeCoordination::default());
+        coordination.set_shared(Some(shared.clone()));
+        let mut a = args(pd.clone(), Arc::new(MemoryStateStore::new()));
+        a.coordination = coordination.clone();
+        let (cache, h) = Actor::spawn(None, ScheduleCacheActor, a).await.unwrap();
+        let view = get(&cache).await;
+        assert_eq!(view.snapshot.expect("a snapshot").taken_at, shared.taken_at);
+        ractor::call_t!(cache, ScheduleCacheMessage::RefreshNow, 5_000)
+            .unwrap()
+            .unwrap();
+        assert_eq!(pd.on_call_requests(), 0, "PagerDuty is the leader's to ask");
+        assert_eq!(pd.user_lookups(), 0);
+        assert!(
+            coordination.shares.lock().unwrap().is_empty(),
+            "a follower shares nothing"
+        );
+        cache.stop(None);
+        h.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn without_a_leader_or_a_database_a_replica_asks_pagerduty_itself() {
+        use crate::fakes::FakeCoordination;
+        let pd = Arc::new(FakePagerDuty::demo());
+        let coordination = Arc::new(FakeCoordination::default());
+        coordination.set_unreachable(true);
+        let mut a = args(pd.clone(), Arc::new(MemoryStateStore::new()));
+        a.coordination = coordination.clone();
+        let (cache, h) = Actor::spawn(None, ScheduleCacheActor, a).await.unwrap();
+        assert!(get(&cache).await.snapshot.is_some());
+        assert!(pd.on_call_requests() >= 1, "on-call data stays fresh");
+        cache.stop(None);
+        h.await.unwrap();
     }
 
     #[tokio::test]

@@ -147,6 +147,7 @@ impl Bot {
                 contacts_ttl: Duration::from_secs(3600),
                 contact_concurrency: 4,
                 facts: watch::channel(CacheFacts::default()).0,
+                coordination: Arc::new(crate::ports::SingleReplica),
             },
         )
         .await
@@ -171,6 +172,7 @@ impl Bot {
                 audit: audit.clone(),
                 recent: RecentPages::shared(Duration::from_secs(120)),
                 from_email: "icbot@example.com".into(),
+                coordination: Arc::new(crate::ports::SingleReplica),
             };
             Actor::spawn(Some(names.pager()), PagerActor, args)
                 .await

@@ -27,7 +27,9 @@ use crate::pager::dedup::{RecentPages, SharedRecentPages};
 use crate::pager::page::{
     self, PageKey, PageOutcome, PageRequest, PersonResult, PriorPage, PriorState,
 };
-use crate::ports::{Incident, NewIncident, PagerDutyApi, PagerDutyError};
+use crate::ports::{
+    Coordination, Incident, NewIncident, PageClaim, PageClaimed, PagerDutyApi, PagerDutyError,
+};
 
 pub use crate::pager::audit::AUDIT_FILE;
 
@@ -48,7 +50,13 @@ pub struct PagerArgs {
     pub recent: SharedRecentPages,
     /// The bot's PagerDuty login: its user is the requester of responder requests.
     pub from_email: String,
+    /// Other replicas paging the same people: a page claims its window there first (bounded by
+    /// [`CLAIM_WAIT`]; on failure the page goes out, deduplicated on this replica only).
+    pub coordination: Arc<dyn Coordination>,
 }
+
+/// The longest a page waits on the other replicas' dedup claim before it goes out anyway.
+pub const CLAIM_WAIT: Duration = Duration::from_millis(750);
 
 pub enum PagerMessage {
     /// Page, answering by the deadline whatever PagerDuty does: PagerDuty is cut off [`REPLY_MARGIN`] before
@@ -74,6 +82,7 @@ pub struct PagerState {
     /// The last outcomes, newest first (since this actor started).
     outcomes: VecDeque<PageOutcome>,
     recent: SharedRecentPages,
+    coordination: Arc<dyn Coordination>,
 }
 
 /// How many outcomes the pager keeps for operators.
@@ -107,6 +116,7 @@ impl Actor for PagerActor {
             last: None,
             outcomes: VecDeque::new(),
             recent: args.recent,
+            coordination: args.coordination,
         })
     }
 
@@ -224,8 +234,40 @@ impl PagerState {
         let recent = self.recent.clone();
         let from_email = self.from_email.clone();
         let requester = self.requester.clone();
+        let coordination = self.coordination.clone();
+        let claim =
+            (!request.again && !window.is_zero() && !request.targets.is_empty()).then(|| {
+                PageClaim {
+                    dedup_key: key
+                        .iter()
+                        .map(|id| id.0.as_str())
+                        .collect::<Vec<_>>()
+                        .join(","),
+                    page_id: page_id.clone(),
+                    requested_by: request.requested_by.clone(),
+                    channel: request.reply_to.channel.clone(),
+                    window,
+                }
+            });
         let span = tracing::info_span!("page", audience = %request.audience, targets = request.targets.len(), page_id = %page_id);
         let task = async move {
+            let claimed = match &claim {
+                Some(claim) => {
+                    match claim_across_replicas(coordination.as_ref(), claim, stop_at).await {
+                        Some(prior) => {
+                            // Another replica paged them first: answer with its page, and remember it here.
+                            lock(&recent).started(key.clone(), prior.clone());
+                            let mut outcome = PageOutcome::duplicate(request, prior);
+                            outcome.page_id = Some(page_id);
+                            audit.outcome(&outcome);
+                            let _ = reply.send(outcome);
+                            return;
+                        }
+                        None => true,
+                    }
+                }
+                None => false,
+            };
             metrics::counter!(metric_names::PAGES_ATTEMPTED_TOTAL).increment(1);
             let started = AuditRecord::started(&request, &page_id, &key, &incident_key, now);
             let sent = Sent {
@@ -249,9 +291,16 @@ impl PagerState {
             };
             metrics::counter!(counted).increment(1);
             let _ = myself.cast(PagerMessage::Finished(Box::new(outcome.clone())));
+            let incident = outcome.incident.clone();
             if reply.send(outcome).is_err() {
                 // The gateway gave up waiting and answered with its own fallback; the audit log has this one.
                 tracing::warn!("page outcome arrived after the gateway's deadline");
+            }
+            // After the reply: the other replicas learn the incident (or that the window is free again).
+            if let (true, Some(claim)) = (claimed, &claim) {
+                if let Err(e) = coordination.settle_page(claim, incident.as_ref()).await {
+                    tracing::warn!(error = %e, "the other replicas were not told this page's outcome");
+                }
             }
         };
         tokio::spawn(tracing::Instrument::instrument(task, span));
@@ -263,6 +312,34 @@ impl PagerState {
         self.outcomes.push_front(outcome.clone());
         self.outcomes.truncate(RECENT_OUTCOMES);
         self.last = Some(outcome);
+    }
+}
+
+/// Claims the page's window on every replica, waiting at most [`CLAIM_WAIT`] (and never past `stop_at`):
+/// the earlier page when another replica paged the same people first, `None` when this page may go out,
+/// also when the claim could not be made in time (then deduplicated on this replica only, and logged).
+async fn claim_across_replicas(
+    coordination: &dyn Coordination,
+    claim: &PageClaim,
+    stop_at: Deadline,
+) -> Option<PriorPage> {
+    let wait = Deadline::after(CLAIM_WAIT).until(stop_at);
+    match wait.timeout(coordination.claim_page(claim)).await {
+        Ok(Ok(PageClaimed::Claimed)) => None,
+        Ok(Ok(PageClaimed::AlreadyPaged(prior))) => {
+            tracing::info!(first_by = %prior.requested_by, channel = %prior.channel,
+                "same people paged moments ago through another replica; not paging again");
+            Some(prior)
+        }
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "page dedup across replicas unavailable; paging, deduplicated on this replica only");
+            None
+        }
+        Err(_) => {
+            tracing::warn!(wait_ms = CLAIM_WAIT.as_millis() as u64,
+                "page dedup across replicas did not answer in time; paging, deduplicated on this replica only");
+            None
+        }
     }
 }
 
@@ -571,6 +648,7 @@ mod tests {
             audit: Arc::new(AuditLog::new(store, crate::pager::audit::DEFAULT_MAX_BYTES)),
             recent,
             from_email: "icbot@example.com".into(),
+            coordination: Arc::new(crate::ports::SingleReplica),
         };
         Actor::spawn(None, PagerActor, args).await.unwrap().0
     }
@@ -582,6 +660,101 @@ mod tests {
             .map(|l| serde_json::from_str::<AuditRecord>(l).unwrap())
             .filter(|r| r.event == crate::pager::audit::AuditEvent::Outcome)
             .collect()
+    }
+
+    async fn spawn_coordinated(
+        pd: Arc<FakePagerDuty>,
+        coordination: Arc<crate::fakes::FakeCoordination>,
+    ) -> ActorRef<PagerMessage> {
+        let args = PagerArgs {
+            pagerduty: pd,
+            audit: Arc::new(AuditLog::new(
+                Arc::new(MemoryStateStore::new()),
+                crate::pager::audit::DEFAULT_MAX_BYTES,
+            )),
+            recent: RecentPages::shared(Duration::from_secs(120)),
+            from_email: "icbot@example.com".into(),
+            coordination,
+        };
+        Actor::spawn(None, PagerActor, args).await.unwrap().0
+    }
+
+    #[tokio::test]
+    async fn a_page_another_replica_sent_is_answered_with_that_page_and_not_sent_again() {
+        let pd = Arc::new(FakePagerDuty::demo());
+        let coordination = Arc::new(crate::fakes::FakeCoordination::default());
+        *coordination.prior_page.lock().unwrap() = Some(PriorPage {
+            requested_by: "erik".into(),
+            channel: "war-room".into(),
+            at: SystemTime::now(),
+            incident: None,
+            page_id: Some("elsewhere".into()),
+            incident_key: None,
+            state: PriorState::Recorded,
+        });
+        let pager = spawn_coordinated(pd.clone(), coordination.clone()).await;
+        let people = || vec![target("alice", "Alice"), target("bob", "Bob")];
+        let outcome = page_with(&pager, request(people()), Duration::from_secs(5)).await;
+        let prior = outcome
+            .duplicate_of
+            .clone()
+            .expect("deduplicated across replicas");
+        assert_eq!(prior.requested_by, "erik");
+        assert_eq!(prior.channel, "war-room");
+        assert!(
+            pd.incidents.lock().unwrap().is_empty(),
+            "no second incident"
+        );
+        // Remembered here too: the next repeat on this replica needs no claim.
+        *coordination.prior_page.lock().unwrap() = None;
+        let again = page_with(&pager, request(people()), Duration::from_secs(5)).await;
+        assert_eq!(
+            again.duplicate_of.map(|p| p.requested_by).as_deref(),
+            Some("erik")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_claimed_page_settles_its_incident_and_an_unreachable_database_never_blocks_a_page() {
+        let pd = Arc::new(FakePagerDuty::demo());
+        let coordination = Arc::new(crate::fakes::FakeCoordination::default());
+        let pager = spawn_coordinated(pd.clone(), coordination.clone()).await;
+        let outcome = page_with(
+            &pager,
+            request(vec![target("alice", "Alice")]),
+            Duration::from_secs(5),
+        )
+        .await;
+        assert!(outcome.duplicate_of.is_none());
+        let incident = outcome.incident.clone().expect("an incident");
+        let settled = async {
+            loop {
+                if let Some((claim, settled)) =
+                    coordination.settled.lock().unwrap().first().cloned()
+                {
+                    return (claim, settled);
+                }
+                tokio::task::yield_now().await;
+            }
+        };
+        let (claim, settled) = tokio::time::timeout(Duration::from_secs(5), settled)
+            .await
+            .expect("settled");
+        assert_eq!(claim.dedup_key, "alice");
+        assert_eq!(settled, Some(incident));
+
+        coordination.set_unreachable(true);
+        let outcome = page_with(
+            &pager,
+            request(vec![target("bob", "Bob")]),
+            Duration::from_secs(5),
+        )
+        .await;
+        assert!(outcome.duplicate_of.is_none());
+        assert!(
+            outcome.incident.is_some(),
+            "paged, deduplicated on this replica only"
+        );
     }
 
     #[tokio::test]

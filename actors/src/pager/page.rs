@@ -8,7 +8,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::cache::oncall::{Person, UserId};
 use crate::chat::ChatTarget;
-use crate::ports::Incident;
+
+/// The incident PagerDuty created.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Incident {
+    pub id: String,
+    pub number: u64,
+    pub html_url: String,
+}
 
 /// One person to page, and in which role (the schedule they are on call for).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

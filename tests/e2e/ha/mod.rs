@@ -4,6 +4,7 @@
 
 mod fence;
 mod lease;
+mod replicas;
 mod schema;
 mod tcp_proxy;
 mod test_database;

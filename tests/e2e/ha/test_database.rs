@@ -89,6 +89,29 @@ impl TestDatabase {
         config
     }
 
+    /// `DATABASE_URL` for an `icbot` process on this schema: the test URL with this schema first on the
+    /// search path and as application name (so the drop ends its connections too).
+    pub fn url(&self) -> String {
+        let base = std::env::var(URL_VAR).unwrap_or_else(|_| DEFAULT_URL.to_string());
+        let schema = &self.schema;
+        if base.contains("://") {
+            let joint = if base.contains('?') { '&' } else { '?' };
+            format!("{base}{joint}options=-c%20search_path%3D{schema}&application_name={schema}")
+        } else {
+            format!("{base} options='-c search_path={schema}' application_name={schema}")
+        }
+    }
+
+    /// [`TestDatabase::url`] through `127.0.0.1:port` (a proxy in front of the server). The test URL must
+    /// be a URL (`postgres://...`), not libpq's `key=value` form.
+    pub fn url_through(&self, port: u16) -> String {
+        let mut url = url::Url::parse(&self.url())
+            .unwrap_or_else(|e| panic!("{URL_VAR} must be a postgres:// URL for this test: {e}"));
+        url.set_host(Some("127.0.0.1")).expect("a host");
+        url.set_port(Some(port)).expect("a port");
+        url.to_string()
+    }
+
     /// A pool on this schema (the schema is not migrated).
     pub fn database(&self, statement_timeout: Duration) -> Database {
         Database::with_config(self.config(), TrustRoots::System, statement_timeout)

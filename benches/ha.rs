@@ -1,0 +1,301 @@
+//! `cargo bench --bench ha`: several real `icbot` processes on one PostgreSQL schema
+//! (`ICBOT_TEST_DATABASE_URL`, default `postgres://postgres@127.0.0.1:5432/test`) and one stub, console chat,
+//! `[ha] lease = "2s"`, `renew_every = "500ms"`.
+//!
+//! - Failover: `kill -9` of the leader to another replica reporting itself leader on `/actors`, over 10
+//!   kills (the killed replica is replaced by a fresh process each time). Stalks are not yet leader-only, so
+//!   this is the takeover itself, not yet "to the first stalk post by the new leader".
+//! - Pages: 100 identical `!ic page` spread over 3 replicas within one second: how many incidents.
+
+mod common;
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use icbot::admin::TreeFacts;
+use icbot::stub::StubData;
+use tokio_postgres::NoTls;
+
+const LEASE: Duration = Duration::from_secs(2);
+const RENEW: Duration = Duration::from_millis(500);
+const KILLS: usize = 10;
+const PAGES: usize = 100;
+const REPLICAS: usize = 3;
+const PATIENCE: Duration = Duration::from_secs(30);
+
+struct Replica {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    admin: String,
+    dir: PathBuf,
+}
+
+impl Replica {
+    fn start(n: usize, base: &Path, url: &str, stub_url: &str) -> Replica {
+        let dir = base.join(format!("replica-{n}"));
+        std::fs::create_dir_all(&dir).expect("replica dir");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let config = format!(
+            r#"
+[chat]
+adapter = "console"
+[pagerduty]
+api_url = "{stub_url}"
+from_email = "icbot@example.com"
+service_id = "PSVC001"
+refresh_interval = "30s"
+page_deadline = "5s"
+ic_schedules = [{{ id = "PIC0001", label = "IC Primary" }}]
+responder_schedules = [{{ id = "PTEAM01", label = "Payments" }}]
+[status]
+source = "alertmanager"
+url = "{stub_url}"
+[state]
+backend = "postgres"
+dir = "{state}"
+[ha]
+lease = "{lease}ms"
+renew_every = "{renew}ms"
+[admin]
+listen = "127.0.0.1:{port}"
+"#,
+            state = dir.join("state").display(),
+            lease = LEASE.as_millis(),
+            renew = RENEW.as_millis(),
+        );
+        std::fs::write(dir.join("config.toml"), config).expect("config");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_icbot"))
+            .arg("--config")
+            .arg(dir.join("config.toml"))
+            .current_dir(&dir)
+            .env("PAGERDUTY_TOKEN", "bench-token")
+            .env("DATABASE_URL", url)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::piped())
+            .stdout(File::create(dir.join("stdout.log")).expect("stdout"))
+            .stderr(File::create(dir.join("stderr.log")).expect("stderr"))
+            .spawn()
+            .expect("icbot runs");
+        Replica {
+            stdin: child.stdin.take(),
+            child,
+            admin: format!("http://127.0.0.1:{port}"),
+            dir,
+        }
+    }
+
+    async fn tree(&self, http: &reqwest::Client) -> Option<TreeFacts> {
+        let r = http
+            .get(format!("{}/actors", self.admin))
+            .send()
+            .await
+            .ok()?;
+        r.json().await.ok()
+    }
+
+    async fn role(&self, http: &reqwest::Client) -> Option<String> {
+        self.tree(http).await.and_then(|t| t.ha).map(|h| h.role)
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    fn send(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin");
+        writeln!(stdin, "{line}").expect("write");
+        stdin.flush().expect("flush");
+    }
+
+    fn stdout(&self) -> String {
+        std::fs::read_to_string(self.dir.join("stdout.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Polls until `done`, at most [`PATIENCE`].
+async fn wait_until<F, Fut>(what: &str, mut done: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    while !done().await {
+        assert!(start.elapsed() < PATIENCE, "no {what} within {PATIENCE:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn leader_index(replicas: &[Replica], http: &reqwest::Client) -> Option<usize> {
+    for (i, r) in replicas.iter().enumerate() {
+        if r.role(http).await.as_deref() == Some("leader") {
+            return Some(i);
+        }
+    }
+    None
+}
+
+fn main() {
+    print_machine();
+    icbot::crypto::install_crypto_provider();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(run());
+}
+
+async fn run() {
+    let base_url = std::env::var("ICBOT_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let (admin, connection) = base_url
+        .parse::<tokio_postgres::Config>()
+        .expect("ICBOT_TEST_DATABASE_URL parses")
+        .connect(NoTls)
+        .await
+        .expect("the test PostgreSQL answers (see docs/HA.md, Tests)");
+    tokio::spawn(connection);
+    let schema = format!("icbot_test_{}_bench_ha", std::process::id());
+    admin
+        .batch_execute(&format!("CREATE SCHEMA {schema}"))
+        .await
+        .expect("create schema");
+    let joint = if base_url.contains('?') { '&' } else { '?' };
+    let url = format!("{base_url}{joint}options=-c%20search_path%3D{schema}");
+    let stub = start_stub(StubData::demo()).await;
+    let dir = temp_dir("ha");
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .expect("http");
+
+    let mut started = 0;
+    let mut replicas: Vec<Replica> = (0..2)
+        .map(|_| {
+            started += 1;
+            Replica::start(started, &dir, &url, &stub.url())
+        })
+        .collect();
+
+    // Failover, KILLS times.
+    let mut takeovers = Vec::new();
+    for _ in 0..KILLS {
+        let waiting = Instant::now();
+        let leader = loop {
+            let mut roles = Vec::new();
+            for r in &replicas {
+                roles.push(r.role(&http).await);
+            }
+            let leader = roles.iter().position(|r| r.as_deref() == Some("leader"));
+            if leader.is_some() && roles.iter().any(|r| r.as_deref() == Some("follower")) {
+                break leader;
+            }
+            assert!(
+                waiting.elapsed() < PATIENCE,
+                "no leader and follower within {PATIENCE:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        let leader = leader.expect("a leader");
+        let mut dead = replicas.remove(leader);
+        let killed = Instant::now();
+        dead.kill();
+        wait_until("takeover", || {
+            let (replicas, http) = (&replicas, &http);
+            async move { leader_index(replicas, http).await.is_some() }
+        })
+        .await;
+        takeovers.push(killed.elapsed());
+        started += 1;
+        replicas.push(Replica::start(started, &dir, &url, &stub.url()));
+    }
+
+    // 100 identical pages over 3 replicas.
+    while replicas.len() < REPLICAS {
+        started += 1;
+        replicas.push(Replica::start(started, &dir, &url, &stub.url()));
+    }
+    for r in &replicas {
+        wait_until("a snapshot on every replica", || async {
+            r.tree(&http).await.is_some_and(|t| {
+                t.readiness.has_snapshot && t.ha.is_some_and(|h| h.role != "unknown")
+            })
+        })
+        .await;
+    }
+    let before = stub.pages().incidents.len();
+    let sent = Instant::now();
+    for i in 0..PAGES {
+        replicas[i % REPLICAS].send("!ic page checkout is down");
+    }
+    let spread = sent.elapsed();
+    let answers = |replicas: &[Replica]| -> usize {
+        replicas
+            .iter()
+            .map(|r| {
+                let out = r.stdout();
+                out.matches("Paged ").count()
+                    + out.matches("Not paging again").count()
+                    + out.matches("PAGE NOT CONFIRMED").count()
+            })
+            .sum()
+    };
+    wait_until("100 answers", || {
+        let replicas = &replicas;
+        async move { answers(replicas) >= PAGES }
+    })
+    .await;
+    let all_answered = sent.elapsed();
+    let incidents = stub.pages().incidents.len() - before;
+
+    let p = Percentiles::new(takeovers.clone());
+    let bound = LEASE + RENEW + Duration::from_secs(1);
+    print_table(
+        "HA: failover and cross-replica page dedup",
+        &[
+            Row::new(
+                &format!("kill -9 of the leader to a new leader, {KILLS} kills: median"),
+                fmt_duration(p.at(50.0)),
+                "-",
+                None,
+            ),
+            Row::new(
+                &format!("kill -9 of the leader to a new leader, {KILLS} kills: worst"),
+                fmt_duration(p.max()),
+                &format!("< lease + renew_every + 1 s = {}", fmt_duration(bound)),
+                Some(p.max() < bound),
+            ),
+            Row::new(
+                &format!(
+                    "{PAGES} identical pages over {REPLICAS} replicas (sent within {}, all answered in {})",
+                    fmt_duration(spread),
+                    fmt_duration(all_answered)
+                ),
+                format!("{incidents} incident(s)"),
+                "1",
+                Some(incidents == 1),
+            ),
+        ],
+    );
+    drop(replicas);
+    let _ = admin
+        .batch_execute(&format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() \
+             AND query LIKE '%{schema}%'; DROP SCHEMA IF EXISTS {schema} CASCADE"
+        ))
+        .await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

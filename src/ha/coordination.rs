@@ -1,0 +1,124 @@
+//! The core's [`Coordination`] port over PostgreSQL: the leader term is this replica's lease epoch while it
+//! leads, and the shared on-call snapshot is `icbot_oncall_snapshot` (written fenced by that epoch, read by
+//! every replica). Every call is bounded by the statement timeout, so a replica whose database is
+//! unreachable gets an error in time and carries on from memory.
+
+use async_trait::async_trait;
+use icbot_actors::cache::oncall::OnCallSnapshot;
+use icbot_actors::pager::page::{PriorPage, PriorState};
+use icbot_actors::ports::{
+    Coordination, CoordinationError, Incident, LeaderTerm, PageClaim, PageClaimed,
+};
+
+use super::fence::{Fence, FencedWrite};
+use super::lease::{Epoch, LEADER_LEASE};
+use super::oncall_snapshot;
+use super::page_dedup::{self, Claim};
+use super::replica::Replica;
+
+/// One replica's side of the shared state.
+#[derive(Debug, Clone)]
+pub struct PostgresCoordination {
+    replica: Replica,
+}
+
+impl PostgresCoordination {
+    pub fn new(replica: Replica) -> PostgresCoordination {
+        PostgresCoordination { replica }
+    }
+}
+
+fn unreachable(e: impl std::fmt::Display) -> CoordinationError {
+    CoordinationError::Unreachable(e.to_string())
+}
+
+#[async_trait]
+impl Coordination for PostgresCoordination {
+    fn leader_term(&self) -> Option<LeaderTerm> {
+        self.replica.fence().map(|f| LeaderTerm(f.epoch().0))
+    }
+
+    async fn shared_snapshot(&self) -> Result<Option<OnCallSnapshot>, CoordinationError> {
+        let Some(stored) = oncall_snapshot::load(self.replica.database())
+            .await
+            .map_err(unreachable)?
+        else {
+            return Ok(None);
+        };
+        match serde_json::from_value(stored.snapshot) {
+            Ok(snapshot) => Ok(Some(snapshot)),
+            Err(e) => {
+                // A snapshot this release cannot read (written by a newer one): as if there were none.
+                tracing::warn!(error = %e, epoch = %stored.epoch, "the shared on-call snapshot is unreadable; ignoring it");
+                Ok(None)
+            }
+        }
+    }
+
+    async fn share_snapshot(
+        &self,
+        term: LeaderTerm,
+        snapshot: &OnCallSnapshot,
+    ) -> Result<(), CoordinationError> {
+        let json = serde_json::to_value(snapshot).map_err(unreachable)?;
+        let fence = Fence::new(LEADER_LEASE, Epoch(term.0));
+        match oncall_snapshot::save(self.replica.database(), &fence, &json, snapshot.taken_at)
+            .await
+            .map_err(unreachable)?
+        {
+            FencedWrite::Written { .. } => Ok(()),
+            FencedWrite::Refused => Err(CoordinationError::NotLeader),
+        }
+    }
+
+    async fn claim_page(&self, claim: &PageClaim) -> Result<PageClaimed, CoordinationError> {
+        let replica = self.replica.replica().to_string();
+        let row = page_dedup::PageClaim {
+            dedup_key: &claim.dedup_key,
+            page_id: &claim.page_id,
+            requested_by: &claim.requested_by,
+            channel: &claim.channel,
+            replica: &replica,
+            window: claim.window,
+        };
+        match page_dedup::claim(self.replica.database(), &row)
+            .await
+            .map_err(unreachable)?
+        {
+            Claim::Claimed => Ok(PageClaimed::Claimed),
+            Claim::Repeat(prior) => Ok(PageClaimed::AlreadyPaged(PriorPage {
+                requested_by: prior.requested_by,
+                channel: prior.channel,
+                at: prior.started_at,
+                incident: prior
+                    .incident
+                    .and_then(|json| serde_json::from_value::<Incident>(json).ok()),
+                page_id: Some(prior.page_id),
+                incident_key: None,
+                state: PriorState::Recorded,
+            })),
+        }
+    }
+
+    async fn settle_page(
+        &self,
+        claim: &PageClaim,
+        incident: Option<&Incident>,
+    ) -> Result<(), CoordinationError> {
+        let db = self.replica.database();
+        match incident {
+            Some(incident) => {
+                let json = serde_json::to_value(incident).map_err(unreachable)?;
+                page_dedup::settle(db, &claim.dedup_key, &claim.page_id, &json)
+                    .await
+                    .map_err(unreachable)?;
+            }
+            None => {
+                page_dedup::release(db, &claim.dedup_key, &claim.page_id)
+                    .await
+                    .map_err(unreachable)?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -17,8 +17,10 @@ use icbot_actors::cache::user_groups::{UserGroupFacts, UserGroupSync};
 use icbot_actors::commands::access::AccessPolicy;
 use icbot_actors::commands::gateway::{GatewayArgs, GatewayHandle};
 use icbot_actors::commands::in_flight::InFlight;
+use icbot_actors::commands::incident_audit::IncidentAudit;
 use icbot_actors::commands::run::{CommandContext, Deadlines};
 use icbot_actors::deadline::REPLY_MARGIN;
+use icbot_actors::incidents::follower::IncidentsArgs;
 use icbot_actors::pager::actor::PagerArgs;
 use icbot_actors::pager::audit::AuditLog;
 use icbot_actors::pager::dedup::RecentPages;
@@ -124,7 +126,7 @@ pub async fn start_with_groups(
     // One restart policy for the root's children and the stalk actors.
     let policy = RestartPolicy::default();
     let pager = pager_args(config, &pagerduty, &store, &coordination);
-    let context = command_context(config, &names, &chat, &pagerduty, deadlines, &pager);
+    let context = command_context(config, &names, &chat, &pagerduty, deadlines, &pager, &store);
     let args = RootArgs {
         names: names.clone(),
         policy,
@@ -141,6 +143,12 @@ pub async fn start_with_groups(
             store: store.clone(),
             policy,
             kept: kept_stalks.clone(),
+        },
+        incidents: IncidentsArgs {
+            pagerduty: pagerduty.clone(),
+            chat: chat.clone(),
+            store: store.clone(),
+            poll_interval: config.incidents.poll_interval,
         },
         gateway: GatewayArgs { context },
         health: health_tx,
@@ -398,6 +406,7 @@ fn command_context(
     pagerduty: &Arc<dyn PagerDutyApi>,
     deadlines: Deadlines,
     pager: &PagerArgs,
+    store: &Arc<dyn StateStore>,
 ) -> Arc<CommandContext> {
     let access = AccessPolicy {
         page_channels: config.access.page_channels.clone(),
@@ -410,7 +419,11 @@ fn command_context(
             .with_access(access)
             .with_chaos(chaos)
             .with_display_zone(config.display.zone())
-            .with_audit(pager.audit.clone()),
+            .with_audit(pager.audit.clone())
+            .with_incident_audit(Arc::new(IncidentAudit::new(
+                store.clone(),
+                config.pager.audit_max_bytes,
+            ))),
     )
 }
 

@@ -50,6 +50,8 @@ pub struct Config {
     #[serde(default)]
     pub pager: PagerSettings,
     #[serde(default)]
+    pub incidents: IncidentsSettings,
+    #[serde(default)]
     pub access: AccessSettings,
     #[serde(default)]
     pub state: StateConfig,
@@ -122,6 +124,27 @@ impl Default for PagerSettings {
         PagerSettings {
             dedup_window: defaults::dedup_window(),
             audit_max_bytes: defaults::audit_max_bytes(),
+        }
+    }
+}
+
+/// `[incidents]`: following the incidents the bot paged, to keep their cards true.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IncidentsSettings {
+    /// How often the open incidents are listed (one `GET /incidents` for all the incidents followed; none
+    /// while none is followed). At least one second.
+    #[serde(
+        default = "defaults::incidents_poll_interval",
+        deserialize_with = "duration::deserialize"
+    )]
+    pub poll_interval: Duration,
+}
+
+impl Default for IncidentsSettings {
+    fn default() -> Self {
+        IncidentsSettings {
+            poll_interval: defaults::incidents_poll_interval(),
         }
     }
 }
@@ -356,6 +379,9 @@ mod defaults {
     }
     pub fn poll_interval() -> Duration {
         Duration::from_secs(30)
+    }
+    pub fn incidents_poll_interval() -> Duration {
+        icbot_actors::incidents::follower::DEFAULT_POLL_INTERVAL
     }
     pub fn check_timeout() -> Duration {
         Duration::from_secs(5)

@@ -44,3 +44,21 @@ pub struct InboundMessage {
     /// A direct message rather than a channel.
     pub direct: bool,
 }
+
+/// A message the bot posted, as the platform can find it again to edit it (Slack: channel and `ts`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct MessageRef {
+    pub channel: String,
+    pub ts: String,
+}
+
+impl MessageRef {
+    /// Where a reply in this message's thread goes.
+    pub fn thread(&self) -> ChatTarget {
+        ChatTarget {
+            channel: self.channel.clone(),
+            thread: Some(self.ts.clone()),
+            answers: None,
+        }
+    }
+}

@@ -10,9 +10,11 @@ use std::time::SystemTime;
 use tokio::sync::Notify;
 
 use crate::cache::oncall::{OnCallEntry, Person, Phone, UserId};
-use crate::ports::{Incident, NewIncident, PagerDutyApi, PagerDutyError, UsersPage};
+use crate::ports::{
+    Incident, IncidentState, IncidentStatus, NewIncident, PagerDutyApi, PagerDutyError, UsersPage,
+};
 
-use crate::chat::ChatTarget;
+use crate::chat::{ChatTarget, MessageRef};
 use crate::ports::{ChatError, ChatOut, StatusProbe};
 use crate::reply::Reply;
 use crate::status::system_state::{Level, ProbeError, StatusReport};
@@ -80,11 +82,15 @@ impl StatusProbe for FakeProbe {
 }
 
 /// A chat that records every post. `panic_next` makes the next post panic, as a buggy adapter would.
+/// `tracking()` makes it hand out message references (`ts-1`, `ts-2`...) and record edits, as Slack would.
 #[derive(Default)]
 pub struct RecordingChat {
     posts: Mutex<Vec<(ChatTarget, Reply)>>,
     posted: Notify,
     panic_next: AtomicBool,
+    tracking: AtomicBool,
+    /// Every `update` call, oldest first.
+    pub updates: Mutex<Vec<(MessageRef, Reply)>>,
 }
 
 impl RecordingChat {
@@ -101,6 +107,47 @@ impl RecordingChat {
             .filter(|(to, _)| to.channel == channel)
             .map(|(_, reply)| reply.plain())
             .collect()
+    }
+
+    /// A chat whose posts can be edited.
+    pub fn tracking() -> Arc<Self> {
+        let chat = RecordingChat::default();
+        chat.tracking.store(true, Ordering::SeqCst);
+        Arc::new(chat)
+    }
+
+    /// The posts in the thread of `message`, as plain text.
+    pub fn thread_of(&self, message: &MessageRef) -> Vec<String> {
+        self.posts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .filter(|(to, _)| {
+                to.channel == message.channel && to.thread.as_ref() == Some(&message.ts)
+            })
+            .map(|(_, reply)| reply.plain())
+            .collect()
+    }
+
+    /// Waits (tokio time, at most an hour) until `n` edits were made, and returns them.
+    pub async fn wait_for_updates(&self, n: usize) -> Vec<(MessageRef, Reply)> {
+        let wait = async {
+            loop {
+                let posted = self.posted.notified();
+                let updates = self
+                    .updates
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .clone();
+                if updates.len() >= n {
+                    return updates;
+                }
+                posted.await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(3600), wait)
+            .await
+            .unwrap_or_else(|_| panic!("expected {n} updates"))
     }
 
     pub fn total(&self) -> usize {
@@ -165,7 +212,34 @@ impl ChatOut for RecordingChat {
         self.posted.notify_waiters();
         Ok(())
     }
+
+    async fn post_tracked(
+        &self,
+        to: &ChatTarget,
+        reply: &Reply,
+    ) -> Result<Option<MessageRef>, ChatError> {
+        self.post(to, reply).await?;
+        if !self.tracking.load(Ordering::SeqCst) {
+            return Ok(None);
+        }
+        Ok(Some(MessageRef {
+            channel: to.channel.clone(),
+            ts: format!("ts-{}", self.total()),
+        }))
+    }
+
+    async fn update(&self, message: &MessageRef, reply: &Reply) -> Result<(), ChatError> {
+        self.updates
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((message.clone(), reply.clone()));
+        self.posted.notify_waiters();
+        Ok(())
+    }
 }
+
+/// A status write as the fake saw it: incident id, new status, resolution, `From`.
+pub type StatusWrite = (String, IncidentStatus, Option<String>, Option<String>);
 
 /// How the fake PagerDuty behaves.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -194,6 +268,12 @@ pub struct FakePagerDuty {
     failing_users: Mutex<Vec<UserId>>,
     pub incidents: Mutex<Vec<NewIncident>>,
     pub responder_requests: Mutex<Vec<(String, UserId, Vec<UserId>)>>,
+    /// Every incident created, as a listing shows it; status writes change it.
+    pub states: Mutex<Vec<IncidentState>>,
+    /// Each status write: incident id, new status, resolution, `From`.
+    pub status_writes: Mutex<Vec<StatusWrite>>,
+    /// Each note: incident id, text, `From`.
+    pub notes: Mutex<Vec<(String, String, Option<String>)>>,
     /// Opened when held writes may go on.
     released: tokio::sync::watch::Sender<bool>,
     /// How many writes arrived (held or not).
@@ -235,6 +315,9 @@ impl FakePagerDuty {
             failing_users: Mutex::new(Vec::new()),
             incidents: Mutex::new(Vec::new()),
             responder_requests: Mutex::new(Vec::new()),
+            states: Mutex::new(Vec::new()),
+            status_writes: Mutex::new(Vec::new()),
+            notes: Mutex::new(Vec::new()),
             released: tokio::sync::watch::channel(false).0,
             writes: tokio::sync::watch::channel(0).0,
         }
@@ -443,7 +526,19 @@ impl PagerDutyApi for FakePagerDuty {
             }
         }
         all.push(incident.clone());
-        Ok(Self::incident(all.len()))
+        let created = Self::incident(all.len());
+        let assignee = self.people.iter().find(|p| p.id == incident.assignee);
+        self.states.lock().unwrap().push(IncidentState {
+            id: created.id.clone(),
+            number: created.number,
+            title: incident.title.clone(),
+            status: IncidentStatus::Triggered,
+            html_url: created.html_url.clone(),
+            created_at: Some(SystemTime::now()),
+            assigned: assignee.map(|p| p.name.clone()).into_iter().collect(),
+            acknowledged_by: Vec::new(),
+        });
+        Ok(created)
     }
 
     async fn find_incident(&self, incident_key: &str) -> Result<Option<Incident>, PagerDutyError> {
@@ -467,6 +562,74 @@ impl PagerDutyApi for FakePagerDuty {
             incident_id.to_string(),
             requester.clone(),
             targets.to_vec(),
+        ));
+        Ok(())
+    }
+
+    async fn open_incidents(&self) -> Result<Vec<IncidentState>, PagerDutyError> {
+        self.gate().await?;
+        Ok(self
+            .states
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|i| i.status != IncidentStatus::Resolved)
+            .cloned()
+            .collect())
+    }
+
+    async fn set_incident_status(
+        &self,
+        incident_id: &str,
+        status: IncidentStatus,
+        resolution: Option<&str>,
+        from: Option<&str>,
+    ) -> Result<IncidentState, PagerDutyError> {
+        self.write_gate().await?;
+        self.status_writes.lock().unwrap().push((
+            incident_id.to_string(),
+            status,
+            resolution.map(String::from),
+            from.map(String::from),
+        ));
+        let mut states = self.states.lock().unwrap();
+        let state = states
+            .iter_mut()
+            .find(|i| i.id == incident_id)
+            .ok_or(PagerDutyError::NotFound)?;
+        if state.status == IncidentStatus::Resolved {
+            return Err(PagerDutyError::AlreadyResolved);
+        }
+        state.status = status;
+        let actor = from
+            .and_then(|email| self.people.iter().find(|p| p.email == email))
+            .map_or("icbot".to_string(), |p| p.name.clone());
+        if status == IncidentStatus::Acknowledged {
+            state.acknowledged_by.push(actor);
+        }
+        Ok(state.clone())
+    }
+
+    async fn add_note(
+        &self,
+        incident_id: &str,
+        text: &str,
+        from: Option<&str>,
+    ) -> Result<(), PagerDutyError> {
+        self.write_gate().await?;
+        if !self
+            .states
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|i| i.id == incident_id)
+        {
+            return Err(PagerDutyError::NotFound);
+        }
+        self.notes.lock().unwrap().push((
+            incident_id.to_string(),
+            text.to_string(),
+            from.map(String::from),
         ));
         Ok(())
     }

@@ -14,6 +14,7 @@
 //!   good refresh: handoff announcements and chat user groups kept to the people on call.
 //! - [`pager`]: what a page is, the pager actor, the write-ahead page audit log and repeat detection.
 //! - [`status`]: the monitoring prober, the stalks supervisor and its stalk actors, the `!status` replies.
+//! - [`incidents`]: after the page, the actor that follows the bot's incidents and keeps their cards true.
 //! - [`state_store`]: state files written atomically, an in-memory store for tests, failed-write accounting.
 //!
 //! At the top, the root that knows every folder, and what every folder shares:
@@ -35,6 +36,7 @@ pub mod cache;
 pub mod chat;
 pub mod commands;
 pub mod deadline;
+pub mod incidents;
 pub mod local_time;
 pub mod metric_names;
 pub mod pager;

@@ -85,6 +85,10 @@ pub const COMMAND_LABELS: &[&str] = &[
     "unstalk",
     "refresh",
     "crash",
+    "incidents",
+    "ack",
+    "resolve",
+    "note",
     "invalid",
 ];
 
@@ -96,11 +100,20 @@ pub const PAGERDUTY_ENDPOINTS: &[&str] = &[
     "POST /incidents",
     "GET /incidents",
     "POST /incidents/{id}/responder_requests",
+    "PUT /incidents/{id}",
+    "POST /incidents/{id}/notes",
 ];
 
 /// The root's children, by registry name, for [`ACTOR_RESTARTS_TOTAL`] (stalk actors come and go with their
 /// channels: their series appear on their first restart).
-pub const SUPERVISED_ACTORS: &[&str] = &["gateway", "schedule_cache", "pager", "status", "stalks"];
+pub const SUPERVISED_ACTORS: &[&str] = &[
+    "gateway",
+    "schedule_cache",
+    "pager",
+    "status",
+    "stalks",
+    "incidents",
+];
 
 /// The state files, for [`STATE_WRITE_FAILURES_TOTAL`].
 pub const STATE_FILES: &[&str] = &["oncall.json", "stalks.json", "pages.jsonl"];
@@ -315,6 +328,10 @@ mod tests {
             "!status unstalk",
             "!ic refresh",
             "!ic crash pager",
+            "!ic incidents",
+            "!ic ack",
+            "!ic resolve 1 fixed",
+            "!ic note 1 x",
         ] {
             let command = Command::parse(text).unwrap().unwrap();
             assert!(

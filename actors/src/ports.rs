@@ -3,13 +3,13 @@
 //! `src/` implements them over HTTP (PagerDuty, Slack, monitoring) and the file system; tests implement them in
 //! memory. Every method here may fail with a typed error that the actors turn into an answer, never a crash.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::cache::oncall::{OnCallEntry, OnCallSnapshot, Person, UserId};
-use crate::chat::ChatTarget;
+use crate::chat::{ChatTarget, MessageRef};
 pub use crate::pager::page::Incident;
 use crate::pager::page::PriorPage;
 use crate::reply::Reply;
@@ -37,6 +37,47 @@ pub enum PagerDutyError {
     /// incident, when it could be found by its key.
     #[error("PagerDuty already has an open incident for this page")]
     AlreadyOpen { incident: Option<Incident> },
+    /// 404 on an incident write: no such incident.
+    #[error("PagerDuty has no such incident (404)")]
+    NotFound,
+    /// The incident was resolved before this write reached it (PagerDuty's 400 "Incident Already Resolved").
+    #[error("the incident is already resolved")]
+    AlreadyResolved,
+    /// 403: the acting user may not do this (a read-only or observer user, or a token without write access).
+    #[error("PagerDuty refused: not allowed (403: {message})")]
+    Forbidden { message: String },
+}
+
+impl PagerDutyError {
+    /// Whether the request may have been carried out although no answer said so (a timeout, a cut
+    /// connection): a write that failed this way is "not confirmed", never sent again blindly.
+    pub fn outcome_unknown(&self) -> bool {
+        matches!(
+            self,
+            PagerDutyError::Timeout | PagerDutyError::Transport(_) | PagerDutyError::Malformed(_)
+        )
+    }
+}
+
+pub use crate::incidents::status::IncidentStatus;
+
+/// An incident as a listing shows it: who it is assigned to and who acknowledged it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IncidentState {
+    pub id: String,
+    pub number: u64,
+    pub title: String,
+    pub status: IncidentStatus,
+    pub html_url: String,
+    /// When it was opened, when PagerDuty said.
+    #[serde(default)]
+    pub created_at: Option<SystemTime>,
+    /// Names of the people it is assigned to now.
+    #[serde(default)]
+    pub assigned: Vec<String>,
+    /// Names of the people who acknowledged it.
+    #[serde(default)]
+    pub acknowledged_by: Vec<String>,
 }
 
 /// What `POST /incidents` needs from the core.
@@ -94,6 +135,29 @@ pub trait PagerDutyApi: Send + Sync + 'static {
         targets: &[UserId],
         message: &str,
     ) -> Result<(), PagerDutyError>;
+
+    /// The open incidents (triggered or acknowledged) on the configured service, every page of
+    /// `GET /incidents?statuses[]=triggered&statuses[]=acknowledged&service_ids[]=..`, in PagerDuty's order.
+    async fn open_incidents(&self) -> Result<Vec<IncidentState>, PagerDutyError>;
+
+    /// `PUT /incidents/{id}` to `status` (acknowledged or resolved), with a resolution note when resolving.
+    /// `from` is the acting PagerDuty user's email; `None` acts as the bot (`from_email`). Never retried
+    /// after a timeout: the caller reports the write as not confirmed.
+    async fn set_incident_status(
+        &self,
+        incident_id: &str,
+        status: IncidentStatus,
+        resolution: Option<&str>,
+        from: Option<&str>,
+    ) -> Result<IncidentState, PagerDutyError>;
+
+    /// `POST /incidents/{id}/notes`, as `from` (or the bot).
+    async fn add_note(
+        &self,
+        incident_id: &str,
+        text: &str,
+        from: Option<&str>,
+    ) -> Result<(), PagerDutyError>;
 }
 
 /// A chat platform refused or failed a call.
@@ -112,6 +176,21 @@ pub enum ChatError {
 pub trait ChatOut: Send + Sync + 'static {
     /// Posts one reply. Implementations queue, pace and retry as their platform needs.
     async fn post(&self, to: &ChatTarget, reply: &Reply) -> Result<(), ChatError>;
+
+    /// Posts one reply and says where it is, for a platform that can edit it later (Slack); `None` where
+    /// messages cannot be edited (the console).
+    async fn post_tracked(
+        &self,
+        to: &ChatTarget,
+        reply: &Reply,
+    ) -> Result<Option<MessageRef>, ChatError> {
+        self.post(to, reply).await.map(|()| None)
+    }
+
+    /// Replaces a message posted with [`ChatOut::post_tracked`] (Slack `chat.update`).
+    async fn update(&self, _message: &MessageRef, _reply: &Reply) -> Result<(), ChatError> {
+        Ok(())
+    }
 
     /// The email address behind a chat user id (a Slack mention), when the platform can tell.
     async fn email_of(&self, _chat_user: &str) -> Result<Option<String>, ChatError> {

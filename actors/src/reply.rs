@@ -1,7 +1,10 @@
 //! A reply as a small document, so each chat adapter renders it its own way: plain text on the console,
 //! mrkdwn with `tel:` links and escaping on Slack.
 
+use serde::{Deserialize, Serialize};
+
 use crate::cache::oncall::Phone;
+use crate::incidents::status::IncidentStatus;
 
 /// The most a reply may cost when posted, in [`Reply::cost`] units (characters, escaping counted at its worst).
 /// Slack cuts a message's text at 40,000 characters and advises far less; 12,000 keeps a whole reply readable
@@ -9,7 +12,7 @@ use crate::cache::oncall::Phone;
 pub const MAX_REPLY_CHARS: usize = 12_000;
 
 /// One piece of a line.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Span {
     /// Text as is. Adapters escape it.
     Text(String),
@@ -24,11 +27,87 @@ pub enum Span {
 }
 
 /// A reply: lines of spans. `alert` marks a reply about a failure (page not confirmed, unable to check), which
-/// adapters may render louder.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// adapters may render louder. `card`: a page's incident, which an adapter that can (Slack) shows as a live
+/// card with buttons; the lines stay the text fallback, so notifications and the console read the same.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reply {
     pub lines: Vec<Vec<Span>>,
     pub alert: bool,
+    #[serde(default)]
+    pub card: Option<Box<IncidentCard>>,
+}
+
+/// The action id of a card's Acknowledge button; its value is the incident number.
+pub const ACK_ACTION_ID: &str = "icbot_ack";
+/// The action id of a card's Resolve button; its value is the incident number.
+pub const RESOLVE_ACTION_ID: &str = "icbot_resolve";
+
+/// A page's incident as a live card: what it is, where it stands, and who was paged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IncidentCard {
+    pub incident_id: String,
+    pub number: u64,
+    pub title: String,
+    pub html_url: String,
+    pub status: IncidentStatus,
+    /// Who acknowledged it, as PagerDuty names them.
+    #[serde(default)]
+    pub acknowledged_by: Vec<String>,
+    /// One row per person paged.
+    pub rows: Vec<CardRow>,
+}
+
+/// One person on a card: their page outcome and phones.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CardRow {
+    pub name: String,
+    pub outcome: String,
+    pub phones: Vec<Phone>,
+}
+
+/// A button on a card.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CardAction {
+    Acknowledge,
+    Resolve,
+}
+
+impl CardAction {
+    pub fn action_id(self) -> &'static str {
+        match self {
+            CardAction::Acknowledge => ACK_ACTION_ID,
+            CardAction::Resolve => RESOLVE_ACTION_ID,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            CardAction::Acknowledge => "Acknowledge",
+            CardAction::Resolve => "Resolve",
+        }
+    }
+}
+
+impl IncidentCard {
+    /// The buttons its status allows: both while triggered, Resolve once acknowledged, none once resolved.
+    pub fn actions(&self) -> Vec<CardAction> {
+        match self.status {
+            IncidentStatus::Triggered => vec![CardAction::Acknowledge, CardAction::Resolve],
+            IncidentStatus::Acknowledged => vec![CardAction::Resolve],
+            IncidentStatus::Resolved => vec![],
+        }
+    }
+
+    /// `Status: ACKNOWLEDGED by Alice Moreau`.
+    pub fn status_line(&self) -> String {
+        let status = self.status.as_str().to_uppercase();
+        match self.status {
+            IncidentStatus::Acknowledged if !self.acknowledged_by.is_empty() => {
+                format!("Status: {status} by {}", self.acknowledged_by.join(", "))
+            }
+            _ => format!("Status: {status}"),
+        }
+    }
 }
 
 impl Reply {

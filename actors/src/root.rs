@@ -19,6 +19,7 @@ use tokio::time::Instant;
 
 use crate::cache::schedule_cache::{ScheduleCacheActor, ScheduleCacheArgs, ScheduleCacheMessage};
 use crate::commands::gateway::{GatewayActor, GatewayArgs, GatewayMessage};
+use crate::incidents::follower::{IncidentsActor, IncidentsArgs, IncidentsMessage};
 use crate::pager::actor::{PagerActor, PagerArgs, PagerMessage};
 use crate::status::actor::{StatusActor, StatusArgs, StatusMessage};
 use crate::status::stalk::StalkMessage;
@@ -36,15 +37,17 @@ pub enum Child {
     Pager,
     Status,
     Stalks,
+    Incidents,
     Gateway,
 }
 
 impl Child {
-    pub const ALL: [Child; 5] = [
+    pub const ALL: [Child; 6] = [
         Child::ScheduleCache,
         Child::Pager,
         Child::Status,
         Child::Stalks,
+        Child::Incidents,
         Child::Gateway,
     ];
 
@@ -54,6 +57,7 @@ impl Child {
             Child::Pager => names.pager(),
             Child::Status => names.status(),
             Child::Stalks => names.stalks(),
+            Child::Incidents => names.incidents(),
             Child::Gateway => names.gateway(),
         }
     }
@@ -69,6 +73,7 @@ pub struct RootArgs {
     pub pager: PagerArgs,
     pub status: StatusArgs,
     pub stalks: StalksArgs,
+    pub incidents: IncidentsArgs,
     pub gateway: GatewayArgs,
     /// Where the root publishes its children's health after every change, for cheap reads.
     pub health: watch::Sender<Vec<ChildHealth>>,
@@ -224,6 +229,9 @@ impl RootState {
             Child::Stalks => {
                 spawn_linked(name, StalksActor, args.stalks.clone(), supervisor).await?
             }
+            Child::Incidents => {
+                spawn_linked(name, IncidentsActor, args.incidents.clone(), supervisor).await?
+            }
             Child::Gateway => {
                 spawn_linked(name, GatewayActor, args.gateway.clone(), supervisor).await?
             }
@@ -325,6 +333,7 @@ pub fn crash(names: &ActorNames, name: &str) -> Result<String, CrashError> {
         Crashable::Status => cell.send_message(StatusMessage::Crash).is_ok(),
         Crashable::Stalks => cell.send_message(StalksMessage::Crash).is_ok(),
         Crashable::Stalk => cell.send_message(StalkMessage::Crash).is_ok(),
+        Crashable::Incidents => cell.send_message(IncidentsMessage::Crash).is_ok(),
     };
     if !sent {
         return Err(CrashError::NotRunning(full));
@@ -438,9 +447,15 @@ mod tests {
             stalks: StalksArgs {
                 names: names.clone(),
                 chat: chat.clone(),
-                store,
+                store: store.clone(),
                 policy: RestartPolicy::default(),
                 kept,
+            },
+            incidents: IncidentsArgs {
+                pagerduty: pd.clone(),
+                chat: chat.clone(),
+                store: store.clone(),
+                poll_interval: Duration::from_secs(15),
             },
             gateway: GatewayArgs { context },
             health: watch::channel(Vec::new()).0,
@@ -577,6 +592,7 @@ mod tests {
                 Child::ScheduleCache => cell.send_message(ScheduleCacheMessage::Crash).unwrap(),
                 Child::Status => cell.send_message(StatusMessage::Crash).unwrap(),
                 Child::Stalks => cell.send_message(StalksMessage::Crash).unwrap(),
+                Child::Incidents => cell.send_message(IncidentsMessage::Crash).unwrap(),
             }
             let command = match child {
                 Child::Status | Child::Stalks => "!status",

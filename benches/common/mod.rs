@@ -14,7 +14,7 @@ use icbot::stub::{
     ContactKind, Fault, StubContact, StubData, StubHandle, StubOnCall, StubSchedule, StubServer,
     StubService, StubUser,
 };
-use icbot_actors::chat::{ChatTarget, InboundMessage};
+use icbot_actors::chat::{ChatTarget, InboundMessage, MessageRef};
 use icbot_actors::ports::{ChatError, ChatOut};
 use icbot_actors::reply::Reply;
 use icbot_actors::supervision::names::ActorNames;
@@ -68,6 +68,36 @@ impl ChatOut for RecordingChat {
         let posted = Posted {
             at: Instant::now(),
             channel: to.channel.clone(),
+            text: reply.plain(),
+        };
+        self.tx
+            .send(posted)
+            .map_err(|_| ChatError::Failed("recorder gone".into()))
+    }
+
+    /// Every post can be edited, as on Slack: its `ts` is the time it was posted.
+    async fn post_tracked(
+        &self,
+        to: &ChatTarget,
+        reply: &Reply,
+    ) -> Result<Option<MessageRef>, ChatError> {
+        self.post(to, reply).await?;
+        let ts = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_micros()
+            .to_string();
+        Ok(Some(MessageRef {
+            channel: to.channel.clone(),
+            ts,
+        }))
+    }
+
+    /// An edit arrives as a post to `update:<channel>`.
+    async fn update(&self, message: &MessageRef, reply: &Reply) -> Result<(), ChatError> {
+        let posted = Posted {
+            at: Instant::now(),
+            channel: format!("update:{}", message.channel),
             text: reply.plain(),
         };
         self.tx

@@ -287,6 +287,7 @@ impl AdminSources {
                 Child::Pager => pager_facts(pager, now),
                 Child::Status => status_facts(status, now),
                 Child::Stalks => stalks_facts(stalks, now),
+                Child::Incidents => BTreeMap::new(),
                 Child::Gateway => BTreeMap::from([(
                     "chat_connected".into(),
                     json!(*self.chat_connected.borrow()),

@@ -74,6 +74,28 @@ pub(crate) fn is_open_key(error: &PagerDutyError) -> bool {
     matches!(error, PagerDutyError::Rejected { status: 400, message } if message.contains(OPEN_KEY_ERROR))
 }
 
+/// What PagerDuty says (400) to a status change of an incident already resolved: "Incident Already Resolved".
+const ALREADY_RESOLVED_ERROR: &str = "already resolved";
+
+/// An error of a write to one incident, told apart the way the reply needs: 404 is [`PagerDutyError::NotFound`],
+/// 403 [`PagerDutyError::Forbidden`], PagerDuty's "Incident Already Resolved" [`PagerDutyError::AlreadyResolved`].
+pub(crate) fn of_incident_write(error: PagerDutyError) -> PagerDutyError {
+    match error {
+        PagerDutyError::Rejected { status: 404, .. } => PagerDutyError::NotFound,
+        PagerDutyError::Rejected {
+            status: 403,
+            message,
+        } => PagerDutyError::Forbidden { message },
+        PagerDutyError::Rejected {
+            status: 400,
+            message,
+        } if message.to_lowercase().contains(ALREADY_RESOLVED_ERROR) => {
+            PagerDutyError::AlreadyResolved
+        }
+        other => other,
+    }
+}
+
 /// A 2xx body that is not the JSON we expect.
 pub(crate) fn malformed(what: &str, error: &serde_json::Error) -> PagerDutyError {
     PagerDutyError::Malformed(shorten(&format!("{what}: {error}")))

@@ -26,7 +26,8 @@ use async_trait::async_trait;
 use icbot_actors::cache::oncall::{OnCallEntry, Person, UserId};
 use icbot_actors::metric_names;
 use icbot_actors::ports::{
-    Incident, NewIncident, PagerDutyApi, PagerDutyError, UsersPage as PeoplePage,
+    Incident, IncidentState, IncidentStatus, NewIncident, PagerDutyApi, PagerDutyError,
+    UsersPage as PeoplePage,
 };
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::Method;
@@ -36,8 +37,9 @@ use serde::Serialize;
 use url::Url;
 
 use wire::{
-    CreateIncident, IncidentEnvelope, IncidentsPage, OnCallWire, OnCallsPage, ResponderRequest,
-    UserEnvelope, UserWire, UsersPage,
+    CreateIncident, IncidentEnvelope, IncidentWire, IncidentsListPage, IncidentsPage, NewNote,
+    NoteContent, OnCallWire, OnCallsPage, ResponderRequest, UpdateIncident, UserEnvelope, UserWire,
+    UsersPage,
 };
 
 /// The media type that selects REST API v2.
@@ -183,9 +185,32 @@ impl PagerDutyClient {
         endpoint: &'static str,
         body: &B,
     ) -> Result<Vec<u8>, PagerDutyError> {
+        self.write(Method::POST, url, endpoint, body, None).await
+    }
+
+    /// A write (`POST`, `PUT`) of `body` as JSON, as `from` (a PagerDuty user's email) or else the bot;
+    /// returns the raw answer.
+    async fn write<B: Serialize>(
+        &self,
+        method: Method,
+        url: Url,
+        endpoint: &'static str,
+        body: &B,
+        from: Option<&str>,
+    ) -> Result<Vec<u8>, PagerDutyError> {
         let body =
             serde_json::to_vec(body).map_err(|e| errors::malformed("encoding the request", &e))?;
-        self.send(Method::POST, url, endpoint, Some(body)).await
+        let from = match from.map(HeaderValue::from_str) {
+            Some(Ok(from)) => from,
+            Some(Err(_)) => {
+                tracing::warn!(
+                    "the acting user's email is not a valid header value; acting as the bot"
+                );
+                self.inner.from.clone()
+            }
+            None => self.inner.from.clone(),
+        };
+        self.send(method, url, endpoint, Some((body, from))).await
     }
 
     /// One call: the request, and its 429 retries. Returns the body of a 2xx answer. Each HTTP request is
@@ -195,16 +220,16 @@ impl PagerDutyClient {
         method: Method,
         url: Url,
         endpoint: &'static str,
-        body: Option<Vec<u8>>,
+        body: Option<(Vec<u8>, HeaderValue)>,
     ) -> Result<Vec<u8>, PagerDutyError> {
         let path = url.path().to_string();
         let mut retries = 0;
         loop {
             let mut request = self.inner.http.request(method.clone(), url.clone());
-            if let Some(body) = &body {
+            if let Some((body, from)) = &body {
                 request = request
                     .header(CONTENT_TYPE, "application/json")
-                    .header("From", self.inner.from.clone())
+                    .header("From", from.clone())
                     .body(body.clone());
             }
             let started = Instant::now();
@@ -447,6 +472,95 @@ impl PagerDutyApi for PagerDutyClient {
             &ResponderRequest::new(requester, targets, message),
         )
         .await?;
+        Ok(())
+    }
+
+    async fn open_incidents(&self) -> Result<Vec<IncidentState>, PagerDutyError> {
+        let limit = PAGE_LIMIT.to_string();
+        let mut open = Vec::new();
+        let mut offset = 0usize;
+        for _ in 0..MAX_PAGES {
+            let offset_text = offset.to_string();
+            let query = [
+                ("statuses[]", "triggered"),
+                ("statuses[]", "acknowledged"),
+                ("service_ids[]", self.inner.service_id.as_str()),
+                ("limit", limit.as_str()),
+                ("offset", offset_text.as_str()),
+            ];
+            let page: IncidentsListPage = self
+                .get(
+                    self.endpoint(&["incidents"], &query),
+                    "GET /incidents",
+                    "incidents page",
+                )
+                .await?;
+            let count = page.incidents.len();
+            for raw in page.incidents {
+                match serde_json::from_value::<IncidentWire>(raw).map(IncidentWire::into_state) {
+                    Ok(Ok(state)) => open.push(state),
+                    Ok(Err(reason)) => tracing::warn!(reason, offset, "skipping an incident"),
+                    Err(e) => tracing::warn!(error = %e, offset, "skipping an unreadable incident"),
+                }
+            }
+            if !page.more {
+                return Ok(open);
+            }
+            if count == 0 {
+                return Err(PagerDutyError::Malformed(
+                    "incidents page is empty but says there is more".into(),
+                ));
+            }
+            offset += count;
+        }
+        Err(PagerDutyError::Malformed(format!(
+            "incidents still had more after {MAX_PAGES} pages"
+        )))
+    }
+
+    async fn set_incident_status(
+        &self,
+        incident_id: &str,
+        status: IncidentStatus,
+        resolution: Option<&str>,
+        from: Option<&str>,
+    ) -> Result<IncidentState, PagerDutyError> {
+        let resolution = resolution.map(|r| icbot_actors::truncate::prefix(r, MAX_TITLE_CHARS));
+        let answer = self
+            .write(
+                Method::PUT,
+                self.endpoint(&["incidents", incident_id], &[]),
+                "PUT /incidents/{id}",
+                &UpdateIncident::new(status, resolution),
+                from,
+            )
+            .await
+            .map_err(errors::of_incident_write)?;
+        let envelope: IncidentEnvelope =
+            serde_json::from_slice(&answer).map_err(|e| errors::malformed("incident", &e))?;
+        envelope
+            .incident
+            .into_state()
+            .map_err(PagerDutyError::Malformed)
+    }
+
+    async fn add_note(
+        &self,
+        incident_id: &str,
+        text: &str,
+        from: Option<&str>,
+    ) -> Result<(), PagerDutyError> {
+        self.write(
+            Method::POST,
+            self.endpoint(&["incidents", incident_id, "notes"], &[]),
+            "POST /incidents/{id}/notes",
+            &NewNote {
+                note: NoteContent { content: text },
+            },
+            from,
+        )
+        .await
+        .map_err(errors::of_incident_write)?;
         Ok(())
     }
 }

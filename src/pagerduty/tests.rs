@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use icbot_actors::cache::oncall::{Person, Phone, UserId};
-use icbot_actors::ports::{Incident, NewIncident, PagerDutyApi, PagerDutyError};
+use icbot_actors::ports::{Incident, IncidentStatus, NewIncident, PagerDutyApi, PagerDutyError};
 use secrecy::SecretString;
 use serde_json::{json, Value};
 
@@ -767,4 +767,118 @@ async fn pagerdutys_answer_to_an_open_key_maps_to_already_open_even_without_the_
             .await,
         Err(PagerDutyError::Rejected { status: 400, .. })
     ));
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// After the page: listing, status changes, notes
+
+fn listed_incident(id: &str, number: u64, status: &str) -> Value {
+    json!({"id": id, "incident_number": number, "title": "db down", "status": status,
+           "html_url": format!("https://pd/{id}"), "created_at": "2026-11-29T19:00:00Z",
+           "assignments": [{"assignee": {"id": "P1", "summary": "Ada"}}], "acknowledgements": []})
+}
+
+#[tokio::test]
+async fn open_incidents_ask_for_open_statuses_on_the_service_and_follow_pages() {
+    let (base, fake) = fake(|n, _| match n {
+        0 => ok(json!({"incidents": [listed_incident("Q1", 1, "triggered")], "more": true})),
+        _ => ok(json!({"incidents": [listed_incident("Q2", 2, "acknowledged"), {"odd": true}], "more": false})),
+    })
+    .await;
+    let open = client(&base).open_incidents().await.unwrap();
+    assert_eq!(open.len(), 2, "the odd entry is skipped");
+    assert_eq!(open[1].status, IncidentStatus::Acknowledged);
+    let seen = fake.requests();
+    assert_eq!(seen[0].path, "/incidents");
+    assert_eq!(
+        seen[0].query_values("statuses[]"),
+        vec!["triggered", "acknowledged"]
+    );
+    assert_eq!(seen[0].query_values("service_ids[]"), vec!["PSVC001"]);
+    assert_eq!(seen[1].query_value("offset"), Some("1"));
+    assert!(seen[0].header("from").is_none(), "a read");
+}
+
+#[tokio::test]
+async fn a_status_change_is_a_put_as_the_acting_user() {
+    let (base, fake) =
+        fake(|_, _| ok(json!({"incident": listed_incident("Q1", 1, "resolved")}))).await;
+    let state = client(&base)
+        .set_incident_status(
+            "Q1",
+            IncidentStatus::Resolved,
+            Some("rolled back"),
+            Some("ada@example.com"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(state.status, IncidentStatus::Resolved);
+    let seen = &fake.requests()[0];
+    assert_eq!(seen.method, Method::PUT);
+    assert_eq!(seen.path, "/incidents/Q1");
+    assert_eq!(seen.header("from"), Some("ada@example.com"));
+    assert_eq!(
+        seen.body,
+        Some(
+            json!({"incident": {"type": "incident_reference", "status": "resolved", "resolution": "rolled back"}})
+        )
+    );
+}
+
+#[tokio::test]
+async fn a_note_is_posted_as_the_bot_when_nobody_matches() {
+    let (base, fake) =
+        fake(|_, _| Answer(StatusCode::CREATED, vec![], json!({"note": {}}).to_string())).await;
+    client(&base)
+        .add_note("Q1", "failover done", None)
+        .await
+        .unwrap();
+    let seen = &fake.requests()[0];
+    assert_eq!(seen.path, "/incidents/Q1/notes");
+    assert_eq!(seen.header("from"), Some("icbot@example.com"));
+    assert_eq!(
+        seen.body,
+        Some(json!({"note": {"content": "failover done"}}))
+    );
+}
+
+fn error(status: StatusCode, message: &str, errors: &[&str]) -> Answer {
+    Answer(
+        status,
+        vec![],
+        json!({"error": {"message": message, "code": 2001, "errors": errors}}).to_string(),
+    )
+}
+
+#[tokio::test]
+async fn incident_write_errors_are_told_apart() {
+    let cases = [
+        (
+            error(
+                StatusCode::BAD_REQUEST,
+                "Invalid Input Provided",
+                &["Incident Already Resolved"],
+            ),
+            PagerDutyError::AlreadyResolved,
+        ),
+        (
+            error(StatusCode::NOT_FOUND, "Not Found", &[]),
+            PagerDutyError::NotFound,
+        ),
+        (
+            error(StatusCode::FORBIDDEN, "Access Denied", &[]),
+            PagerDutyError::Forbidden {
+                message: "Access Denied".into(),
+            },
+        ),
+    ];
+    for (answer, expected) in cases {
+        let answer = Arc::new(Mutex::new(Some(answer)));
+        let (base, _fake) =
+            fake(move |_, _| answer.lock().unwrap().take().expect("one request")).await;
+        let result = client(&base)
+            .set_incident_status("Q1", IncidentStatus::Acknowledged, None, None)
+            .await;
+        assert_eq!(result, Err(expected));
+    }
 }

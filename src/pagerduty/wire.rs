@@ -7,7 +7,7 @@
 use std::time::SystemTime;
 
 use icbot_actors::cache::oncall::{OnCallEntry, Person, Phone, UserId};
-use icbot_actors::ports::Incident;
+use icbot_actors::ports::{Incident, IncidentState, IncidentStatus};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
@@ -109,11 +109,21 @@ pub(crate) struct IncidentEnvelope {
     pub incident: IncidentWire,
 }
 
-/// `GET /incidents?incident_key=..`.
+/// `GET /incidents?incident_key=..`, and `GET /incidents?statuses[]=..` (entries read one by one: see
+/// [`IncidentsListPage`]).
 #[derive(Debug, Deserialize)]
 pub(crate) struct IncidentsPage {
     #[serde(default, deserialize_with = "null_as_default")]
     pub incidents: Vec<IncidentWire>,
+}
+
+/// `GET /incidents?statuses[]=..&service_ids[]=..`: one page, entries as raw values so an odd one is skipped.
+#[derive(Debug, Deserialize)]
+pub(crate) struct IncidentsListPage {
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub incidents: Vec<Value>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub more: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -122,6 +132,30 @@ pub(crate) struct IncidentWire {
     pub incident_number: u64,
     #[serde(default, deserialize_with = "null_as_default")]
     pub html_url: String,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub title: String,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub status: String,
+    #[serde(default)]
+    pub created_at: Option<String>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub assignments: Vec<AssignmentWire>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub acknowledgements: Vec<AcknowledgementWire>,
+}
+
+/// One of an incident's `assignments`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct AssignmentWire {
+    #[serde(default)]
+    pub assignee: Option<UserWire>,
+}
+
+/// One of an incident's `acknowledgements`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct AcknowledgementWire {
+    #[serde(default)]
+    pub acknowledger: Option<UserWire>,
 }
 
 /// PagerDuty's error body: `{"error": {"message", "code", "errors": [..]}}`.
@@ -236,6 +270,44 @@ impl<'a> CreateIncident<'a> {
     }
 }
 
+/// `PUT /incidents/{id}` body: a status change, with the resolution note when resolving.
+#[derive(Debug, Serialize)]
+pub(crate) struct UpdateIncident<'a> {
+    pub incident: IncidentUpdate<'a>,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct IncidentUpdate<'a> {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolution: Option<&'a str>,
+}
+
+impl<'a> UpdateIncident<'a> {
+    pub fn new(status: IncidentStatus, resolution: Option<&'a str>) -> Self {
+        UpdateIncident {
+            incident: IncidentUpdate {
+                kind: "incident_reference",
+                status: status.as_str(),
+                resolution: resolution.filter(|_| status == IncidentStatus::Resolved),
+            },
+        }
+    }
+}
+
+/// `POST /incidents/{id}/notes` body.
+#[derive(Debug, Serialize)]
+pub(crate) struct NewNote<'a> {
+    pub note: NoteContent<'a>,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct NoteContent<'a> {
+    pub content: &'a str,
+}
+
 /// `POST /incidents/{id}/responder_requests` body.
 #[derive(Debug, Serialize)]
 pub(crate) struct ResponderRequest<'a> {
@@ -342,10 +414,77 @@ impl From<IncidentWire> for Incident {
     }
 }
 
+impl IncidentWire {
+    /// The incident as a listing shows it, or why it is skipped (a status the bot does not know).
+    pub fn into_state(self) -> Result<IncidentState, String> {
+        let status = IncidentStatus::parse(&self.status)
+            .ok_or_else(|| format!("unknown incident status {:?}", self.status))?;
+        let names = |users: Vec<Option<UserWire>>| -> Vec<String> {
+            let mut names: Vec<String> = Vec::new();
+            for user in users.into_iter().flatten() {
+                let name = user.into_reference_person().name;
+                if !names.contains(&name) {
+                    names.push(name);
+                }
+            }
+            names
+        };
+        Ok(IncidentState {
+            id: self.id,
+            number: self.incident_number,
+            title: self.title,
+            status,
+            html_url: self.html_url,
+            created_at: self
+                .created_at
+                .as_deref()
+                .and_then(icbot_actors::utc::parse_rfc3339),
+            assigned: names(self.assignments.into_iter().map(|a| a.assignee).collect()),
+            acknowledged_by: names(
+                self.acknowledgements
+                    .into_iter()
+                    .map(|a| a.acknowledger)
+                    .collect(),
+            ),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn an_incident_reads_with_who_is_assigned_and_who_acknowledged() {
+        let wire: IncidentWire = serde_json::from_value(json!({
+            "id": "Q1", "incident_number": 7, "title": "db down", "status": "acknowledged",
+            "html_url": "https://pd/Q1", "created_at": "2026-11-29T19:00:00Z",
+            "assignments": [{"assignee": {"id": "P1", "summary": "Ada"}}],
+            "acknowledgements": [{"acknowledger": {"id": "P2", "summary": "Bo"}},
+                                 {"acknowledger": {"id": "P2", "summary": "Bo"}}],
+        }))
+        .unwrap();
+        let state = wire.into_state().unwrap();
+        assert_eq!(state.status, IncidentStatus::Acknowledged);
+        assert_eq!(state.assigned, vec!["Ada".to_string()]);
+        assert_eq!(state.acknowledged_by, vec!["Bo".to_string()]);
+        assert!(state.created_at.is_some());
+    }
+
+    #[test]
+    fn update_bodies_carry_the_resolution_only_when_resolving() {
+        assert_eq!(
+            serde_json::to_value(UpdateIncident::new(IncidentStatus::Resolved, Some("fixed")))
+                .unwrap(),
+            json!({"incident": {"type": "incident_reference", "status": "resolved", "resolution": "fixed"}})
+        );
+        assert_eq!(
+            serde_json::to_value(UpdateIncident::new(IncidentStatus::Acknowledged, Some("x")))
+                .unwrap(),
+            json!({"incident": {"type": "incident_reference", "status": "acknowledged"}})
+        );
+    }
 
     #[test]
     fn phones_keep_order_dedupe_and_skip_other_kinds() {

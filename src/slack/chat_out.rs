@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use icbot_actors::chat::ChatTarget;
+use icbot_actors::chat::{ChatTarget, MessageRef};
 use icbot_actors::metric_names;
 use icbot_actors::ports::{ChatError, ChatOut};
 use icbot_actors::reply::Reply;
@@ -68,7 +68,12 @@ pub(super) struct Poster {
 struct PostJob {
     thread: Option<String>,
     text: String,
-    done: oneshot::Sender<Result<(), ChatError>>,
+    /// Block Kit for a reply with a card; the text stays the notification fallback.
+    blocks: Option<Vec<SlackBlock>>,
+    /// `Some(ts)`: edit that message (`chat.update`) instead of posting a new one.
+    edit: Option<String>,
+    /// The posted (or edited) message's `ts`.
+    done: oneshot::Sender<Result<String, ChatError>>,
 }
 
 impl SlackChat {
@@ -110,6 +115,29 @@ impl SlackChat {
         // The receiver is alive: the task was only just spawned.
         let _ = tx.send(job);
         queues.insert(channel.to_string(), tx);
+    }
+
+    /// Queues a post (or, with `edit`, an edit) of `reply` on the channel's task and waits for its `ts`.
+    async fn send(
+        &self,
+        channel: &str,
+        thread: Option<String>,
+        edit: Option<String>,
+        reply: &Reply,
+    ) -> Result<String, ChatError> {
+        let (done, result) = oneshot::channel();
+        let job = PostJob {
+            thread,
+            text: render::mrkdwn(reply),
+            blocks: render::card_blocks(reply),
+            edit,
+            done,
+        };
+        self.enqueue(channel, job);
+        result.await.unwrap_or_else(|_| {
+            tracing::error!(%channel, "Slack channel queue stopped before posting");
+            Err(ChatError::Failed("the channel queue stopped".to_string()))
+        })
     }
 
     fn cached_profile(&self, user: &str) -> Option<Profile> {
@@ -163,17 +191,29 @@ impl SlackChat {
 #[async_trait]
 impl ChatOut for SlackChat {
     async fn post(&self, to: &ChatTarget, reply: &Reply) -> Result<(), ChatError> {
-        let (done, result) = oneshot::channel();
-        let job = PostJob {
-            thread: to.thread.clone(),
-            text: render::mrkdwn(reply),
-            done,
-        };
-        self.enqueue(&to.channel, job);
-        result.await.unwrap_or_else(|_| {
-            tracing::error!(channel = %to.channel, "Slack channel queue stopped before posting");
-            Err(ChatError::Failed("the channel queue stopped".to_string()))
-        })
+        self.send(&to.channel, to.thread.clone(), None, reply)
+            .await
+            .map(|_| ())
+    }
+
+    async fn post_tracked(
+        &self,
+        to: &ChatTarget,
+        reply: &Reply,
+    ) -> Result<Option<MessageRef>, ChatError> {
+        let ts = self
+            .send(&to.channel, to.thread.clone(), None, reply)
+            .await?;
+        Ok(Some(MessageRef {
+            channel: to.channel.clone(),
+            ts,
+        }))
+    }
+
+    async fn update(&self, message: &MessageRef, reply: &Reply) -> Result<(), ChatError> {
+        self.send(&message.channel, None, Some(message.ts.clone()), reply)
+            .await
+            .map(|_| ())
     }
 
     async fn email_of(&self, chat_user: &str) -> Result<Option<String>, ChatError> {
@@ -194,9 +234,7 @@ async fn channel_task(
     let mut next_allowed = Instant::now();
     while let Ok(Some(job)) = tokio::time::timeout(QUEUE_IDLE, jobs.recv()).await {
         tokio::time::sleep_until(next_allowed).await;
-        let result = poster
-            .post_with_retries(&channel, job.thread.as_deref(), &job.text)
-            .await;
+        let result = poster.post_with_retries(&channel, &job).await;
         next_allowed = Instant::now() + poster.per_channel_interval;
         // The caller may have stopped waiting (its own deadline); the outcome is logged either way.
         let _ = job.done.send(result);
@@ -212,39 +250,57 @@ enum Failure {
 }
 
 impl Poster {
-    async fn post_with_retries(
-        &self,
-        channel: &str,
-        thread: Option<&str>,
-        text: &str,
-    ) -> Result<(), ChatError> {
-        let request = SlackApiChatPostMessageRequest::new(
-            SlackChannelId::new(channel.to_string()),
-            SlackMessageContent::new().with_text(text.to_string()),
-        )
-        .opt_thread_ts(thread.map(|t| SlackTs::new(t.to_string())));
+    /// One post or edit, with the retries; the message's `ts` when Slack accepted it.
+    async fn post_with_retries(&self, channel: &str, job: &PostJob) -> Result<String, ChatError> {
+        let text = job.text.as_str();
+        let content = SlackMessageContent::new()
+            .with_text(text.to_string())
+            .opt_blocks(job.blocks.clone());
         let session = self.client.open_session(&self.token);
+        let call = || async {
+            match &job.edit {
+                None => {
+                    let request = SlackApiChatPostMessageRequest::new(
+                        SlackChannelId::new(channel.to_string()),
+                        content.clone(),
+                    )
+                    .opt_thread_ts(job.thread.as_ref().map(|t| SlackTs::new(t.clone())));
+                    session
+                        .chat_post_message(&request)
+                        .await
+                        .map(|answer| answer.ts.to_string())
+                }
+                Some(ts) => {
+                    let request = SlackApiChatUpdateRequest::new(
+                        SlackChannelId::new(channel.to_string()),
+                        content.clone(),
+                        SlackTs::new(ts.clone()),
+                    );
+                    session
+                        .chat_update(&request)
+                        .await
+                        .map(|answer| answer.ts.to_string())
+                }
+            }
+        };
         let mut backoff = FIRST_BACKOFF;
         for attempt in 1..=MAX_ATTEMPTS {
-            let failure =
-                match tokio::time::timeout(self.post_timeout, session.chat_post_message(&request))
-                    .await
-                {
-                    Ok(Ok(_)) => {
-                        if attempt > 1 {
-                            tracing::info!(
-                                channel,
-                                attempt,
-                                "Slack accepted the message after retrying"
-                            );
-                        }
-                        metrics::counter!(metric_names::SLACK_POSTS_TOTAL, "result" => "ok")
-                            .increment(1);
-                        return Ok(());
+            let failure = match tokio::time::timeout(self.post_timeout, call()).await {
+                Ok(Ok(ts)) => {
+                    if attempt > 1 {
+                        tracing::info!(
+                            channel,
+                            attempt,
+                            "Slack accepted the message after retrying"
+                        );
                     }
-                    Ok(Err(e)) => classify(&e, backoff),
-                    Err(_) => Failure::Retry(backoff, ChatError::Timeout),
-                };
+                    metrics::counter!(metric_names::SLACK_POSTS_TOTAL, "result" => "ok")
+                        .increment(1);
+                    return Ok(ts);
+                }
+                Ok(Err(e)) => classify(&e, backoff),
+                Err(_) => Failure::Retry(backoff, ChatError::Timeout),
+            };
             match failure {
                 Failure::Fatal(error) => {
                     tracing::error!(channel, attempt, error = %error, message = %text, "Slack refused the message");

@@ -9,6 +9,10 @@
 //! - `event_callback` with a message hands it to the [`InboundRoute`] and answers 200 at once (Slack retries
 //!   what is not answered within 3 s).
 //! - anything else that verifies answers 200; a body that is not an event answers 400.
+//!
+//! Endpoint `POST /slack/interactivity` (Slack's Interactivity Request URL): the same verification, then the
+//! form field `payload` (a `block_actions` interaction: a card's button pressed) is handed to the
+//! [`InboundRoute`] and answered 200 at once; a body without a readable payload answers 400.
 
 use std::sync::Arc;
 
@@ -31,6 +35,8 @@ use super::inbound::InboundRoute;
 
 /// The path Slack's Request URL must point at.
 pub const EVENTS_PATH: &str = "/slack/events";
+/// The path Slack's Interactivity Request URL must point at.
+pub const INTERACTIVITY_PATH: &str = "/slack/interactivity";
 
 /// The HTTP listener, serving until [`EventsApiInbound::shutdown`].
 pub struct EventsApiInbound {
@@ -78,32 +84,15 @@ impl EventsApiInbound {
 fn router(state: EventsState) -> Router {
     Router::new()
         .route(EVENTS_PATH, post(receive))
+        .route(INTERACTIVITY_PATH, post(interaction))
         .with_state(state)
 }
 
 async fn receive(State(state): State<EventsState>, headers: HeaderMap, body: Bytes) -> Response {
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let (Some(signature), Some(timestamp)) = (
-        header(SlackEventSignatureVerifier::SLACK_SIGNED_HASH_HEADER),
-        header(SlackEventSignatureVerifier::SLACK_SIGNED_TIMESTAMP),
-    ) else {
-        tracing::warn!("Slack events request without a signature; rejected");
-        return StatusCode::UNAUTHORIZED.into_response();
+    let body = match verified(&state, &headers, &body) {
+        Ok(body) => body,
+        Err(refused) => return refused.into_response(),
     };
-    let Ok(body) = std::str::from_utf8(&body) else {
-        tracing::warn!("Slack events request body is not UTF-8; rejected");
-        return StatusCode::BAD_REQUEST.into_response();
-    };
-    if let Err(e) = state.verifier.verify(signature, body, timestamp) {
-        let status = match e {
-            SlackEventSignatureVerifierError::IncorrectOrExpiredTimestampError(_) => {
-                StatusCode::BAD_REQUEST
-            }
-            _ => StatusCode::UNAUTHORIZED,
-        };
-        tracing::warn!(error = %e, status = status.as_u16(), "Slack events request failed verification; rejected");
-        return status.into_response();
-    }
     match serde_json::from_str::<SlackPushEvent>(body) {
         Ok(SlackPushEvent::UrlVerification(v)) => v.challenge.into_response(),
         Ok(SlackPushEvent::EventCallback(callback)) => {
@@ -119,4 +108,64 @@ async fn receive(State(state): State<EventsState>, headers: HeaderMap, body: Byt
             StatusCode::BAD_REQUEST.into_response()
         }
     }
+}
+
+/// `POST /slack/interactivity`: a verified `payload=<json>` form, handed to the route.
+async fn interaction(
+    State(state): State<EventsState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let body = match verified(&state, &headers, &body) {
+        Ok(body) => body,
+        Err(refused) => return refused.into_response(),
+    };
+    let payload = url::form_urlencoded::parse(body.as_bytes())
+        .find(|(key, _)| key == "payload")
+        .map(|(_, value)| value.into_owned());
+    let Some(payload) = payload else {
+        tracing::warn!("Slack interactivity request without a payload");
+        return StatusCode::BAD_REQUEST.into_response();
+    };
+    match serde_json::from_str::<SlackInteractionEvent>(&payload) {
+        Ok(event) => {
+            state.route.handle_interaction(&event);
+            StatusCode::OK.into_response()
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "Slack interactivity payload is not an interaction");
+            StatusCode::BAD_REQUEST.into_response()
+        }
+    }
+}
+
+/// The body as text once its signature and timestamp verify; else the status to refuse it with.
+fn verified<'a>(
+    state: &EventsState,
+    headers: &HeaderMap,
+    body: &'a Bytes,
+) -> Result<&'a str, StatusCode> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let (Some(signature), Some(timestamp)) = (
+        header(SlackEventSignatureVerifier::SLACK_SIGNED_HASH_HEADER),
+        header(SlackEventSignatureVerifier::SLACK_SIGNED_TIMESTAMP),
+    ) else {
+        tracing::warn!("Slack events request without a signature; rejected");
+        return Err(StatusCode::UNAUTHORIZED);
+    };
+    let Ok(body) = std::str::from_utf8(body) else {
+        tracing::warn!("Slack events request body is not UTF-8; rejected");
+        return Err(StatusCode::BAD_REQUEST);
+    };
+    if let Err(e) = state.verifier.verify(signature, body, timestamp) {
+        let status = match e {
+            SlackEventSignatureVerifierError::IncorrectOrExpiredTimestampError(_) => {
+                StatusCode::BAD_REQUEST
+            }
+            _ => StatusCode::UNAUTHORIZED,
+        };
+        tracing::warn!(error = %e, status = status.as_u16(), "Slack events request failed verification; rejected");
+        return Err(status);
+    }
+    Ok(body)
 }

@@ -51,6 +51,11 @@ struct FakeState {
     /// Every `usergroups.users.update`: the group id and the user ids, in call order.
     group_updates: Mutex<Vec<(String, Vec<String>)>>,
     lookups_by_email: AtomicU32,
+    /// Numbers the `ts` of each accepted post.
+    posted: AtomicU32,
+    /// Every accepted `chat.update` body, in order.
+    updates: Mutex<Vec<Value>>,
+    updated: tokio::sync::Notify,
 }
 
 /// One Socket Mode connection the bot opened.
@@ -74,6 +79,28 @@ impl FakeSocket {
             "envelope_id": envelope_id,
             "accepts_response_payload": false,
             "payload": event_callback(&format!("Ev{envelope_id}"), event),
+        });
+        let _ = self
+            .commands
+            .send(SocketCommand::Send(envelope.to_string()));
+    }
+
+    /// Pushes an `interactive` envelope: `user` pressed the button `action_id` (value `value`) on the message
+    /// `message_ts` in `channel`, as Slack sends a block action.
+    pub fn press_button(
+        &self,
+        envelope_id: &str,
+        user: &str,
+        channel: &str,
+        message_ts: &str,
+        action_id: &str,
+        value: &str,
+    ) {
+        let envelope = json!({
+            "type": "interactive",
+            "envelope_id": envelope_id,
+            "accepts_response_payload": false,
+            "payload": block_action(user, channel, message_ts, action_id, value),
         });
         let _ = self
             .commands
@@ -183,11 +210,15 @@ impl FakeSlack {
             user_groups: Mutex::new(HashMap::new()),
             group_updates: Mutex::new(Vec::new()),
             lookups_by_email: AtomicU32::new(0),
+            posted: AtomicU32::new(0),
+            updates: Mutex::new(Vec::new()),
+            updated: tokio::sync::Notify::new(),
         });
         let app = Router::new()
             .route("/api/auth.test", any(auth_test))
             .route("/api/apps.connections.open", any(connections_open))
             .route("/api/chat.postMessage", post(post_message))
+            .route("/api/chat.update", post(update_message))
             .route("/api/users.info", any(users_info))
             .route("/api/users.lookupByEmail", any(lookup_by_email))
             .route("/api/usergroups.list", any(usergroups_list))
@@ -207,6 +238,35 @@ impl FakeSlack {
             posts,
             sockets,
         }
+    }
+
+    /// Every `chat.update` body accepted so far.
+    pub fn updates(&self) -> Vec<Value> {
+        self.state
+            .updates
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Waits (at most ten seconds) until `n` `chat.update` calls were accepted, and returns them all.
+    pub async fn wait_for_updates(&self, n: usize) -> Vec<Value> {
+        let wait = async {
+            loop {
+                let updated = self.state.updated.notified();
+                let updates = self.updates();
+                if updates.len() >= n {
+                    return updates;
+                }
+                updated.await;
+            }
+        };
+        tokio::time::timeout(WAIT, wait).await.unwrap_or_else(|_| {
+            panic!(
+                "expected {n} chat.update calls, got {}",
+                self.updates().len()
+            )
+        })
     }
 
     /// The next `times` posts answer 429 with `Retry-After: retry_after_secs`.
@@ -331,13 +391,42 @@ async fn post_message(
     }
     let channel = body["channel"].clone();
     let text = body["text"].clone();
+    let n = state.posted.fetch_add(1, Ordering::SeqCst);
+    let ts = format!("1700000000.{:06}", 200 + n);
     let _ = state.posts.send(AcceptedPost {
         body,
         at: Instant::now(),
     });
     Json(json!({
-        "ok": true, "channel": channel, "ts": "1700000000.000200",
-        "message": {"type": "message", "ts": "1700000000.000200", "text": text, "user": BOT_USER}
+        "ok": true, "channel": channel, "ts": ts,
+        "message": {"type": "message", "ts": ts, "text": text, "user": BOT_USER}
+    }))
+    .into_response()
+}
+
+/// `chat.update`: recorded, and answered as Slack does.
+async fn update_message(
+    State(state): State<Arc<FakeState>>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    if !bearer_is(&headers, BOT_TOKEN) {
+        return invalid_auth();
+    }
+    let (channel, ts, text) = (
+        body["channel"].clone(),
+        body["ts"].clone(),
+        body["text"].clone(),
+    );
+    state
+        .updates
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(body);
+    state.updated.notify_waiters();
+    Json(json!({
+        "ok": true, "channel": channel, "ts": ts,
+        "message": {"text": text}
     }))
     .into_response()
 }
@@ -500,4 +589,47 @@ async fn serve_sockets(listener: TcpListener, sockets: mpsc::UnboundedSender<Fak
             }
         });
     }
+}
+
+/// A `block_actions` interaction payload as Slack sends it for a button press.
+pub fn block_action(
+    user: &str,
+    channel: &str,
+    message_ts: &str,
+    action_id: &str,
+    value: &str,
+) -> Value {
+    json!({
+        "type": "block_actions",
+        "team": {"id": "T1", "domain": "example"},
+        "user": {"id": user, "username": "someone", "team_id": "T1"},
+        "api_app_id": "A1",
+        "token": "legacy",
+        "container": {"type": "message", "message_ts": message_ts, "channel_id": channel, "is_ephemeral": false},
+        "trigger_id": "1.2.3",
+        "channel": {"id": channel, "name": "incidents"},
+        "response_url": "https://hooks.slack.com/actions/T1/1/x",
+        "actions": [{
+            "type": "button", "action_id": action_id, "block_id": "b1", "value": value,
+            "text": {"type": "plain_text", "text": "Acknowledge"}, "action_ts": "1700000001.000100"
+        }]
+    })
+}
+
+/// POSTs a button press to the bot's `POST /slack/interactivity` as Slack would (a form with `payload`),
+/// signed with `secret` at `timestamp`; returns the status.
+pub async fn push_interaction(url: &str, payload: &Value, secret: &str, timestamp: i64) -> u16 {
+    let body: String = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("payload", &payload.to_string())
+        .finish();
+    let response = reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-slack-request-timestamp", timestamp.to_string())
+        .header("x-slack-signature", sign(secret, timestamp, &body))
+        .body(body)
+        .send()
+        .await
+        .expect("interactivity request");
+    response.status().as_u16()
 }

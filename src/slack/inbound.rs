@@ -12,10 +12,44 @@ use std::sync::Mutex;
 
 use icbot_actors::chat::{ChatTarget, InboundMessage};
 use icbot_actors::commands::gateway::GatewayHandle;
+use icbot_actors::reply::{ACK_ACTION_ID, RESOLVE_ACTION_ID};
 use slack_morphism::prelude::*;
 
 use super::client::BotIdentity;
 use super::render;
+
+/// A press of a card button as the command it stands for; `None` for any other action or one without a
+/// user, channel or incident number.
+pub fn button_to_inbound(event: &SlackInteractionBlockActionsEvent) -> Option<InboundMessage> {
+    let action = event.actions.as_ref()?.first()?;
+    let verb = match action.action_id.to_string().as_str() {
+        ACK_ACTION_ID => "ack",
+        RESOLVE_ACTION_ID => "resolve",
+        _ => return None,
+    };
+    let number: u64 = action.value.as_deref()?.trim().parse().ok()?;
+    let user = event.user.as_ref()?.id.to_string();
+    let (channel, card_ts) = match &event.container {
+        SlackInteractionActionContainer::Message(m) => (
+            m.channel_id
+                .as_ref()
+                .map(|c| c.to_string())
+                .or_else(|| event.channel.as_ref().map(|c| c.id.to_string()))?,
+            Some(m.message_ts.to_string()),
+        ),
+        _ => (event.channel.as_ref()?.id.to_string(), None),
+    };
+    Some(InboundMessage {
+        reply_to: ChatTarget {
+            channel,
+            thread: card_ts,
+            answers: None,
+        },
+        user,
+        text: format!("!ic {verb} {number}"),
+        direct: false,
+    })
+}
 
 /// How many recent event ids are remembered to drop redeliveries.
 const REMEMBERED_EVENTS: usize = 1024;
@@ -33,6 +67,19 @@ impl InboundRoute {
             gateway,
             me,
             recent: Mutex::new(RecentEvents::default()),
+        }
+    }
+
+    /// Handles one interaction: a press of a card's Acknowledge or Resolve button becomes the command
+    /// `!ic ack <n>` or `!ic resolve <n>` from the person who pressed it, answered in the card's thread.
+    /// Anything else is ignored. Returns at once.
+    pub fn handle_interaction(&self, event: &SlackInteractionEvent) {
+        let SlackInteractionEvent::BlockActions(event) = event else {
+            return;
+        };
+        if let Some(msg) = button_to_inbound(event) {
+            tracing::info!(user = %msg.user, channel = %msg.reply_to.channel, command = %msg.text, "Slack button pressed");
+            self.gateway.deliver(msg);
         }
     }
 

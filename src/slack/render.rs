@@ -5,7 +5,12 @@
 //! `<http://evil|ok>` typed by somebody from becoming a ping or a disguised link. Markup comes only from the
 //! spans: `*strong*`, `` `code` ``, `<tel:..|..>` and `<url|label>`.
 
-use icbot_actors::reply::{Reply, Span};
+use icbot_actors::reply::{IncidentCard, Reply, Span};
+use slack_morphism::prelude::{
+    SlackActionBlockElement, SlackActionsBlock, SlackBlock, SlackBlockButtonElement,
+    SlackBlockButtonStyle, SlackBlockMarkDownText, SlackBlockPlainText, SlackBlockText,
+    SlackHeaderBlock, SlackSectionBlock,
+};
 
 /// Shown in front of a reply about a failure.
 pub const ALERT_PREFIX: &str = ":rotating_light: ";
@@ -54,6 +59,75 @@ fn push_span(out: &mut String, span: &Span) {
             out.push(')');
         }
     }
+}
+
+/// The most characters of a header block (Slack refuses more than 150).
+const HEADER_MAX: usize = 150;
+
+/// A reply with a card as Block Kit: a header with the number and title, the status, one section per person
+/// with their outcome and `tel:` links, a link to the incident, and the buttons the status allows. `None`
+/// for a reply without a card (plain mrkdwn text). The text of the message stays [`mrkdwn`], the fallback
+/// notifications show.
+pub fn card_blocks(reply: &Reply) -> Option<Vec<SlackBlock>> {
+    let card: &IncidentCard = reply.card.as_ref()?;
+    let mut header = format!("#{} {}", card.number, card.title);
+    if header.chars().count() > HEADER_MAX {
+        header = header.chars().take(HEADER_MAX - 1).collect::<String>() + "…";
+    }
+    let section = |text: String| {
+        SlackBlock::Section(
+            SlackSectionBlock::new()
+                .with_text(SlackBlockText::MarkDown(SlackBlockMarkDownText::new(text))),
+        )
+    };
+    let mut blocks = vec![SlackBlock::Header(SlackHeaderBlock::new(
+        SlackBlockPlainText::new(header).into(),
+    ))];
+    let mut status = String::new();
+    push_span(&mut status, &Span::Strong(card.status_line()));
+    status.push_str(" · ");
+    push_span(
+        &mut status,
+        &Span::Link {
+            url: card.html_url.clone(),
+            label: format!("incident #{}", card.number),
+        },
+    );
+    blocks.push(section(status));
+    for row in &card.rows {
+        let mut line = String::new();
+        push_span(
+            &mut line,
+            &Span::Text(format!("{} — {}", row.name, row.outcome)),
+        );
+        for phone in &row.phones {
+            line.push(' ');
+            push_span(&mut line, &Span::Phone(phone.clone()));
+        }
+        blocks.push(section(line));
+    }
+    let buttons: Vec<SlackActionBlockElement> = card
+        .actions()
+        .into_iter()
+        .map(|action| {
+            let button = SlackBlockButtonElement::new(
+                SlackBlockPlainText::new(action.label().to_string()).into(),
+            )
+            .with_action_id(action.action_id().into())
+            .with_value(card.number.to_string());
+            let button = match action {
+                icbot_actors::reply::CardAction::Resolve => {
+                    button.with_style(SlackBlockButtonStyle::Primary)
+                }
+                icbot_actors::reply::CardAction::Acknowledge => button,
+            };
+            SlackActionBlockElement::Button(button)
+        })
+        .collect();
+    if !buttons.is_empty() {
+        blocks.push(SlackBlock::Actions(SlackActionsBlock::new(buttons)));
+    }
+    Some(blocks)
 }
 
 /// Only `http(s)://` URLs become links.
@@ -262,7 +336,11 @@ mod tests {
                 prop::collection::vec(prop::collection::vec(span(), 0..5), 0..6),
                 any::<bool>(),
             )
-                .prop_map(|(lines, alert)| Reply { lines, alert })
+                .prop_map(|(lines, alert)| Reply {
+                    lines,
+                    alert,
+                    card: None,
+                })
         }
 
         /// How many links the renderer itself makes: every phone, and links to web URLs.

@@ -47,7 +47,8 @@ impl SocketModeInbound {
     ) -> anyhow::Result<SocketModeInbound> {
         let callbacks = SlackSocketModeListenerCallbacks::new()
             .with_hello_events(on_hello)
-            .with_push_events(on_push_event);
+            .with_push_events(on_push_event)
+            .with_interaction_events(on_interaction);
         let environment = Arc::new(
             SlackClientEventsListenerEnvironment::new(client)
                 .with_error_handler(on_error)
@@ -92,6 +93,20 @@ async fn on_push_event(
     let state = state.read().await;
     if let Some(state) = state.get_user_state::<SocketState>() {
         state.route.handle(&event);
+    }
+    Ok(())
+}
+
+/// A button press (block action): handed to the route, which delivers it as a command and returns at once, so
+/// the envelope is acknowledged within Slack's three seconds.
+async fn on_interaction(
+    event: SlackInteractionEvent,
+    _client: Arc<SlackApiClient>,
+    state: SlackClientEventsUserState,
+) -> UserCallbackResult<()> {
+    let state = state.read().await;
+    if let Some(state) = state.get_user_state::<SocketState>() {
+        state.route.handle_interaction(&event);
     }
     Ok(())
 }

@@ -482,3 +482,85 @@ async fn events_api_drops_a_redelivered_event() {
     assert_eq!(bot.delivered.next().await.text, "!ic page next");
     bot.running.shutdown().await;
 }
+
+// --- The live page card ---
+
+fn card_reply(status: icbot_actors::ports::IncidentStatus) -> Reply {
+    use icbot_actors::cache::oncall::Phone;
+    use icbot_actors::reply::{CardRow, IncidentCard};
+    let mut reply = Reply::text("Paged Alice Moreau: incident #7 https://pd/Q7");
+    reply.card = Some(Box::new(IncidentCard {
+        incident_id: "Q7".into(),
+        number: 7,
+        title: "db <!channel> down".into(),
+        html_url: "https://pd/Q7".into(),
+        status,
+        acknowledged_by: vec![],
+        rows: vec![CardRow {
+            name: "Alice Moreau".into(),
+            outcome: "✓ paged (incident assigned)".into(),
+            phones: vec![Phone {
+                country_code: Some(1),
+                number: "2025550101".into(),
+            }],
+        }],
+    }));
+    reply
+}
+
+#[tokio::test]
+async fn a_card_is_block_kit_with_buttons_and_is_edited_in_place() {
+    use icbot_actors::ports::IncidentStatus;
+    crate::crypto::install_crypto_provider();
+    let mut fake = FakeSlack::start().await;
+    let chat = chat(&settings(&fake, SlackMode::Socket));
+    let posted = chat
+        .post_tracked(
+            &ChatTarget::channel("C1"),
+            &card_reply(IncidentStatus::Triggered),
+        )
+        .await
+        .expect("posted")
+        .expect("Slack messages can be edited");
+    let body = fake.next_post().await.body;
+    assert_eq!(body["ts"], Value::Null);
+    assert_eq!(posted.channel, "C1");
+    assert!(posted.ts.starts_with("1700000000."), "{}", posted.ts);
+    assert_eq!(
+        body["text"], "Paged Alice Moreau: incident #7 https://pd/Q7",
+        "the text fallback reads as today"
+    );
+    let blocks = body["blocks"].as_array().expect("Block Kit");
+    assert_eq!(blocks[0]["type"], "header");
+    assert_eq!(
+        blocks[0]["text"]["text"], "#7 db <!channel> down",
+        "plain text: no ping"
+    );
+    let all = serde_json::to_string(blocks).unwrap();
+    assert!(all.contains("<tel:+12025550101|+1 2025550101>"), "{all}");
+    let actions = blocks.last().unwrap();
+    assert_eq!(actions["type"], "actions");
+    assert_eq!(actions["elements"][0]["action_id"], "icbot_ack");
+    assert_eq!(actions["elements"][0]["value"], "7");
+    assert_eq!(actions["elements"][1]["action_id"], "icbot_resolve");
+
+    let mut acked = card_reply(IncidentStatus::Acknowledged);
+    if let Some(card) = acked.card.as_mut() {
+        card.acknowledged_by = vec!["Alice Moreau".into()];
+    }
+    chat.update(&posted, &acked).await.expect("chat.update");
+    let updates = fake.updates();
+    assert_eq!(updates.len(), 1);
+    assert_eq!(updates[0]["channel"], "C1");
+    assert_eq!(updates[0]["ts"], posted.ts.as_str());
+    let blocks = serde_json::to_string(&updates[0]["blocks"]).unwrap();
+    assert!(
+        blocks.contains("Status: ACKNOWLEDGED by Alice Moreau"),
+        "{blocks}"
+    );
+    assert!(
+        !blocks.contains("icbot_ack"),
+        "acknowledged: only Resolve is left"
+    );
+    assert!(blocks.contains("icbot_resolve"), "{blocks}");
+}

@@ -94,6 +94,9 @@ responder_schedules = [
 source = "alertmanager"
 url = "{stub_url}"
 
+[incidents]
+poll_interval = "1s"
+
 [state]
 dir = "{state}"
 
@@ -510,4 +513,166 @@ async fn the_user_group_follows_who_is_on_call_and_people_missing_from_slack_are
     assert_eq!(bot.fake.group_updates().len(), 2);
     assert_eq!(facts.members["ic-oncall"], ["U789"]);
     bot.bot.shutdown().await;
+}
+
+#[tokio::test]
+async fn socket_ack_acts_as_the_person_and_the_card_follows_with_a_thread_line() {
+    let mut bot = SlackBot::start(SlackMode::Socket, "card-ack").await;
+    let socket = bot.connected_socket().await;
+    socket.send_event(
+        "e1",
+        message_event(json!({"channel": "C42", "user": ALICE, "text": "!ic page db down"})),
+    );
+    let card = bot.fake.next_post().await;
+    assert!(
+        text_of(&card).starts_with("*Paged the Incident Commanders*: incident #1"),
+        "{}",
+        text_of(&card)
+    );
+    let blocks = serde_json::to_string(&card.body["blocks"]).unwrap();
+    assert!(
+        blocks.contains("icbot_ack") && blocks.contains("icbot_resolve"),
+        "{blocks}"
+    );
+
+    socket.send_event(
+        "e2",
+        message_event(json!({"channel": "C42", "user": ALICE, "text": "!ic ack"})),
+    );
+    let reply = bot.fake.next_post().await;
+    assert!(
+        text_of(&reply).starts_with("*Acknowledged #1*")
+            && text_of(&reply).contains("by Alice Moreau"),
+        "{}",
+        text_of(&reply)
+    );
+    let changes = bot.stub.pages().status_changes;
+    assert_eq!(
+        changes[0]["from"], ALICE_EMAIL,
+        "PagerDuty was told Alice did it"
+    );
+
+    // Within a poll interval the card shows it, buttons and all, and its thread has one line.
+    let updates = bot.fake.wait_for_updates(1).await;
+    assert_eq!(updates[0]["channel"], "C42");
+    assert_eq!(
+        updates[0]["ts"], "1700000000.000200",
+        "the card, the first post"
+    );
+    let edited = serde_json::to_string(&updates[0]["blocks"]).unwrap();
+    assert!(edited.contains("ACKNOWLEDGED by Alice Moreau"), "{edited}");
+    assert!(!edited.contains("icbot_ack"), "{edited}");
+    let line = bot.fake.next_post().await;
+    assert!(line.body["thread_ts"].is_string(), "{}", line.body);
+    assert_eq!(text_of(&line), "*#1* ACKNOWLEDGED by Alice Moreau");
+    bot.shutdown().await;
+}
+
+#[tokio::test]
+async fn socket_pressing_acknowledge_acks_as_the_clicker_and_the_card_follows() {
+    let mut bot = SlackBot::start(SlackMode::Socket, "card-button").await;
+    let mut socket = bot.connected_socket().await;
+    // Someone without a PagerDuty login pages; Alice presses the button.
+    socket.send_event(
+        "e1",
+        message_event(json!({"channel": "C42", "user": "U999", "text": "!ic page db down"})),
+    );
+    let card = bot.fake.next_post().await;
+    assert!(text_of(&card).starts_with("*Paged the Incident Commanders*: incident #1"));
+    let card_ts = "1700000000.000200";
+    assert_eq!(socket.next_ack().await, "e1");
+
+    socket.press_button("b1", ALICE, "C42", card_ts, "icbot_ack", "1");
+    assert_eq!(socket.next_ack().await, "b1", "acknowledged at once");
+    let reply = bot.fake.next_post().await;
+    assert_eq!(
+        reply.body["thread_ts"], card_ts,
+        "answered in the card's thread"
+    );
+    assert!(
+        text_of(&reply).starts_with("*Acknowledged #1*")
+            && text_of(&reply).contains("by Alice Moreau"),
+        "{}",
+        text_of(&reply)
+    );
+    let changes = bot.stub.pages().status_changes;
+    assert_eq!(changes.len(), 1);
+    assert_eq!(changes[0]["status"], "acknowledged");
+    assert_eq!(changes[0]["from"], ALICE_EMAIL, "the clicker's From");
+
+    let updates = bot.fake.wait_for_updates(1).await;
+    assert_eq!(updates[0]["ts"], card_ts);
+    let edited = serde_json::to_string(&updates[0]["blocks"]).unwrap();
+    assert!(edited.contains("ACKNOWLEDGED by Alice Moreau"), "{edited}");
+    let line = bot.fake.next_post().await;
+    assert_eq!(line.body["thread_ts"], card_ts);
+    assert_eq!(text_of(&line), "*#1* ACKNOWLEDGED by Alice Moreau");
+
+    // Resolve from the card too: the card loses its buttons.
+    socket.press_button("b2", ALICE, "C42", card_ts, "icbot_resolve", "1");
+    let reply = bot.fake.next_post().await;
+    assert!(
+        text_of(&reply).starts_with("*Resolved #1*"),
+        "{}",
+        text_of(&reply)
+    );
+    let updates = bot.fake.wait_for_updates(2).await;
+    let edited = serde_json::to_string(&updates[1]["blocks"]).unwrap();
+    assert!(
+        edited.contains("RESOLVED") && !edited.contains("icbot_"),
+        "{edited}"
+    );
+    bot.shutdown().await;
+}
+
+#[tokio::test]
+async fn events_pressing_resolve_through_interactivity_resolves_as_the_clicker() {
+    let mut bot = SlackBot::start(SlackMode::Events, "card-events").await;
+    let page = event_callback(
+        "Ev1",
+        message_event(json!({"channel": "C42", "user": "U999", "text": "!ic page db down"})),
+    );
+    assert_eq!(
+        push_event(&bot.events_url, &page, SIGNING_SECRET, now_secs())
+            .await
+            .0,
+        200
+    );
+    let card = bot.fake.next_post().await;
+    assert!(text_of(&card).starts_with("*Paged the Incident Commanders*: incident #1"));
+    let url = bot
+        .events_url
+        .replace(EVENTS_PATH, super::events_api::INTERACTIVITY_PATH);
+    let press =
+        super::fake_slack::block_action(ALICE, "C42", "1700000000.000200", "icbot_resolve", "1");
+
+    // Forged and stale presses reach nothing.
+    assert_eq!(
+        super::fake_slack::push_interaction(&url, &press, "wrong-secret", now_secs()).await,
+        401
+    );
+    assert_eq!(
+        super::fake_slack::push_interaction(&url, &press, SIGNING_SECRET, now_secs() - 3600).await,
+        400
+    );
+    assert!(bot.stub.pages().status_changes.is_empty());
+
+    assert_eq!(
+        super::fake_slack::push_interaction(&url, &press, SIGNING_SECRET, now_secs()).await,
+        200
+    );
+    let reply = bot.fake.next_post().await;
+    assert!(
+        text_of(&reply).starts_with("*Resolved #1*"),
+        "{}",
+        text_of(&reply)
+    );
+    let changes = bot.stub.pages().status_changes;
+    assert_eq!(changes[0]["status"], "resolved");
+    assert_eq!(changes[0]["from"], ALICE_EMAIL);
+    let updates = bot.fake.wait_for_updates(1).await;
+    assert!(serde_json::to_string(&updates[0]["blocks"])
+        .unwrap()
+        .contains("RESOLVED"));
+    bot.shutdown().await;
 }

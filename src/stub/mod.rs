@@ -23,7 +23,15 @@
 //!   that an open incident on the same service already has opens nothing new: 400, code 2002, "Arguments
 //!   Caused Error", `errors: ["Open incident with matching dedup key already exists on this service"]`
 //!   (stub incidents stay open). Recorded in `/_pages` when created.
-//! - `GET /incidents?incident_key=..`: `{"incidents": [..]}`, the incidents created (with that key), paginated.
+//! - `GET /incidents?incident_key=..&statuses[]=..&service_ids[]=..`: `{"incidents": [..]}`, the incidents
+//!   created, filtered by each parameter given, oldest first, paginated; each with its `status`,
+//!   `assignments` and `acknowledgements`.
+//! - `PUT /incidents/{id}` `{"incident": {"type": "incident_reference", "status": "acknowledged" | "resolved",
+//!   "resolution"}}`: 200 `{"incident": ..}`; the `From` user is recorded as the acknowledger. 404 for an
+//!   unknown incident; 400 "Incident Already Resolved" for a resolved one; 403 when the `From` user is read-only
+//!   ([`StubHandle::forbid_writes_by`]); 400 for another status. Recorded in `/_pages`.
+//! - `POST /incidents/{id}/notes` `{"note": {"content"}}`: 201 `{"note": ..}`; 404, 403 as above; 400 for empty
+//!   content. Recorded in `/_pages`.
 //! - `POST /incidents/{id}/responder_requests`: 200 `{"responder_request": {..}}`. 404 for an unknown
 //!   incident; 400 for an unknown requester, no targets, or an unknown user target. Recorded in `/_pages`.
 //!
@@ -109,6 +117,12 @@ pub struct PagesLog {
     pub incidents: Vec<serde_json::Value>,
     /// Each responder request body as received, plus `incident_id` and `from`.
     pub responder_requests: Vec<serde_json::Value>,
+    /// Each status change accepted (`PUT /incidents/{id}`): `incident_id`, `status`, `resolution`, `from`.
+    #[serde(default)]
+    pub status_changes: Vec<serde_json::Value>,
+    /// Each note added: `incident_id`, `content`, `from`.
+    #[serde(default)]
+    pub notes: Vec<serde_json::Value>,
 }
 
 /// The state every route shares. The lock is never held across an await.
@@ -130,6 +144,8 @@ struct StubInner {
     pages: PagesLog,
     incidents: Vec<IncidentRecord>,
     incident_count: u64,
+    /// Emails whose incident writes get 403 (read-only users), see [`StubHandle::forbid_writes_by`].
+    read_only: Vec<String>,
     requests: BTreeMap<String, usize>,
     alerts: Vec<FiringAlert>,
     statuspage: StubStatuspage,
@@ -237,6 +253,7 @@ impl StubServer {
                 pages: PagesLog::default(),
                 incidents: Vec::new(),
                 incident_count: 0,
+                read_only: Vec::new(),
                 requests: BTreeMap::new(),
                 alerts,
                 statuspage,
@@ -306,6 +323,30 @@ impl StubHandle {
     /// Same as `GET /_pages`.
     pub fn pages(&self) -> PagesLog {
         self.state.lock().pages.clone()
+    }
+
+    /// Incident writes (`PUT /incidents/{id}`, notes) with this `From` are refused with 403, as PagerDuty
+    /// refuses a read-only user.
+    pub fn forbid_writes_by(&self, email: &str) {
+        self.state.lock().read_only.push(email.to_lowercase());
+    }
+
+    /// Changes incident number `number` directly, as someone in PagerDuty's own app would: `by` (a user id)
+    /// acknowledges or resolves it. Returns false when there is no such incident.
+    pub fn set_incident_status(&self, number: u64, status: &str, by: &str) -> bool {
+        let mut inner = self.state.lock();
+        let by = inner
+            .data
+            .user(by)
+            .map(|u| (u.id.clone(), u.name.clone()))
+            .unwrap_or_else(|| (by.to_owned(), by.to_owned()));
+        match inner.incidents.iter_mut().find(|i| i.number == number) {
+            Some(incident) => {
+                incident.change_status(status, by);
+                true
+            }
+            None => false,
+        }
     }
 
     /// Requests received whose path starts with `path_prefix`, faulted ones included.

@@ -8,7 +8,7 @@ use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -29,6 +29,8 @@ pub(super) fn router() -> Router<Arc<StubState>> {
             "/incidents/{id}/responder_requests",
             post(create_responder_request),
         )
+        .route("/incidents/{id}", put(update_incident))
+        .route("/incidents/{id}/notes", post(add_note))
         .route_layer(middleware::from_fn(require_credentials))
 }
 
@@ -63,6 +65,16 @@ fn invalid(detail: impl Into<String>) -> PdError {
     }
 }
 
+/// 403 "Access Denied" (code 2010): a read-only user.
+fn forbidden(detail: impl Into<String>) -> PdError {
+    PdError {
+        status: StatusCode::FORBIDDEN,
+        code: 2010,
+        message: "Access Denied",
+        detail: detail.into(),
+    }
+}
+
 /// 404 "Not Found" (code 2100).
 fn not_found(detail: impl Into<String>) -> PdError {
     PdError {
@@ -91,7 +103,8 @@ async fn require_credentials(request: Request, next: Next) -> Response {
             &["Expected an `Authorization: Token token=<key>` header."],
         );
     }
-    if request.method() == Method::POST && from_email(headers).is_none() {
+    let writes = request.method() == Method::POST || request.method() == Method::PUT;
+    if writes && from_email(headers).is_none() {
         tracing::info!(path = %request.uri().path(), "stub rejected a write without a From header");
         return invalid("A `From` header with the email address of a valid user is required.")
             .into_response();
@@ -260,21 +273,30 @@ impl Render<'_> {
         let assignments: Vec<Value> = i
             .assignee
             .iter()
+            .filter(|_| i.status != "resolved")
             .map(|(id, name)| json!({ "at": now, "assignee": self.user_ref(id, name) }))
+            .collect();
+        let acknowledgements: Vec<Value> = i
+            .acknowledgers
+            .iter()
+            .filter(|_| i.status == "acknowledged")
+            .map(
+                |(id, name)| json!({ "at": i.updated_at, "acknowledger": self.user_ref(id, name) }),
+            )
             .collect();
         json!({
             "id": id, "type": "incident", "summary": format!("[#{number}] {}", i.title),
             "self": format!("{}/incidents/{id}", self.base), "html_url": format!("{}/incidents/{id}", self.base),
             "incident_number": number, "title": i.title, "status": i.status, "urgency": i.urgency,
-            "created_at": now, "updated_at": now, "last_status_change_at": now,
+            "created_at": now, "updated_at": i.updated_at, "last_status_change_at": i.updated_at,
             "incident_key": i.incident_key, "assigned_via": "direct_assignment",
             "service": {
                 "id": i.service_id, "type": "service_reference", "summary": i.service_name,
                 "self": format!("{}/services/{}", self.base, i.service_id),
                 "html_url": format!("{}/service-directory/{}", self.base, i.service_id),
             },
-            "assignments": assignments, "acknowledgements": [], "pending_actions": [], "teams": [],
-            "resolved_at": null,
+            "assignments": assignments, "acknowledgements": acknowledgements, "pending_actions": [], "teams": [],
+            "resolved_at": i.resolved_at,
         })
     }
 
@@ -608,7 +630,10 @@ async fn create_incident(
             service_name,
             assignee,
             responders: Vec::new(),
-            created_at: now,
+            created_at: now.clone(),
+            updated_at: now,
+            resolved_at: None,
+            acknowledgers: Vec::new(),
         };
         inner.incidents.push(stored.clone());
         inner.pages.incidents.push(record);
@@ -619,13 +644,16 @@ async fn create_incident(
     Ok((StatusCode::CREATED, Json(response)).into_response())
 }
 
-/// `GET /incidents?incident_key=..`: the incidents created, filtered by key when one is given, oldest first.
+/// `GET /incidents?incident_key=..&statuses[]=..&service_ids[]=..`: the incidents created, filtered by each
+/// parameter given, oldest first.
 async fn list_incidents(
     State(state): State<Arc<StubState>>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, PdError> {
     let query = QueryParams::parse(raw.as_deref());
     let key = query.one("incident_key").map(str::to_owned);
+    let statuses: Vec<&str> = query.all("statuses").collect();
+    let services: Vec<&str> = query.all("service_ids").collect();
     let render = Render {
         base: &state.base_url,
     };
@@ -635,6 +663,8 @@ async fn list_incidents(
             .incidents
             .iter()
             .filter(|i| key.as_ref().is_none_or(|k| &i.incident_key == k))
+            .filter(|i| statuses.is_empty() || statuses.contains(&i.status.as_str()))
+            .filter(|i| services.is_empty() || services.contains(&i.service_id.as_str()))
             .map(|i| render.incident(i))
             .collect()
     };
@@ -659,6 +689,151 @@ pub(super) struct IncidentRecord {
     /// Names of the people asked to respond.
     pub(super) responders: Vec<String>,
     pub(super) created_at: String,
+    /// Changed by every status change.
+    pub(super) updated_at: String,
+    pub(super) resolved_at: Option<String>,
+    /// Id and name of each user who acknowledged it, in order.
+    pub(super) acknowledgers: Vec<(String, String)>,
+}
+
+impl IncidentRecord {
+    /// Moves the incident to `status` (acknowledged or resolved) as user `by` (id, name).
+    pub(super) fn change_status(&mut self, status: &str, by: (String, String)) {
+        let now = rfc3339(std::time::SystemTime::now());
+        self.status = status.to_owned();
+        self.updated_at = now.clone();
+        match status {
+            "acknowledged" if !self.acknowledgers.contains(&by) => self.acknowledgers.push(by),
+            "resolved" => self.resolved_at = Some(now),
+            _ => {}
+        }
+    }
+}
+
+/// The user a write's `From` names (id, name), the bot's reference when no user has that email. 403 for a
+/// read-only user.
+fn acting_user(inner: &super::StubInner, from: &str) -> Result<(String, String), PdError> {
+    if inner.read_only.contains(&from.to_lowercase()) {
+        tracing::info!(%from, "stub refused an incident write by a read-only user");
+        return Err(forbidden(format!(
+            "User {from} does not have permission to change incidents."
+        )));
+    }
+    Ok(inner
+        .data
+        .users
+        .iter()
+        .find(|u| u.email.eq_ignore_ascii_case(from))
+        .map(|u| (u.id.clone(), u.name.clone()))
+        .unwrap_or_else(|| (from.to_owned(), from.to_owned())))
+}
+
+#[derive(Debug, Deserialize)]
+struct IncidentChange {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    status: Option<String>,
+    resolution: Option<String>,
+}
+
+/// `PUT /incidents/{id}`: acknowledge or resolve, as the `From` user.
+async fn update_incident(
+    State(state): State<Arc<StubState>>,
+    Path(incident_id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, PdError> {
+    let from = from_email(&headers).unwrap_or_default();
+    let received = json_body(&body)?
+        .get("incident")
+        .cloned()
+        .unwrap_or(Value::Null);
+    let change: IncidentChange = serde_json::from_value(received)
+        .map_err(|e| invalid(format!("The body must have an `incident` object: {e}")))?;
+    if !matches!(
+        change.kind.as_deref(),
+        Some("incident_reference") | Some("incident")
+    ) {
+        return Err(invalid("`incident.type` must be `incident_reference`."));
+    }
+    let status = change.status.clone().unwrap_or_default();
+    if status != "acknowledged" && status != "resolved" {
+        return Err(invalid(
+            "`incident.status` must be `acknowledged` or `resolved`.",
+        ));
+    }
+    let render = Render {
+        base: &state.base_url,
+    };
+    let updated = {
+        let mut inner = state.lock();
+        let by = acting_user(&inner, &from)?;
+        let Some(incident) = inner.incidents.iter_mut().find(|i| i.id == incident_id) else {
+            return Err(not_found(format!("Incident {incident_id} not found.")));
+        };
+        if incident.status == "resolved" {
+            tracing::info!(incident = %incident_id, "stub refused a change to a resolved incident");
+            return Err(invalid("Incident Already Resolved"));
+        }
+        incident.change_status(&status, by);
+        let updated = incident.clone();
+        inner.pages.status_changes.push(json!({
+            "incident_id": incident_id, "status": status, "resolution": change.resolution, "from": from,
+        }));
+        updated
+    };
+    tracing::info!(incident = %incident_id, %status, %from, "stub incident status changed");
+    Ok(Json(json!({ "incident": render.incident(&updated) })).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct NoteBody {
+    content: Option<String>,
+}
+
+/// `POST /incidents/{id}/notes`
+async fn add_note(
+    State(state): State<Arc<StubState>>,
+    Path(incident_id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, PdError> {
+    let from = from_email(&headers).unwrap_or_default();
+    let received = json_body(&body)?
+        .get("note")
+        .cloned()
+        .unwrap_or(Value::Null);
+    let note: NoteBody = serde_json::from_value(received)
+        .map_err(|e| invalid(format!("The body must have a `note` object: {e}")))?;
+    let content = note.content.unwrap_or_default();
+    if content.trim().is_empty() {
+        return Err(invalid("Note content cannot be empty."));
+    }
+    let render = Render {
+        base: &state.base_url,
+    };
+    let now = rfc3339(std::time::SystemTime::now());
+    let user = {
+        let mut inner = state.lock();
+        let by = acting_user(&inner, &from)?;
+        if !inner.incidents.iter().any(|i| i.id == incident_id) {
+            return Err(not_found(format!("Incident {incident_id} not found.")));
+        }
+        inner
+            .pages
+            .notes
+            .push(json!({ "incident_id": incident_id, "content": content, "from": from }));
+        by
+    };
+    tracing::info!(incident = %incident_id, %from, "stub note added");
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "note": {
+            "id": format!("N{}", now.len()), "user": render.user_ref(&user.0, &user.1),
+            "content": content, "created_at": now,
+        }})),
+    )
+        .into_response())
 }
 
 #[derive(Debug, Deserialize)]

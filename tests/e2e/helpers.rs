@@ -11,7 +11,7 @@ use icbot::app::{self, Bot};
 use icbot::config::{Config, Secrets};
 use icbot::stub::{Fault, StubData, StubHandle, StubServer};
 use icbot_actors::cache::schedule_cache::ScheduleCacheMessage;
-use icbot_actors::chat::{ChatTarget, InboundMessage};
+use icbot_actors::chat::{ChatTarget, InboundMessage, MessageRef};
 use icbot_actors::ports::{ChatError, ChatOut, PagerDutyError};
 use icbot_actors::reply::Reply;
 use icbot_actors::supervision::names::ActorNames;
@@ -22,14 +22,49 @@ use tokio::time::Instant;
 /// The longest any test waits for one reply before failing.
 pub const REPLY_PATIENCE: Duration = Duration::from_secs(30);
 
-/// A chat that records posts and lets tests await them.
+/// A chat that records posts and lets tests await them. With `tracking` on, posts can be edited, as on Slack:
+/// each gets a `ts`, and edits are recorded.
 #[derive(Default)]
 pub struct RecordingChat {
     posts: Mutex<Vec<(ChatTarget, Reply)>>,
     posted: Notify,
+    pub tracking: std::sync::atomic::AtomicBool,
+    /// Every edit: the message (channel, ts) and its new content.
+    pub updates: Mutex<Vec<(MessageRef, Reply)>>,
 }
 
 impl RecordingChat {
+    /// Waits until `n` edits were made, and returns them all.
+    pub async fn wait_for_updates(&self, n: usize) -> Vec<(MessageRef, Reply)> {
+        let wait = async {
+            loop {
+                let notified = self.posted.notified();
+                let updates = self
+                    .updates
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clone();
+                if updates.len() >= n {
+                    return updates;
+                }
+                notified.await;
+            }
+        };
+        tokio::time::timeout(REPLY_PATIENCE, wait)
+            .await
+            .unwrap_or_else(|_| panic!("expected {n} edits"))
+    }
+
+    /// The replies posted in the thread of `message`, as plain text.
+    pub fn thread_of(&self, message: &MessageRef) -> Vec<String> {
+        let posts = self.posts.lock().unwrap_or_else(|e| e.into_inner());
+        posts
+            .iter()
+            .filter(|(t, _)| t.channel == message.channel && t.thread.as_ref() == Some(&message.ts))
+            .map(|(_, r)| r.plain())
+            .collect()
+    }
+
     pub fn posts_to(&self, channel: &str) -> Vec<Reply> {
         let posts = self.posts.lock().unwrap_or_else(|e| e.into_inner());
         posts
@@ -68,6 +103,31 @@ impl ChatOut for RecordingChat {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push((to.clone(), reply.clone()));
+        self.posted.notify_waiters();
+        Ok(())
+    }
+
+    async fn post_tracked(
+        &self,
+        to: &ChatTarget,
+        reply: &Reply,
+    ) -> Result<Option<MessageRef>, ChatError> {
+        self.post(to, reply).await?;
+        if !self.tracking.load(Ordering::SeqCst) {
+            return Ok(None);
+        }
+        let n = self.posts.lock().unwrap_or_else(|e| e.into_inner()).len();
+        Ok(Some(MessageRef {
+            channel: to.channel.clone(),
+            ts: format!("ts-{n}"),
+        }))
+    }
+
+    async fn update(&self, message: &MessageRef, reply: &Reply) -> Result<(), ChatError> {
+        self.updates
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((message.clone(), reply.clone()));
         self.posted.notify_waiters();
         Ok(())
     }
@@ -187,7 +247,7 @@ fn duration(seconds: f64) -> String {
 pub struct TestBot {
     pub bot: Option<Bot>,
     pub chat: Arc<RecordingChat>,
-    stub: Option<StubHandle>,
+    pub stub: Option<StubHandle>,
     stub_url: String,
     pub state: TempDir,
     pub options: Options,

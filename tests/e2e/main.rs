@@ -10,6 +10,7 @@ mod ha;
 mod handoffs;
 mod helpers;
 mod ic_commands;
+mod incidents;
 mod odd_data;
 mod pages;
 mod process;

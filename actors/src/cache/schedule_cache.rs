@@ -1230,6 +1230,28 @@ mod tests {
                 .request_responders(incident_id, requester, targets, message)
                 .await
         }
+        async fn open_incidents(&self) -> Result<Vec<crate::ports::IncidentState>, PagerDutyError> {
+            self.0.open_incidents().await
+        }
+        async fn set_incident_status(
+            &self,
+            incident_id: &str,
+            status: crate::ports::IncidentStatus,
+            resolution: Option<&str>,
+            from: Option<&str>,
+        ) -> Result<crate::ports::IncidentState, PagerDutyError> {
+            self.0
+                .set_incident_status(incident_id, status, resolution, from)
+                .await
+        }
+        async fn add_note(
+            &self,
+            incident_id: &str,
+            text: &str,
+            from: Option<&str>,
+        ) -> Result<(), PagerDutyError> {
+            self.0.add_note(incident_id, text, from).await
+        }
     }
 
     #[tokio::test]

@@ -1,4 +1,5 @@
-//! Who may do what where: paging only in the configured channels, and direct messages on or off.
+//! Who may do what where: paging, and acknowledging, resolving and noting incidents, only in the configured
+//! channels; direct messages on or off.
 
 use crate::chat::InboundMessage;
 use crate::commands::parse::Command;
@@ -7,7 +8,8 @@ use crate::reply::Reply;
 /// The `[access]` rules.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccessPolicy {
-    /// Channels (as the chat platform names them: Slack channel ids) where paging commands work; empty = any.
+    /// Channels (as the chat platform names them: Slack channel ids) where paging commands, and `!ic ack`,
+    /// `!ic resolve` and `!ic note`, work; empty = any.
     pub page_channels: Vec<String>,
     /// Whether commands in direct messages are answered (paging from a DM also needs `page_channels` empty).
     pub allow_dm: bool,
@@ -48,6 +50,16 @@ impl AccessPolicy {
             let allowed: Vec<String> = self.page_channels.iter().map(|c| format!("#{c}")).collect();
             return Err(Reply::text(format!(
                 "Paging is allowed only in {}.",
+                allowed.join(", ")
+            )));
+        }
+        if command.is_incident_write()
+            && !self.page_channels.is_empty()
+            && !self.page_channels.contains(channel)
+        {
+            let allowed: Vec<String> = self.page_channels.iter().map(|c| format!("#{c}")).collect();
+            return Err(Reply::text(format!(
+                "Acknowledging, resolving and noting incidents is allowed only in {} (where paging is).",
                 allowed.join(", ")
             )));
         }
@@ -94,6 +106,28 @@ mod tests {
         assert!(p
             .check(&msg("random", false), &Command::IncidentCommanders)
             .is_ok());
+    }
+
+    #[test]
+    fn incident_writes_only_in_page_channels_but_the_listing_anywhere() {
+        let p = AccessPolicy {
+            page_channels: vec!["incidents".into()],
+            allow_dm: true,
+            admins: vec![],
+        };
+        let ack = Command::Ack { number: Some(1) };
+        assert!(p.check(&msg("incidents", false), &ack).is_ok());
+        let refused = p.check(&msg("random", false), &ack).unwrap_err().plain();
+        assert_eq!(
+            refused,
+            "Acknowledging, resolving and noting incidents is allowed only in #incidents (where paging is)."
+        );
+        let note = Command::Note {
+            number: None,
+            text: "x".into(),
+        };
+        assert!(p.check(&msg("random", false), &note).is_err());
+        assert!(p.check(&msg("random", false), &Command::Incidents).is_ok());
     }
 
     #[test]

@@ -11,7 +11,8 @@ use crate::local_time::ReaderZone;
 use crate::pager::page::{
     PageOutcome, PageRequest, PageTarget, PersonResult, PriorPage, PriorState, Targeting,
 };
-use crate::reply::{code, strong, text, Reply, Span};
+use crate::ports::IncidentStatus;
+use crate::reply::{code, strong, text, CardRow, IncidentCard, Reply, Span};
 use crate::truncate::truncate;
 
 /// Names and messages echoed back are cut to this many characters.
@@ -429,6 +430,39 @@ pub fn page_outcome(outcome: &PageOutcome, staleness: Option<String>) -> Reply {
         }
         reply.line(line);
     }
+    reply.card = outcome.incident.as_ref().map(|i| {
+        Box::new(IncidentCard {
+            incident_id: i.id.clone(),
+            number: i.number,
+            title: truncate(
+                outcome
+                    .request
+                    .message
+                    .as_deref()
+                    .unwrap_or(&format!("Page for {audience}")),
+                ECHO_MAX * 2,
+            )
+            .into_owned(),
+            html_url: i.html_url.clone(),
+            status: IncidentStatus::Triggered,
+            acknowledged_by: Vec::new(),
+            rows: outcome
+                .results
+                .iter()
+                .map(|(target, result)| CardRow {
+                    name: truncate(&target.person.name, ECHO_MAX).into_owned(),
+                    outcome: match result {
+                        PersonResult::Assigned => "✓ paged (incident assigned)",
+                        PersonResult::Requested => "✓ paged (responder request sent)",
+                        PersonResult::NotConfirmed => "✗ NOT confirmed, call now",
+                        PersonResult::AlreadyPaged => "paged moments ago",
+                    }
+                    .to_string(),
+                    phones: target.person.phones.clone(),
+                })
+                .collect(),
+        })
+    });
     reply
 }
 

@@ -26,6 +26,7 @@ use crate::commands::in_flight::{InFlight, InFlightGuard};
 use crate::commands::parse::Command;
 use crate::commands::run::{run_command, CommandContext};
 use crate::commands::status as status_commands;
+use crate::incidents::follower::{Followed, IncidentsMessage};
 use crate::metric_names;
 use crate::ports::ChatOut;
 use crate::reply::{Reply, MAX_REPLY_CHARS};
@@ -136,11 +137,39 @@ impl GatewayState {
                 "answered"
             );
             let reply = reply.bounded(MAX_REPLY_CHARS);
-            post(context.chat.as_ref(), &msg, &reply).await;
+            post_reply(&context, &msg, &reply).await;
             drop(guard);
         };
         tokio::spawn(tracing::Instrument::instrument(task, span));
     }
+}
+
+/// Posts a reply; one with an incident card is posted so that it can be edited, and the `incidents` actor is
+/// told to follow it.
+async fn post_reply(context: &CommandContext, msg: &InboundMessage, reply: &Reply) {
+    let chat = context.chat.as_ref();
+    if reply.card.is_some() {
+        match tokio::time::timeout(POST_TIMEOUT, chat.post_tracked(&msg.reply_to, reply)).await {
+            Ok(Ok(Some(message))) => {
+                let follower = ActorRef::<IncidentsMessage>::where_is(context.names.incidents());
+                let followed = Box::new(Followed {
+                    message,
+                    reply: reply.clone(),
+                });
+                match follower.map(|f| f.cast(IncidentsMessage::Follow(followed))) {
+                    Some(Ok(())) => {}
+                    _ => tracing::warn!("the incidents actor is not running; this card will not follow its incident"),
+                }
+            }
+            Ok(Ok(None)) => {}
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, reply = %reply.plain(), "could not post a reply")
+            }
+            Err(_) => tracing::error!(reply = %reply.plain(), "posting a reply timed out"),
+        }
+        return;
+    }
+    post(chat, msg, reply).await;
 }
 
 async fn post(chat: &dyn ChatOut, msg: &InboundMessage, reply: &Reply) {

@@ -6,6 +6,8 @@
 //!   crash loses none; [`in_flight`] counts what is still to be answered.
 //! - [`run`]: what each `!ic` command does, with which actor, within which deadline; [`status`] the `!status`
 //!   ones, [`admin`] the admins' `!ic refresh` and `!ic crash`.
+//! - [`incidents`]: `!ic incidents`, `ack`, `resolve`, `note` (after the page), recorded in
+//!   [`incident_audit`].
 //! - [`access`]: where paging is allowed, whether DMs are answered, who is an admin.
 //! - [`format`]: the `!ic` replies, as [`crate::reply::Reply`] documents.
 //!
@@ -18,6 +20,8 @@ mod answers_in_time;
 pub mod format;
 pub mod gateway;
 pub mod in_flight;
+pub mod incident_audit;
+pub mod incidents;
 pub mod parse;
 pub mod run;
 pub mod status;

@@ -15,6 +15,8 @@ pub const MAX_NAMED_PEOPLE: usize = 50;
 /// A page message is cut to this many characters: the incident title, its details, the responder request and
 /// the audit log all carry it, and PagerDuty cuts titles at 1,024 characters anyway.
 pub const MAX_MESSAGE_CHARS: usize = 1_024;
+/// A note or a resolution note is cut to this many characters: a line in a room, not a document.
+pub const MAX_NOTE_CHARS: usize = 4_000;
 
 /// What a page request adds to the page itself.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -53,6 +55,17 @@ pub enum Command {
     Refresh,
     /// `!ic crash <actor>` (admins, chaos drills only): make an actor fail on purpose.
     Crash(String),
+    /// `!ic incidents`: the open incidents on the service, newest first.
+    Incidents,
+    /// `!ic ack [<number>]`: acknowledge an incident; without a number, the one this channel paged last.
+    Ack { number: Option<u64> },
+    /// `!ic resolve [<number>] [note]`: resolve an incident, with an optional resolution note.
+    Resolve {
+        number: Option<u64>,
+        note: Option<String>,
+    },
+    /// `!ic note [<number>] <text>`: add a note to an incident.
+    Note { number: Option<u64>, text: String },
 }
 
 /// The user typed one of our commands wrongly. The text is what they read.
@@ -112,6 +125,26 @@ impl Command {
             about: "page even if the same people were paged moments ago",
         },
         HelpEntry {
+            syntax: "!ic incidents",
+            example: "!ic incidents",
+            about: "the open incidents on the service, newest first",
+        },
+        HelpEntry {
+            syntax: "!ic ack [<number>]",
+            example: "!ic ack 42",
+            about: "acknowledge an incident (without a number: the one this channel paged last)",
+        },
+        HelpEntry {
+            syntax: "!ic resolve [<number>] [note]",
+            example: "!ic resolve #42 rolled back the deploy",
+            about: "resolve an incident, with an optional resolution note",
+        },
+        HelpEntry {
+            syntax: "!ic note [<number>] <text>",
+            example: "!ic note 42 failover done, watching replication",
+            about: "add a note to an incident (a leading number is the incident's)",
+        },
+        HelpEntry {
             syntax: "!status",
             example: "!status",
             about: "the overall system state from monitoring",
@@ -158,6 +191,10 @@ impl Command {
             Command::Unstalk => "unstalk",
             Command::Refresh => "refresh",
             Command::Crash(_) => "crash",
+            Command::Incidents => "incidents",
+            Command::Ack { .. } => "ack",
+            Command::Resolve { .. } => "resolve",
+            Command::Note { .. } => "note",
         }
     }
 
@@ -173,6 +210,14 @@ impl Command {
             Command::PageIncidentCommanders(_)
                 | Command::PageResponders(_)
                 | Command::PageUsers(..)
+        )
+    }
+
+    /// Whether the command changes an incident (acknowledge, resolve, note): allowed where paging is.
+    pub fn is_incident_write(&self) -> bool {
+        matches!(
+            self,
+            Command::Ack { .. } | Command::Resolve { .. } | Command::Note { .. }
         )
     }
 
@@ -220,6 +265,24 @@ fn parse_ic(args: &[&str]) -> Result<Command, ParseError> {
         "responders" => no_more(rest, "!ic responders").map(|()| Command::Responders),
         "who" => parse_who(rest),
         "page" => parse_page(rest),
+        "incidents" => no_more(rest, "!ic incidents").map(|()| Command::Incidents),
+        "ack" | "acknowledge" => parse_ack(rest),
+        "resolve" => {
+            let (number, words) = incident_number(rest)?;
+            let note = truncate(&words.join(" "), MAX_NOTE_CHARS).into_owned();
+            Ok(Command::Resolve {
+                number,
+                note: (!note.is_empty()).then_some(note),
+            })
+        }
+        "note" => {
+            let (number, words) = incident_number(rest)?;
+            let text = truncate(&words.join(" "), MAX_NOTE_CHARS).into_owned();
+            if text.is_empty() {
+                return Err(usage("Note what? `!ic note [<number>] <text>`."));
+            }
+            Ok(Command::Note { number, text })
+        }
         other => Err(usage(&format!(
             "`!ic {}` is not a command.",
             truncate(other, HINT_ECHO_MAX)
@@ -247,6 +310,35 @@ fn no_more(rest: &[&str], command: &str) -> Result<(), ParseError> {
         Ok(())
     } else {
         Err(usage(&format!("`{command}` takes no arguments.")))
+    }
+}
+
+fn parse_ack(rest: &[&str]) -> Result<Command, ParseError> {
+    let (number, words) = incident_number(rest)?;
+    if !words.is_empty() {
+        return Err(usage(
+            "`!ic ack` takes at most an incident number, such as `!ic ack 42`.",
+        ));
+    }
+    Ok(Command::Ack { number })
+}
+
+/// A leading incident number (`42` or `#42`) and the words after it. A first word that starts with `#` but
+/// is no number is an error, so that `#4x2` is not taken for text.
+fn incident_number<'a, 'b>(
+    rest: &'a [&'b str],
+) -> Result<(Option<u64>, &'a [&'b str]), ParseError> {
+    let Some(first) = rest.first() else {
+        return Ok((None, rest));
+    };
+    let digits = first.strip_prefix('#');
+    match digits.unwrap_or(first).parse::<u64>() {
+        Ok(number) => Ok((Some(number), &rest[1..])),
+        Err(_) if digits.is_some() => Err(usage(&format!(
+            "`{}` is not an incident number; write it as `42` or `#42`.",
+            truncate(first, HINT_ECHO_MAX)
+        ))),
+        Err(_) => Ok((None, rest)),
     }
 }
 
@@ -698,5 +790,112 @@ mod tests {
         let message = opts.message.unwrap();
         assert_eq!(message.chars().count(), MAX_MESSAGE_CHARS + 1);
         assert!(message.ends_with('…'));
+    }
+
+    #[test]
+    fn incidents_lists_the_open_ones() {
+        assert_eq!(parse("!ic incidents"), Ok(Some(Command::Incidents)));
+    }
+
+    #[test]
+    fn incidents_takes_no_arguments() {
+        assert!(parse("!ic incidents please").is_err());
+    }
+
+    #[test]
+    fn ack_without_a_number_means_the_last_page_here() {
+        assert_eq!(parse("!ic ack"), Ok(Some(Command::Ack { number: None })));
+    }
+
+    #[test]
+    fn ack_takes_a_number_with_or_without_hash() {
+        assert_eq!(
+            parse("!ic ack 42"),
+            Ok(Some(Command::Ack { number: Some(42) }))
+        );
+        assert_eq!(
+            parse("!IC Ack #7"),
+            Ok(Some(Command::Ack { number: Some(7) }))
+        );
+    }
+
+    #[test]
+    fn ack_with_anything_else_is_an_error() {
+        assert!(parse("!ic ack 42 now")
+            .unwrap_err()
+            .0
+            .contains("!ic ack 42"));
+        assert!(parse("!ic ack soon").is_err());
+    }
+
+    #[test]
+    fn a_hash_that_is_no_number_is_an_error() {
+        assert!(parse("!ic resolve #4x2")
+            .unwrap_err()
+            .0
+            .contains("not an incident number"));
+    }
+
+    #[test]
+    fn resolve_with_a_number_and_a_note() {
+        assert_eq!(
+            parse("!ic resolve 42 rolled   back"),
+            Ok(Some(Command::Resolve {
+                number: Some(42),
+                note: Some("rolled back".into())
+            }))
+        );
+    }
+
+    #[test]
+    fn resolve_alone_or_with_only_a_note() {
+        assert_eq!(
+            parse("!ic resolve"),
+            Ok(Some(Command::Resolve {
+                number: None,
+                note: None
+            }))
+        );
+        assert_eq!(
+            parse("!ic resolve fixed it"),
+            Ok(Some(Command::Resolve {
+                number: None,
+                note: Some("fixed it".into())
+            }))
+        );
+    }
+
+    #[test]
+    fn note_takes_a_leading_number_and_text() {
+        assert_eq!(
+            parse("!ic note #3 failover done"),
+            Ok(Some(Command::Note {
+                number: Some(3),
+                text: "failover done".into()
+            }))
+        );
+        assert_eq!(
+            parse("!ic note failover done"),
+            Ok(Some(Command::Note {
+                number: None,
+                text: "failover done".into()
+            }))
+        );
+    }
+
+    #[test]
+    fn note_without_text_is_an_error() {
+        assert!(parse("!ic note").unwrap_err().0.contains("Note what?"));
+        assert!(parse("!ic note 42").unwrap_err().0.contains("Note what?"));
+    }
+
+    #[test]
+    fn a_long_note_is_cut() {
+        let Ok(Some(Command::Note { text, .. })) =
+            parse(&format!("!ic note {}", "word ".repeat(10_000)))
+        else {
+            panic!("not a note");
+        };
+        assert_eq!(text.chars().count(), MAX_NOTE_CHARS + 1);
     }
 }

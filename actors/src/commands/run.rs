@@ -17,6 +17,8 @@ use crate::chat::InboundMessage;
 use crate::commands::access::AccessPolicy;
 use crate::commands::admin as admin_commands;
 use crate::commands::format;
+use crate::commands::incident_audit::IncidentAudit;
+use crate::commands::incidents::{self, Change, IncidentsContext};
 use crate::commands::parse::{Command, PageOptions};
 use crate::commands::status as status_commands;
 use crate::deadline::{Deadline, REPLY_MARGIN};
@@ -33,7 +35,7 @@ use crate::supervision::names::ActorNames;
 /// How long each kind of command may take to answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Deadlines {
-    /// `!ic`, `!ic responders`, `!ic who`.
+    /// `!ic`, `!ic responders`, `!ic who`, and `!ic incidents`, `ack`, `resolve`, `note`.
     pub lookup: Duration,
     /// Every `!ic page ...`.
     pub page: Duration,
@@ -66,8 +68,11 @@ pub struct CommandContext {
     pub access: AccessPolicy,
     /// `[admin] chaos`: how `!ic crash` crashes an actor, when drills are on.
     pub chaos: Option<CrashFn>,
-    /// The page audit log, for the replies to pages that the pager could not make.
+    /// The page audit log, for the replies to pages that the pager could not make, and for "the incident
+    /// this channel paged last".
     pub audit: Option<Arc<AuditLog>>,
+    /// Where `!ic incidents`, `ack`, `resolve` and `note` are recorded.
+    pub incident_audit: Option<Arc<IncidentAudit>>,
     /// The last view the cache gave, used while the cache restarts.
     last_view: Mutex<Option<CacheView>>,
     /// `[display] time_zone`: times for readers whose chat does not say their own zone.
@@ -89,6 +94,7 @@ impl CommandContext {
             access: AccessPolicy::default(),
             chaos: None,
             audit: None,
+            incident_audit: None,
             last_view: Mutex::new(None),
             display_zone: ReaderZone::utc(),
         }
@@ -123,6 +129,12 @@ impl CommandContext {
         self
     }
 
+    /// The same context, recording incident commands in `audit`.
+    pub fn with_incident_audit(mut self, audit: Arc<IncidentAudit>) -> Self {
+        self.incident_audit = Some(audit);
+        self
+    }
+
     fn audit(&self, record: &AuditRecord) {
         match &self.audit {
             Some(audit) => audit.append(record),
@@ -140,6 +152,23 @@ impl CommandContext {
     pub fn with_chaos(mut self, chaos: Option<CrashFn>) -> Self {
         self.chaos = chaos;
         self
+    }
+
+    /// What the incident commands use, with `snapshot` for who is who.
+    fn incidents(&self, snapshot: Option<Arc<OnCallSnapshot>>) -> IncidentsContext<'_> {
+        IncidentsContext {
+            pagerduty: self.pagerduty.as_ref(),
+            chat: self.chat.as_ref(),
+            snapshot,
+            page_audit: self.audit.as_deref(),
+            audit: self.incident_audit.as_deref(),
+        }
+    }
+
+    /// The on-call snapshot, asked within a quarter of what is left of `deadline` (the rest is PagerDuty's).
+    async fn snapshot(&self, deadline: Deadline) -> Option<Arc<OnCallSnapshot>> {
+        let within = Deadline::after(deadline.remaining() / 4);
+        self.view(within).await.and_then(|v| v.snapshot)
     }
 
     /// The cache's view, asked by `by`; the last copy when the cache cannot answer.
@@ -208,6 +237,22 @@ pub async fn run_command(
             Command::Crash(actor) => admin_commands::crash(&ctx.names, &actor, ctx.chaos),
             Command::Status | Command::Stalk | Command::Unstalk => {
                 status_commands::run(&ctx.names, msg, &command, sent, deadline).await
+            }
+            Command::Incidents => incidents::list(&ctx.incidents(None), msg, deadline).await,
+            Command::Ack { number } => {
+                let snapshot = ctx.snapshot(deadline).await;
+                incidents::change(&ctx.incidents(snapshot), msg, number, Change::Ack, deadline)
+                    .await
+            }
+            Command::Resolve { number, note } => {
+                let snapshot = ctx.snapshot(deadline).await;
+                let change = Change::Resolve { note };
+                incidents::change(&ctx.incidents(snapshot), msg, number, change, deadline).await
+            }
+            Command::Note { number, text } => {
+                let snapshot = ctx.snapshot(deadline).await;
+                let change = Change::Note { text };
+                incidents::change(&ctx.incidents(snapshot), msg, number, change, deadline).await
             }
         }
     };

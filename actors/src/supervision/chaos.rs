@@ -14,12 +14,13 @@ pub enum Crashable {
     Status,
     Stalks,
     Stalk,
+    Incidents,
 }
 
 /// Why a crash was not sent.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CrashError {
-    #[error("no crashable actor named {0:?} (gateway, schedule_cache, pager, status, stalks, stalk:<channel>)")]
+    #[error("no crashable actor named {0:?} (gateway, schedule_cache, pager, status, stalks, incidents, stalk:<channel>)")]
     Unknown(String),
     #[error("{0} is not taking messages (restarting?)")]
     NotRunning(String),
@@ -38,6 +39,7 @@ pub fn resolve(names: &ActorNames, name: &str) -> Option<(String, Crashable)> {
         ),
         (Crashable::Status, names.status(), bare.status()),
         (Crashable::Stalks, names.stalks(), bare.stalks()),
+        (Crashable::Incidents, names.incidents(), bare.incidents()),
     ];
     for (kind, full, short) in fixed {
         if name == full || name == short {

@@ -39,6 +39,9 @@ impl ActorNames {
     pub fn stalks(&self) -> String {
         self.name("stalks")
     }
+    pub fn incidents(&self) -> String {
+        self.name("incidents")
+    }
     /// The stalk actor of one channel.
     pub fn stalk(&self, channel: &str) -> String {
         self.name(&format!("stalk:{channel}"))

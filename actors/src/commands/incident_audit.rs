@@ -6,13 +6,14 @@
 //! appends start on a fresh line even after a torn one. Rotated by size into `incidents.jsonl.1` like the page
 //! audit log. A failure to write is logged loudly and never stops the reply.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
 use crate::pager::page::page_time;
 use crate::ports::StateStore;
+use crate::state_store::jsonl::JsonLines;
 
 /// The incident audit log's file name in the state directory.
 pub const INCIDENT_AUDIT_FILE: &str = "incidents.jsonl";
@@ -65,41 +66,20 @@ pub struct IncidentAuditRecord {
 
 /// The log: appends with rotation. Shared (`Arc`); appends are serialized so a rotation never races one.
 pub struct IncidentAudit {
-    store: Arc<dyn StateStore>,
-    max_bytes: u64,
-    writing: Mutex<()>,
+    lines: JsonLines,
 }
 
 impl IncidentAudit {
     /// A log in `store`, rotated before an append would take it past `max_bytes`.
     pub fn new(store: Arc<dyn StateStore>, max_bytes: u64) -> Self {
         IncidentAudit {
-            store,
-            max_bytes: max_bytes.max(1),
-            writing: Mutex::new(()),
+            lines: JsonLines::new(store, INCIDENT_AUDIT_FILE, "incident audit log", max_bytes),
         }
     }
 
     /// Appends one record; a failure is logged, never fatal.
     pub fn append(&self, record: &IncidentAuditRecord) {
-        let line = match serde_json::to_string(record) {
-            Ok(line) => line,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot encode an incident audit record");
-                return;
-            }
-        };
-        let _writing = self.writing.lock().unwrap_or_else(|e| e.into_inner());
-        if let Ok(Some(size)) = self.store.size(INCIDENT_AUDIT_FILE) {
-            if size > 0 && size + line.len() as u64 + 2 > self.max_bytes {
-                if let Err(e) = self.store.rotate(INCIDENT_AUDIT_FILE) {
-                    tracing::error!(error = %e, file = INCIDENT_AUDIT_FILE, "cannot rotate the incident audit log");
-                }
-            }
-        }
-        if let Err(e) = self.store.append_line(INCIDENT_AUDIT_FILE, &line) {
-            tracing::error!(error = %e, file = INCIDENT_AUDIT_FILE, "cannot append to the incident audit log");
-        }
+        self.lines.append(record);
     }
 }
 

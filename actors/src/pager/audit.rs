@@ -12,7 +12,7 @@
 //! `pages.jsonl.1` (one previous file kept). Times are RFC 3339 strings; lines written before that (times as
 //! `{"secs_since_epoch": ..}`) still read.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
@@ -23,6 +23,7 @@ use crate::pager::page::{
     self, page_time, PageKey, PageOutcome, PageRequest, PersonResult, PriorPage,
 };
 use crate::ports::{Incident, StateStore};
+use crate::state_store::jsonl::JsonLines;
 
 /// The audit log's file name in the state directory.
 pub const AUDIT_FILE: &str = "pages.jsonl";
@@ -183,18 +184,14 @@ impl AuditRecord {
 /// The audit log: appends with rotation, and reads back the recent records. Shared (`Arc`) by the pager and
 /// the command context; appends are serialized so that a rotation never races another append.
 pub struct AuditLog {
-    store: Arc<dyn StateStore>,
-    max_bytes: u64,
-    writing: Mutex<()>,
+    lines: JsonLines,
 }
 
 impl AuditLog {
     /// A log in `store`, rotated before an append would take it past `max_bytes`.
     pub fn new(store: Arc<dyn StateStore>, max_bytes: u64) -> Self {
         AuditLog {
-            store,
-            max_bytes: max_bytes.max(1),
-            writing: Mutex::new(()),
+            lines: JsonLines::new(store, AUDIT_FILE, "page audit log", max_bytes),
         }
     }
 
@@ -205,34 +202,7 @@ impl AuditLog {
 
     /// Appends one record; a failure to write is logged loudly, never fatal (the reply matters more).
     pub fn append(&self, record: &AuditRecord) {
-        let line = match serde_json::to_string(record) {
-            Ok(line) => line,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot encode page audit record");
-                return;
-            }
-        };
-        let _writing = self.writing.lock().unwrap_or_else(|e| e.into_inner());
-        match self.store.size(AUDIT_FILE) {
-            // The new line and maybe a newline ending a torn last line.
-            Ok(Some(size)) if size > 0 && size + line.len() as u64 + 2 > self.max_bytes => {
-                match self.store.rotate(AUDIT_FILE) {
-                    Ok(()) => {
-                        tracing::info!(file = AUDIT_FILE, size, "page audit log rotated")
-                    }
-                    Err(e) => {
-                        tracing::error!(error = %e, file = AUDIT_FILE, "cannot rotate the page audit log")
-                    }
-                }
-            }
-            Ok(_) => {}
-            Err(e) => {
-                tracing::warn!(error = %e, file = AUDIT_FILE, "cannot size the page audit log")
-            }
-        }
-        if let Err(e) = self.store.append_line(AUDIT_FILE, &line) {
-            tracing::error!(error = %e, file = AUDIT_FILE, "cannot append to the page audit log");
-        }
+        self.lines.append(record);
     }
 
     /// The records (started and outcomes) at or after `since`, oldest first, read from the end of the log (and
@@ -252,7 +222,7 @@ impl AuditLog {
     /// older file may hold more). Reads a tail of the file, growing it until it holds a record older than
     /// `since` or the whole file.
     fn read_back(&self, name: &str, since: SystemTime) -> (Vec<AuditRecord>, bool) {
-        let size = match self.store.size(name) {
+        let size = match self.lines.store().size(name) {
             Ok(Some(size)) => size,
             Ok(None) => return (Vec::new(), true),
             Err(e) => {
@@ -262,7 +232,7 @@ impl AuditLog {
         };
         let mut want = FIRST_TAIL_BYTES.min(size);
         loop {
-            let bytes = match self.store.load_tail(name, want) {
+            let bytes = match self.lines.store().load_tail(name, want) {
                 Ok(Some(bytes)) => bytes,
                 Ok(None) => return (Vec::new(), true),
                 Err(e) => {

@@ -1,5 +1,6 @@
 //! [`StateStore`] implementations: files in `[state] dir` for the bot, memory for tests; [`watched`] counts
-//! and publishes failed state writes; [`json`] reads a JSON state file back, ignoring a corrupt one.
+//! and publishes failed state writes; [`json`] reads a JSON state file back, ignoring a corrupt one; [`jsonl`]
+//! appends to a JSON-lines log rotated by size (the audit logs).
 
 use std::collections::HashMap;
 use std::fs;
@@ -10,6 +11,7 @@ use std::sync::Mutex;
 use crate::ports::StateStore;
 
 pub mod json;
+pub mod jsonl;
 pub mod watched;
 
 /// Files in one directory; saves write `name.tmp` then rename it over `name`.

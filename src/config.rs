@@ -163,6 +163,12 @@ pub struct AccessSettings {
     /// `U0123ABC`, `console` on the console. Empty: nobody.
     #[serde(default)]
     pub admins: Vec<String>,
+    /// The longest `!ic cover` (a PagerDuty schedule override), such as `"12h"`.
+    #[serde(
+        default = "defaults::max_cover",
+        deserialize_with = "duration::deserialize"
+    )]
+    pub max_cover: Duration,
 }
 
 impl Default for AccessSettings {
@@ -171,6 +177,7 @@ impl Default for AccessSettings {
             page_channels: Vec::new(),
             allow_dm: true,
             admins: Vec::new(),
+            max_cover: defaults::max_cover(),
         }
     }
 }
@@ -374,6 +381,10 @@ mod defaults {
     pub fn lookup_deadline() -> Duration {
         Duration::from_secs(5)
     }
+    pub fn max_cover() -> Duration {
+        icbot_actors::commands::access::DEFAULT_MAX_COVER
+    }
+
     pub fn max_rate_limit_retries() -> u32 {
         2
     }

@@ -144,6 +144,9 @@ struct StubInner {
     pages: PagesLog,
     incidents: Vec<IncidentRecord>,
     incident_count: u64,
+    /// Schedule overrides made with `POST /schedules/{id}/overrides`, not yet deleted.
+    overrides: Vec<pagerduty::StubOverride>,
+    override_count: u64,
     /// Emails whose incident writes get 403 (read-only users), see [`StubHandle::forbid_writes_by`].
     read_only: Vec<String>,
     requests: BTreeMap<String, usize>,
@@ -253,6 +256,8 @@ impl StubServer {
                 pages: PagesLog::default(),
                 incidents: Vec::new(),
                 incident_count: 0,
+                overrides: Vec::new(),
+                override_count: 0,
                 read_only: Vec::new(),
                 requests: BTreeMap::new(),
                 alerts,

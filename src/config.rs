@@ -1043,6 +1043,38 @@ mod tests {
         );
     }
 
+    #[test]
+    fn max_cover_defaults_to_12h_and_is_checked_with_key_and_line() {
+        let c = Config::parse(MINIMAL, no_env()).unwrap();
+        assert_eq!(c.access.max_cover, Duration::from_secs(12 * 3600));
+        let set = check(
+            &format!("{MINIMAL}\n[access]\nmax_cover = \"4h\"\n"),
+            no_env(),
+        );
+        assert_eq!(
+            set.config.unwrap().access.max_cover,
+            Duration::from_secs(4 * 3600)
+        );
+        let bad = check(
+            &format!("{MINIMAL}\n[access]\nmax_cover = \"soon\"\n"),
+            no_env(),
+        );
+        assert!(
+            shown_has(&bad.problems, "access.max_cover (line "),
+            "{:?}",
+            bad.problems
+        );
+        let zero = check(
+            &format!("{MINIMAL}\n[access]\nmax_cover = \"0s\"\n"),
+            no_env(),
+        );
+        assert!(
+            shown_has(&zero.problems, "access.max_cover"),
+            "{:?}",
+            zero.problems
+        );
+    }
+
     fn shown_has(problems: &[Problem], prefix: &str) -> bool {
         problems.iter().any(|p| p.to_string().starts_with(prefix))
     }

@@ -618,3 +618,35 @@ pub(crate) fn override_of(
         end: time("end")?,
     }))
 }
+
+#[cfg(test)]
+mod override_tests {
+    use super::override_of;
+    use icbot_actors::ports::PagerDutyError;
+    use serde_json::json;
+
+    #[test]
+    fn an_override_is_read_from_the_array_answer() {
+        let answer = json!([{ "status": 201, "override": {
+            "id": "PO1", "start": "2026-11-29T21:00:00Z", "end": "2026-11-29T23:00:00Z",
+            "user": { "id": "PUSR004", "type": "user_reference" } } }]);
+        let made = override_of(&answer).unwrap().unwrap();
+        assert_eq!(made.id, "PO1");
+        assert_eq!(made.user.0, "PUSR004");
+        assert_eq!(made.end.duration_since(made.start).unwrap().as_secs(), 7200);
+    }
+
+    #[test]
+    fn a_refused_override_in_a_2xx_answer_is_a_rejection() {
+        let answer = json!([{ "status": 400, "errors": ["User not found."] }]);
+        assert_eq!(
+            override_of(&answer).unwrap(),
+            Err(PagerDutyError::Rejected {
+                status: 400,
+                message: "User not found.".into()
+            })
+        );
+        assert!(override_of(&json!([])).is_err());
+        assert!(override_of(&json!([{ "status": 201 }])).is_err());
+    }
+}

@@ -63,7 +63,10 @@ async fn cover_puts_the_caller_on_call_at_once_and_cancel_takes_them_off() {
     assert_eq!(bot.stub().request_count("/schedules/PIC0001/overrides"), 2);
 
     let again = bot.say("!ic cover IC Primary cancel").await;
-    assert!(again.starts_with("You have no cover on IC Primary"), "{again}");
+    assert!(
+        again.starts_with("You have no cover on IC Primary"),
+        "{again}"
+    );
     bot.shutdown().await;
 }
 

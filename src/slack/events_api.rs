@@ -13,6 +13,11 @@
 //! Endpoint `POST /slack/interactivity` (Slack's Interactivity Request URL): the same verification, then the
 //! form field `payload` (a `block_actions` interaction: a card's button pressed) is handed to the
 //! [`InboundRoute`] and answered 200 at once; a body without a readable payload answers 400.
+//!
+//! Endpoint `POST /slack/commands` (the slash commands' Request URL): the same verification, then the form
+//! (`command`, `text`, `user_id`, `channel_id`, ...) is handed to the [`InboundRoute`] and answered 200 with an
+//! empty body at once (no message of its own; the answer is posted in the channel). A form that is not a slash
+//! command answers 400.
 
 use std::sync::Arc;
 
@@ -37,6 +42,8 @@ use super::inbound::InboundRoute;
 pub const EVENTS_PATH: &str = "/slack/events";
 /// The path Slack's Interactivity Request URL must point at.
 pub const INTERACTIVITY_PATH: &str = "/slack/interactivity";
+/// The path the slash commands' Request URL must point at.
+pub const COMMANDS_PATH: &str = "/slack/commands";
 
 /// The HTTP listener, serving until [`EventsApiInbound::shutdown`].
 pub struct EventsApiInbound {
@@ -85,6 +92,7 @@ fn router(state: EventsState) -> Router {
     Router::new()
         .route(EVENTS_PATH, post(receive))
         .route(INTERACTIVITY_PATH, post(interaction))
+        .route(COMMANDS_PATH, post(command))
         .with_state(state)
 }
 
@@ -134,6 +142,28 @@ async fn interaction(
         }
         Err(e) => {
             tracing::warn!(error = %e, "Slack interactivity payload is not an interaction");
+            StatusCode::BAD_REQUEST.into_response()
+        }
+    }
+}
+
+/// `POST /slack/commands`: a verified slash command form, handed to the route; 200 with an empty body.
+async fn command(State(state): State<EventsState>, headers: HeaderMap, body: Bytes) -> Response {
+    let body = match verified(&state, &headers, &body) {
+        Ok(body) => body,
+        Err(refused) => return refused.into_response(),
+    };
+    let form: serde_json::Map<String, serde_json::Value> =
+        url::form_urlencoded::parse(body.as_bytes())
+            .map(|(key, value)| (key.into_owned(), value.into_owned().into()))
+            .collect();
+    match serde_json::from_value::<SlackCommandEvent>(form.into()) {
+        Ok(event) => {
+            state.route.handle_command(&event);
+            StatusCode::OK.into_response()
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "Slack commands request is not a slash command");
             StatusCode::BAD_REQUEST.into_response()
         }
     }

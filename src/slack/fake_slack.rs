@@ -107,6 +107,26 @@ impl FakeSocket {
             .send(SocketCommand::Send(envelope.to_string()));
     }
 
+    /// Pushes a `slash_commands` envelope: `user` typed `command text` in `channel`.
+    pub fn slash_command(
+        &self,
+        envelope_id: &str,
+        user: &str,
+        channel: &str,
+        command: &str,
+        text: &str,
+    ) {
+        let envelope = json!({
+            "type": "slash_commands",
+            "envelope_id": envelope_id,
+            "accepts_response_payload": true,
+            "payload": slash_command(user, channel, command, text),
+        });
+        let _ = self
+            .commands
+            .send(SocketCommand::Send(envelope.to_string()));
+    }
+
     pub fn drop_connection(&self) {
         let _ = self.commands.send(SocketCommand::Drop);
     }
@@ -632,4 +652,51 @@ pub async fn push_interaction(url: &str, payload: &Value, secret: &str, timestam
         .await
         .expect("interactivity request");
     response.status().as_u16()
+}
+
+/// A slash command's fields as Slack sends them: `user` typed `command text` in `channel`.
+pub fn slash_command(user: &str, channel: &str, command: &str, text: &str) -> Value {
+    json!({
+        "token": "legacy",
+        "team_id": "T1",
+        "team_domain": "example",
+        "channel_id": channel,
+        "channel_name": "incidents",
+        "user_id": user,
+        "user_name": "someone",
+        "command": command,
+        "text": text,
+        "api_app_id": "A1",
+        "is_enterprise_install": "false",
+        "response_url": "https://hooks.slack.com/commands/T1/1/x",
+        "trigger_id": "1.2.3",
+    })
+}
+
+/// POSTs a slash command to the bot's `POST /slack/commands` as Slack would (a form of the fields of
+/// [`slash_command`]), signed with `secret` at `timestamp`; returns the status and the body of the answer.
+pub async fn push_slash_command(
+    url: &str,
+    fields: &Value,
+    secret: &str,
+    timestamp: i64,
+) -> (u16, String) {
+    let mut form = url::form_urlencoded::Serializer::new(String::new());
+    if let Some(fields) = fields.as_object() {
+        for (key, value) in fields {
+            form.append_pair(key, value.as_str().unwrap_or_default());
+        }
+    }
+    let body = form.finish();
+    let response = reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-slack-request-timestamp", timestamp.to_string())
+        .header("x-slack-signature", sign(secret, timestamp, &body))
+        .body(body)
+        .send()
+        .await
+        .expect("commands request");
+    let status = response.status().as_u16();
+    (status, response.text().await.unwrap_or_default())
 }

@@ -6,6 +6,10 @@
 //! `event_id`, as after a missed acknowledgement). The reply goes to the thread when the command was typed in
 //! one, otherwise to the channel; `channel_type = "im"` marks a direct message. The text is unescaped (Slack
 //! sends a typed `&`, `<`, `>` as entities), so a page message reaches PagerDuty as it was typed.
+//!
+//! Slash commands: `/ic <args>` and `/status <args>` become the messages `!ic <args>` and `!status <args>` from
+//! the person who typed them, answered in their channel; they need no `channels:history`. Any other command
+//! is logged and ignored.
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::Mutex;
@@ -51,6 +55,31 @@ pub fn button_to_inbound(event: &SlackInteractionBlockActionsEvent) -> Option<In
     })
 }
 
+/// The slash commands the bot answers, and the message prefix each stands for.
+pub const SLASH_COMMANDS: [(&str, &str); 2] = [("/ic", "!ic"), ("/status", "!status")];
+
+/// A slash command as the message it stands for (`/ic ack 1` from U1 in C1 is `!ic ack 1` from U1 in C1,
+/// answered in C1); `None` for a command the bot does not own.
+pub fn slash_to_inbound(event: &SlackCommandEvent) -> Option<InboundMessage> {
+    let command = event.command.to_string();
+    let (_, prefix) = SLASH_COMMANDS
+        .iter()
+        .find(|(slash, _)| command.trim() == *slash)?;
+    let args = event.text.as_deref().map(str::trim).unwrap_or_default();
+    let text = if args.is_empty() {
+        prefix.to_string()
+    } else {
+        format!("{prefix} {}", render::unescape(args))
+    };
+    let channel = event.channel_id.to_string();
+    Some(InboundMessage {
+        direct: channel.starts_with('D'),
+        reply_to: ChatTarget::channel(channel),
+        user: event.user_id.to_string(),
+        text,
+    })
+}
+
 /// How many recent event ids are remembered to drop redeliveries.
 const REMEMBERED_EVENTS: usize = 1024;
 
@@ -80,6 +109,21 @@ impl InboundRoute {
         if let Some(msg) = button_to_inbound(event) {
             tracing::info!(user = %msg.user, channel = %msg.reply_to.channel, command = %msg.text, "Slack button pressed");
             self.gateway.deliver(msg);
+        }
+    }
+
+    /// Handles one slash command: `/ic` and `/status` become the command they stand for, from the person
+    /// who typed it, answered in their channel; any other command is logged and ignored. Returns at once, so
+    /// the caller can acknowledge within Slack's three seconds.
+    pub fn handle_command(&self, event: &SlackCommandEvent) {
+        match slash_to_inbound(event) {
+            Some(msg) => {
+                tracing::info!(user = %msg.user, channel = %msg.reply_to.channel, command = %event.command, "Slack slash command");
+                self.gateway.deliver(msg);
+            }
+            None => {
+                tracing::warn!(command = %event.command, "Slack slash command the bot does not own; ignored")
+            }
         }
     }
 
@@ -281,6 +325,43 @@ mod tests {
         )
         .unwrap();
         assert_eq!(msg.text, "!ic page <@U9> db & cache <eu>");
+    }
+
+    fn slash(command: &str, channel: &str, text: &str) -> SlackCommandEvent {
+        serde_json::from_value(json!({
+            "team_id": "T1", "channel_id": channel, "user_id": "U1", "command": command, "text": text,
+            "response_url": "https://hooks.slack.com/commands/T1/1/x", "trigger_id": "1.2.3"
+        }))
+        .expect("a slash command")
+    }
+
+    #[test]
+    fn slash_commands_are_the_bang_commands_answered_in_the_channel() {
+        assert_eq!(
+            slash_to_inbound(&slash("/ic", "C1", "ack 1")),
+            Some(InboundMessage {
+                reply_to: ChatTarget::channel("C1"),
+                user: "U1".into(),
+                text: "!ic ack 1".into(),
+                direct: false,
+            })
+        );
+        let status = slash_to_inbound(&slash("/status", "C1", "  ")).unwrap();
+        assert_eq!(status.text, "!status");
+        let escaped =
+            slash_to_inbound(&slash("/ic", "C1", "page <@U9|bob> db &amp; cache")).unwrap();
+        assert_eq!(escaped.text, "!ic page <@U9|bob> db & cache");
+    }
+
+    #[test]
+    fn slash_command_in_a_direct_message_is_marked_direct() {
+        assert!(slash_to_inbound(&slash("/ic", "D1", "")).unwrap().direct);
+    }
+
+    #[test]
+    fn other_slash_commands_are_not_ours() {
+        assert_eq!(slash_to_inbound(&slash("/weather", "C1", "ic")), None);
+        assert_eq!(slash_to_inbound(&slash("/icx", "C1", "")), None);
     }
 
     #[test]

@@ -48,7 +48,8 @@ impl SocketModeInbound {
         let callbacks = SlackSocketModeListenerCallbacks::new()
             .with_hello_events(on_hello)
             .with_push_events(on_push_event)
-            .with_interaction_events(on_interaction);
+            .with_interaction_events(on_interaction)
+            .with_command_events(on_command);
         let environment = Arc::new(
             SlackClientEventsListenerEnvironment::new(client)
                 .with_error_handler(on_error)
@@ -109,6 +110,21 @@ async fn on_interaction(
         state.route.handle_interaction(&event);
     }
     Ok(())
+}
+
+/// A slash command (`/ic`, `/status`): handed to the route, which delivers it as a command and returns at once,
+/// so the envelope is acknowledged within Slack's three seconds. The ack carries an empty payload (no message
+/// of its own); the answer is posted in the channel like any other reply.
+async fn on_command(
+    event: SlackCommandEvent,
+    _client: Arc<SlackApiClient>,
+    state: SlackClientEventsUserState,
+) -> UserCallbackResult<SlackCommandEventResponse> {
+    let state = state.read().await;
+    if let Some(state) = state.get_user_state::<SocketState>() {
+        state.route.handle_command(&event);
+    }
+    Ok(SlackCommandEventResponse::new(SlackMessageContent::new()))
 }
 
 fn on_error(

@@ -676,3 +676,152 @@ async fn events_pressing_resolve_through_interactivity_resolves_as_the_clicker()
         .contains("RESOLVED"));
     bot.shutdown().await;
 }
+
+/// The Events API's slash command URL next to the events URL.
+fn commands_url(bot: &SlackBot) -> String {
+    bot.events_url
+        .replace(EVENTS_PATH, super::events_api::COMMANDS_PATH)
+}
+
+#[tokio::test]
+async fn socket_slash_ic_is_acked_at_once_and_answered_with_the_on_call_listing_in_the_channel() {
+    let mut bot = SlackBot::start(SlackMode::Socket, "slash-ic").await;
+    let mut socket = bot.connected_socket().await;
+    socket.slash_command("s1", ALICE, "C77", "/ic", "");
+    assert_eq!(socket.next_ack().await, "s1", "acknowledged at once");
+
+    let post = bot.fake.next_post().await;
+    assert_eq!(post.body["channel"], "C77");
+    assert!(post.body.get("thread_ts").is_none(), "{}", post.body);
+    assert!(
+        text_of(&post).starts_with("*Incident Commanders on call now*"),
+        "{}",
+        text_of(&post)
+    );
+    assert!(
+        text_of(&post).contains("Alice Moreau"),
+        "{}",
+        text_of(&post)
+    );
+    bot.shutdown().await;
+}
+
+#[tokio::test]
+async fn events_slash_status_is_acked_with_an_empty_200_and_answered_in_the_channel() {
+    let mut bot = SlackBot::start(SlackMode::Events, "slash-status").await;
+    let fields = super::fake_slack::slash_command(ALICE, "C78", "/status", "");
+    let (status, body) = super::fake_slack::push_slash_command(
+        &commands_url(&bot),
+        &fields,
+        SIGNING_SECRET,
+        now_secs(),
+    )
+    .await;
+    assert_eq!((status, body.as_str()), (200, ""));
+
+    let post = bot.fake.next_post().await;
+    assert_eq!(post.body["channel"], "C78");
+    assert!(text_of(&post).contains("NORMAL"), "{}", text_of(&post));
+
+    // `/status <args>` is `!status <args>`.
+    let fields = super::fake_slack::slash_command(ALICE, "C78", "/status", "unstalk");
+    let (status, _) = super::fake_slack::push_slash_command(
+        &commands_url(&bot),
+        &fields,
+        SIGNING_SECRET,
+        now_secs(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let post = bot.fake.next_post().await;
+    assert_eq!(post.body["channel"], "C78");
+    assert!(
+        text_of(&post).contains("Not stalking"),
+        "{}",
+        text_of(&post)
+    );
+    bot.shutdown().await;
+}
+
+#[tokio::test]
+async fn socket_slash_ic_ack_after_a_page_acts_as_the_person_who_typed_it() {
+    let mut bot = SlackBot::start(SlackMode::Socket, "slash-ack").await;
+    let mut socket = bot.connected_socket().await;
+    // Someone without a PagerDuty login pages; Alice acknowledges with the slash command.
+    socket.slash_command("s1", "U999", "C42", "/ic", "page db down");
+    assert_eq!(socket.next_ack().await, "s1");
+    let card = bot.fake.next_post().await;
+    assert_eq!(card.body["channel"], "C42");
+    assert!(
+        text_of(&card).starts_with("*Paged the Incident Commanders*: incident #1"),
+        "{}",
+        text_of(&card)
+    );
+
+    socket.slash_command("s2", ALICE, "C42", "/ic", "ack 1");
+    assert_eq!(socket.next_ack().await, "s2");
+    let reply = bot.fake.next_post().await;
+    assert_eq!(reply.body["channel"], "C42");
+    assert!(
+        text_of(&reply).starts_with("*Acknowledged #1*")
+            && text_of(&reply).contains("by Alice Moreau"),
+        "{}",
+        text_of(&reply)
+    );
+    let changes = bot.stub.pages().status_changes;
+    assert_eq!(changes.len(), 1);
+    assert_eq!(changes[0]["status"], "acknowledged");
+    assert_eq!(
+        changes[0]["from"], ALICE_EMAIL,
+        "PagerDuty was told Alice did it"
+    );
+    bot.shutdown().await;
+}
+
+#[tokio::test]
+async fn events_forged_or_stale_slash_commands_run_nothing() {
+    let mut bot = SlackBot::start(SlackMode::Events, "slash-bad").await;
+    let url = commands_url(&bot);
+    let page = super::fake_slack::slash_command(ALICE, "C42", "/ic", "page db down");
+    let (status, _) =
+        super::fake_slack::push_slash_command(&url, &page, "not-the-secret", now_secs()).await;
+    assert_eq!(status, 401);
+    let (status, _) =
+        super::fake_slack::push_slash_command(&url, &page, SIGNING_SECRET, now_secs() - 301).await;
+    assert_eq!(status, 400);
+
+    // The endpoint still works: a signed command after them is answered, and it is the only answer.
+    let help = super::fake_slack::slash_command(ALICE, "C42", "/ic", "help");
+    let (status, _) =
+        super::fake_slack::push_slash_command(&url, &help, SIGNING_SECRET, now_secs()).await;
+    assert_eq!(status, 200);
+    let post = bot.fake.next_post().await;
+    assert!(
+        text_of(&post).contains("!ic page"),
+        "help: {}",
+        text_of(&post)
+    );
+    let unread = bot.unread_posts_after_drain().await;
+    assert!(unread.is_empty(), "only the help was answered: {unread:?}");
+    assert_eq!(bot.stub.request_count("/incidents"), 0, "nobody paged");
+    assert!(bot.stub.pages().incidents.is_empty());
+    bot.shutdown().await;
+}
+
+#[tokio::test]
+async fn socket_slash_ic_with_an_unknown_subcommand_gets_the_parsers_reply() {
+    let mut bot = SlackBot::start(SlackMode::Socket, "slash-unknown").await;
+    let mut socket = bot.connected_socket().await;
+    socket.slash_command("s1", ALICE, "C42", "/ic", "frobnicate");
+    assert_eq!(socket.next_ack().await, "s1");
+    let post = bot.fake.next_post().await;
+    assert_eq!(post.body["channel"], "C42");
+    assert!(
+        text_of(&post).contains("`!ic frobnicate` is not a command")
+            && text_of(&post).contains("!ic help"),
+        "{}",
+        text_of(&post)
+    );
+    assert!(bot.stub.pages().incidents.is_empty());
+    bot.shutdown().await;
+}

@@ -105,6 +105,7 @@ pub const PAGERDUTY_ENDPOINTS: &[&str] = &[
     "PUT /incidents/{id}",
     "POST /incidents/{id}/notes",
     "POST /schedules/{id}/overrides",
+    "GET /schedules/{id}/overrides",
     "DELETE /schedules/{id}/overrides/{id}",
 ];
 

@@ -181,6 +181,17 @@ pub trait PagerDutyApi: Send + Sync + 'static {
         Err(no_schedule_writes())
     }
 
+    /// The overrides in force in a schedule at some time between `since` and `until`
+    /// (`GET /schedules/{id}/overrides?since=..&until=..`).
+    async fn overrides(
+        &self,
+        _schedule_id: &str,
+        _since: SystemTime,
+        _until: SystemTime,
+    ) -> Result<Vec<ScheduleOverride>, PagerDutyError> {
+        Err(no_schedule_writes())
+    }
+
     /// `DELETE /schedules/{id}/overrides/{override_id}`.
     async fn delete_override(
         &self,

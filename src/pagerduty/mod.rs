@@ -589,6 +589,39 @@ impl PagerDutyApi for PagerDutyClient {
         wire::override_of(&answer).map_err(PagerDutyError::Malformed)?
     }
 
+    async fn overrides(
+        &self,
+        schedule_id: &str,
+        since: SystemTime,
+        until: SystemTime,
+    ) -> Result<Vec<ScheduleOverride>, PagerDutyError> {
+        let (since, until) = (
+            icbot_actors::utc::rfc3339(since),
+            icbot_actors::utc::rfc3339(until),
+        );
+        let answer: serde_json::Value = self
+            .get(
+                self.endpoint(
+                    &["schedules", schedule_id, "overrides"],
+                    &[("since", &since), ("until", &until)],
+                ),
+                "GET /schedules/{id}/overrides",
+                "overrides",
+            )
+            .await?;
+        let items = answer
+            .get("overrides")
+            .and_then(|o| o.as_array())
+            .ok_or_else(|| PagerDutyError::Malformed("no `overrides` list".into()))?;
+        items
+            .iter()
+            .map(|item| {
+                wire::override_of(&serde_json::json!({ "override": item }))
+                    .map_err(PagerDutyError::Malformed)?
+            })
+            .collect()
+    }
+
     async fn delete_override(
         &self,
         schedule_id: &str,

@@ -21,6 +21,7 @@
 //! - `POST /schedules/{id}/overrides` `{"overrides": [{start, end, user: {id, type: "user_reference"},
 //!   time_zone}]}`: 201 `[{"status": 201, "override": {id, start, end, user}}]`, one per override (an item
 //!   with `status: 400` for an unknown user or bad times); 404 for an unknown schedule.
+//! - `GET /schedules/{id}/overrides?since=..&until=..`: `{"overrides": [..]}`, those in force in the window.
 //! - `DELETE /schedules/{id}/overrides/{override_id}`: 204; 404 for an override it does not hold.
 //! - `POST /incidents`: 201 `{"incident": {id, incident_number, title, status: "triggered", html_url,
 //!   incident_key, ..}}`. 400 when `type` is not `incident`, the title is empty, the service is unknown, there

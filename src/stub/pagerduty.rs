@@ -26,7 +26,10 @@ pub(super) fn router() -> Router<Arc<StubState>> {
         .route("/users/{id}", get(get_user))
         .route("/users/{id}/contact_methods", get(list_contact_methods))
         .route("/schedules", get(list_schedules))
-        .route("/schedules/{id}/overrides", post(create_override))
+        .route(
+            "/schedules/{id}/overrides",
+            post(create_override).get(list_overrides),
+        )
         .route(
             "/schedules/{id}/overrides/{override_id}",
             delete(delete_override),
@@ -887,6 +890,37 @@ async fn create_override(
         inner.overrides.push(made);
     }
     Ok((StatusCode::CREATED, Json(Value::Array(answers))).into_response())
+}
+
+/// `GET /schedules/{id}/overrides?since=..&until=..`: `{"overrides": [{id, start, end, user}]}`, those in
+/// force at some time in the window (all held when a bound is missing).
+async fn list_overrides(
+    State(state): State<Arc<StubState>>,
+    Path(schedule_id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, PdError> {
+    let query = QueryParams::parse(raw.as_deref());
+    let bound = |key: &'static str| query.one(key).and_then(icbot_actors::utc::parse_rfc3339);
+    let (since, until) = (bound("since"), bound("until"));
+    let render = Render {
+        base: &state.base_url,
+    };
+    let inner = state.lock();
+    let listed: Vec<Value> = inner
+        .overrides
+        .iter()
+        .filter(|o| o.schedule_id == schedule_id)
+        .filter(|o| since.is_none_or(|s| o.end > s) && until.is_none_or(|u| o.start < u))
+        .map(|o| {
+            let name = inner
+                .data
+                .user(&o.user_id)
+                .map_or(o.user_id.clone(), |u| u.name.clone());
+            json!({ "id": o.id, "start": rfc3339(o.start), "end": rfc3339(o.end),
+                    "user": render.user_ref(&o.user_id, &name) })
+        })
+        .collect();
+    Ok(Json(json!({ "overrides": listed })).into_response())
 }
 
 /// `DELETE /schedules/{id}/overrides/{override_id}`: `204`, or `404` for an override not held.

@@ -71,6 +71,27 @@ async fn cover_puts_the_caller_on_call_at_once_and_cancel_takes_them_off() {
 }
 
 #[tokio::test]
+async fn a_cover_made_before_a_restart_is_found_in_pagerduty_and_cancelled() {
+    let mut bot = spawn_bot("cover-restart").await;
+    as_dana(&bot, "dana.okafor@example.com");
+    let out = bot.say("!ic cover Edge 3h").await;
+    assert!(out.starts_with("Dana Okafor covers Edge from "), "{out}");
+    bot.restart().await;
+    as_dana(&bot, "dana.okafor@example.com");
+    let (cancelled, _) = bot.say_in("after", "!ic cover edge cancel").await;
+    assert!(
+        cancelled.starts_with("Cancelled Dana Okafor's cover of Edge"),
+        "{cancelled}"
+    );
+    let (listing, _) = bot.say_in("after", "!ic responders").await;
+    assert!(
+        !line_of(&listing, "Edge").contains("Dana Okafor"),
+        "{listing}"
+    );
+    bot.shutdown().await;
+}
+
+#[tokio::test]
 async fn an_unknown_label_lists_the_known_ones() {
     let bot = spawn_bot("cover-label").await;
     as_dana(&bot, "dana.okafor@example.com");

@@ -4,7 +4,8 @@
 //! The caller must be a PagerDuty user, matched by their chat email (the on-call snapshot's people first,
 //! else PagerDuty's user search, exact email only): nobody is put on call on a guess. The create is sent once:
 //! one without an answer is reported "not confirmed", never re-sent. The overrides made are kept in memory
-//! ([`CoverBook`]) for `cancel`. The command runner refreshes the on-call cache after a change, so `!ic` shows
+//! ([`CoverBook`]) for `cancel`; one made before a restart is found in PagerDuty's list of the schedule's
+//! overrides. The command runner refreshes the on-call cache after a change, so `!ic` shows
 //! it at once.
 
 use std::collections::HashMap;
@@ -19,7 +20,7 @@ use crate::reply::Reply;
 use crate::truncate::truncate;
 
 /// The overrides this bot made, by schedule id and PagerDuty user: what `cancel` removes. Lost on restart
-/// (an override made before is removed in PagerDuty).
+/// (then `cancel` asks PagerDuty).
 #[derive(Debug, Default)]
 pub struct CoverBook(Mutex<HashMap<(String, UserId), ScheduleOverride>>);
 
@@ -158,11 +159,37 @@ pub async fn cancel(
         book.retain(|_, o| o.end > now);
         book.get(&key).cloned()
     };
-    let Some(made) = made else {
-        return Covered::refused(Reply::text(format!(
-            "You have no cover on {} made here (since the bot last started); nothing was changed. An older one is removed in PagerDuty.",
-            schedule.label
-        )));
+    let made = match made {
+        Some(made) => made,
+        // Not made since this start: PagerDuty's list of the overrides in force says.
+        None => match flatten(
+            deadline
+                .timeout(ctx.pagerduty.overrides(&schedule.id, now, now + ctx.max_cover))
+                .await,
+        ) {
+            Ok(listed) => match listed
+                .into_iter()
+                .filter(|o| o.user == person.id && o.end > now)
+                .min_by_key(|o| o.start)
+            {
+                Some(found) => found,
+                None => {
+                    return Covered::refused(Reply::text(format!(
+                        "You have no cover on {}; nothing was changed.",
+                        schedule.label
+                    )))
+                }
+            },
+            Err(e) => {
+                return Covered::refused(
+                    Reply::text(format!(
+                        "⚠ Cannot find your cover on {}: {e}. Nothing was changed; use PagerDuty directly.",
+                        schedule.label
+                    ))
+                    .alerting(),
+                )
+            }
+        },
     };
     let deleted = flatten(
         deadline

@@ -412,6 +412,7 @@ fn command_context(
         page_channels: config.access.page_channels.clone(),
         allow_dm: config.access.allow_dm,
         admins: config.access.admins.clone(),
+        max_cover: config.access.max_cover,
     };
     let chaos = config.admin.chaos.then_some(root::crash as CrashFn);
     Arc::new(

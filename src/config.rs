@@ -163,6 +163,12 @@ pub struct AccessSettings {
     /// `U0123ABC`, `console` on the console. Empty: nobody.
     #[serde(default)]
     pub admins: Vec<String>,
+    /// The longest `!ic cover` (a PagerDuty schedule override), such as `"12h"`.
+    #[serde(
+        default = "defaults::max_cover",
+        deserialize_with = "duration::deserialize"
+    )]
+    pub max_cover: Duration,
 }
 
 impl Default for AccessSettings {
@@ -171,6 +177,7 @@ impl Default for AccessSettings {
             page_channels: Vec::new(),
             allow_dm: true,
             admins: Vec::new(),
+            max_cover: defaults::max_cover(),
         }
     }
 }
@@ -374,6 +381,10 @@ mod defaults {
     pub fn lookup_deadline() -> Duration {
         Duration::from_secs(5)
     }
+    pub fn max_cover() -> Duration {
+        icbot_actors::commands::access::DEFAULT_MAX_COVER
+    }
+
     pub fn max_rate_limit_retries() -> u32 {
         2
     }
@@ -1029,6 +1040,38 @@ mod tests {
             ),
             "{:?}",
             report.problems
+        );
+    }
+
+    #[test]
+    fn max_cover_defaults_to_12h_and_is_checked_with_key_and_line() {
+        let c = Config::parse(MINIMAL, no_env()).unwrap();
+        assert_eq!(c.access.max_cover, Duration::from_secs(12 * 3600));
+        let set = check(
+            &format!("{MINIMAL}\n[access]\nmax_cover = \"4h\"\n"),
+            no_env(),
+        );
+        assert_eq!(
+            set.config.unwrap().access.max_cover,
+            Duration::from_secs(4 * 3600)
+        );
+        let bad = check(
+            &format!("{MINIMAL}\n[access]\nmax_cover = \"soon\"\n"),
+            no_env(),
+        );
+        assert!(
+            shown_has(&bad.problems, "access.max_cover (line "),
+            "{:?}",
+            bad.problems
+        );
+        let zero = check(
+            &format!("{MINIMAL}\n[access]\nmax_cover = \"0s\"\n"),
+            no_env(),
+        );
+        assert!(
+            shown_has(&zero.problems, "access.max_cover"),
+            "{:?}",
+            zero.problems
         );
     }
 

@@ -89,6 +89,8 @@ pub const COMMAND_LABELS: &[&str] = &[
     "ack",
     "resolve",
     "note",
+    "cover",
+    "cover_cancel",
     "invalid",
 ];
 
@@ -102,6 +104,9 @@ pub const PAGERDUTY_ENDPOINTS: &[&str] = &[
     "POST /incidents/{id}/responder_requests",
     "PUT /incidents/{id}",
     "POST /incidents/{id}/notes",
+    "POST /schedules/{id}/overrides",
+    "GET /schedules/{id}/overrides",
+    "DELETE /schedules/{id}/overrides/{id}",
 ];
 
 /// The root's children, by registry name, for [`ACTOR_RESTARTS_TOTAL`] (stalk actors come and go with their

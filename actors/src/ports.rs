@@ -102,6 +102,15 @@ pub struct UsersPage {
     pub next_offset: Option<usize>,
 }
 
+/// A schedule override: `user` on call in a schedule from `start` to `end`, whoever the rotation says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduleOverride {
+    pub id: String,
+    pub user: UserId,
+    pub start: SystemTime,
+    pub end: SystemTime,
+}
+
 /// PagerDuty's REST API v2, as much of it as the bot uses. The implementation owns base URL, token, `From`
 /// header, timeouts and the bounded 429 retries.
 #[async_trait]
@@ -158,6 +167,46 @@ pub trait PagerDutyApi: Send + Sync + 'static {
         text: &str,
         from: Option<&str>,
     ) -> Result<(), PagerDutyError>;
+
+    /// `POST /schedules/{id}/overrides`: `user` on call in the schedule from `start` to `end` (UTC). Never
+    /// retried after a timeout: the caller reports it as not confirmed. Implementations without schedule
+    /// writes refuse.
+    async fn create_override(
+        &self,
+        _schedule_id: &str,
+        _user: &UserId,
+        _start: SystemTime,
+        _end: SystemTime,
+    ) -> Result<ScheduleOverride, PagerDutyError> {
+        Err(no_schedule_writes())
+    }
+
+    /// The overrides in force in a schedule at some time between `since` and `until`
+    /// (`GET /schedules/{id}/overrides?since=..&until=..`).
+    async fn overrides(
+        &self,
+        _schedule_id: &str,
+        _since: SystemTime,
+        _until: SystemTime,
+    ) -> Result<Vec<ScheduleOverride>, PagerDutyError> {
+        Err(no_schedule_writes())
+    }
+
+    /// `DELETE /schedules/{id}/overrides/{override_id}`.
+    async fn delete_override(
+        &self,
+        _schedule_id: &str,
+        _override_id: &str,
+    ) -> Result<(), PagerDutyError> {
+        Err(no_schedule_writes())
+    }
+}
+
+fn no_schedule_writes() -> PagerDutyError {
+    PagerDutyError::Rejected {
+        status: 501,
+        message: "this PagerDuty connection does not change schedules".into(),
+    }
 }
 
 /// A chat platform refused or failed a call.

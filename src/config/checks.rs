@@ -32,6 +32,7 @@ pub fn problems(config: &Config, secrets: &Secrets) -> Vec<Problem> {
             ),
         ));
     }
+    positive("access.max_cover", config.access.max_cover, &mut out);
     if config.pager.audit_max_bytes < MIN_AUDIT_BYTES {
         out.push(Problem::new(
             "pager.audit_max_bytes",

@@ -27,7 +27,7 @@ use icbot_actors::cache::oncall::{OnCallEntry, Person, UserId};
 use icbot_actors::metric_names;
 use icbot_actors::ports::{
     Incident, IncidentState, IncidentStatus, NewIncident, PagerDutyApi, PagerDutyError,
-    UsersPage as PeoplePage,
+    ScheduleOverride, UsersPage as PeoplePage,
 };
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::Method;
@@ -561,6 +561,79 @@ impl PagerDutyApi for PagerDutyClient {
         )
         .await
         .map_err(errors::of_incident_write)?;
+        Ok(())
+    }
+
+    async fn create_override(
+        &self,
+        schedule_id: &str,
+        user: &UserId,
+        start: SystemTime,
+        end: SystemTime,
+    ) -> Result<ScheduleOverride, PagerDutyError> {
+        let body = serde_json::json!({ "overrides": [{
+            "start": icbot_actors::utc::rfc3339(start),
+            "end": icbot_actors::utc::rfc3339(end),
+            "user": { "id": user.0, "type": "user_reference" },
+            "time_zone": "UTC",
+        }]});
+        let answer = self
+            .post(
+                self.endpoint(&["schedules", schedule_id, "overrides"], &[]),
+                "POST /schedules/{id}/overrides",
+                &body,
+            )
+            .await?;
+        let answer: serde_json::Value =
+            serde_json::from_slice(&answer).map_err(|e| errors::malformed("overrides", &e))?;
+        wire::override_of(&answer).map_err(PagerDutyError::Malformed)?
+    }
+
+    async fn overrides(
+        &self,
+        schedule_id: &str,
+        since: SystemTime,
+        until: SystemTime,
+    ) -> Result<Vec<ScheduleOverride>, PagerDutyError> {
+        let (since, until) = (
+            icbot_actors::utc::rfc3339(since),
+            icbot_actors::utc::rfc3339(until),
+        );
+        let answer: serde_json::Value = self
+            .get(
+                self.endpoint(
+                    &["schedules", schedule_id, "overrides"],
+                    &[("since", &since), ("until", &until)],
+                ),
+                "GET /schedules/{id}/overrides",
+                "overrides",
+            )
+            .await?;
+        let items = answer
+            .get("overrides")
+            .and_then(|o| o.as_array())
+            .ok_or_else(|| PagerDutyError::Malformed("no `overrides` list".into()))?;
+        items
+            .iter()
+            .map(|item| {
+                wire::override_of(&serde_json::json!({ "override": item }))
+                    .map_err(PagerDutyError::Malformed)?
+            })
+            .collect()
+    }
+
+    async fn delete_override(
+        &self,
+        schedule_id: &str,
+        override_id: &str,
+    ) -> Result<(), PagerDutyError> {
+        self.send(
+            Method::DELETE,
+            self.endpoint(&["schedules", schedule_id, "overrides", override_id], &[]),
+            "DELETE /schedules/{id}/overrides/{id}",
+            None,
+        )
+        .await?;
         Ok(())
     }
 }

@@ -566,3 +566,87 @@ mod tests {
         );
     }
 }
+
+/// The one override of a `POST /schedules/{id}/overrides` answer: an array of `{"status", "override"}` (or,
+/// from older accounts, `{"override": ..}`). `Err` is an unreadable answer; `Ok(Err)` PagerDuty refusing the
+/// override within a 2xx answer.
+pub(crate) fn override_of(
+    answer: &serde_json::Value,
+) -> Result<
+    Result<icbot_actors::ports::ScheduleOverride, icbot_actors::ports::PagerDutyError>,
+    String,
+> {
+    let item = match answer {
+        serde_json::Value::Array(items) => items.first().ok_or("an empty list of overrides")?,
+        other => other,
+    };
+    let status = item.get("status").and_then(|s| s.as_u64()).unwrap_or(201);
+    if !(200..300).contains(&status) {
+        let message = item
+            .get("errors")
+            .and_then(|e| e.as_array())
+            .map(|e| {
+                e.iter()
+                    .filter_map(|m| m.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            })
+            .filter(|m| !m.is_empty())
+            .unwrap_or_else(|| "override not created".into());
+        return Ok(Err(icbot_actors::ports::PagerDutyError::Rejected {
+            status: u16::try_from(status).unwrap_or(400),
+            message,
+        }));
+    }
+    let made = item.get("override").ok_or("no `override` in the answer")?;
+    let text = |key: &str| made.get(key).and_then(|v| v.as_str());
+    let time = |key: &str| {
+        text(key)
+            .and_then(icbot_actors::utc::parse_rfc3339)
+            .ok_or(format!("override `{key}` is not a time"))
+    };
+    Ok(Ok(icbot_actors::ports::ScheduleOverride {
+        id: text("id").ok_or("override without an id")?.to_string(),
+        user: icbot_actors::cache::oncall::UserId(
+            made.get("user")
+                .and_then(|u| u.get("id"))
+                .and_then(|v| v.as_str())
+                .ok_or("override without a user")?
+                .to_string(),
+        ),
+        start: time("start")?,
+        end: time("end")?,
+    }))
+}
+
+#[cfg(test)]
+mod override_tests {
+    use super::override_of;
+    use icbot_actors::ports::PagerDutyError;
+    use serde_json::json;
+
+    #[test]
+    fn an_override_is_read_from_the_array_answer() {
+        let answer = json!([{ "status": 201, "override": {
+            "id": "PO1", "start": "2026-11-29T21:00:00Z", "end": "2026-11-29T23:00:00Z",
+            "user": { "id": "PUSR004", "type": "user_reference" } } }]);
+        let made = override_of(&answer).unwrap().unwrap();
+        assert_eq!(made.id, "PO1");
+        assert_eq!(made.user.0, "PUSR004");
+        assert_eq!(made.end.duration_since(made.start).unwrap().as_secs(), 7200);
+    }
+
+    #[test]
+    fn a_refused_override_in_a_2xx_answer_is_a_rejection() {
+        let answer = json!([{ "status": 400, "errors": ["User not found."] }]);
+        assert_eq!(
+            override_of(&answer).unwrap(),
+            Err(PagerDutyError::Rejected {
+                status: 400,
+                message: "User not found.".into()
+            })
+        );
+        assert!(override_of(&json!([])).is_err());
+        assert!(override_of(&json!([{ "status": 201 }])).is_err());
+    }
+}

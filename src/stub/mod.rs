@@ -10,13 +10,19 @@
 //! written `key[]=`, `key%5B%5D=` or `key=`.
 //! - `GET /oncalls?schedule_ids[]=..&include[]=users`: one entry per person on call, in data order: `user`
 //!   (a full user with `include[]=users`, else a `user_reference`), `schedule` and `escalation_policy`
-//!   references, `escalation_level`, `start`, `end` (null when open-ended). No `schedule_ids` = all.
+//!   references, `escalation_level`, `start`, `end` (null when open-ended). No `schedule_ids` = all. While
+//!   a schedule has an override in force, its user is the one on call there (level 1), as in PagerDuty.
 //! - `GET /users?query=..&include[]=contact_methods`: users whose name or email contains `query`
 //!   (case-insensitive); contact methods are full objects with the include, references without.
 //! - `GET /users/{id}?include[]=contact_methods`: `{"user": ..}`; 404 (code 2100) when unknown.
 //! - `GET /users/{id}/contact_methods`: `{"contact_methods": [..]}` as full objects (`country_code` on
 //!   phone and SMS only).
 //! - `GET /schedules?query=..`: `{"schedules": [..]}` with each schedule's policy and on-call users.
+//! - `POST /schedules/{id}/overrides` `{"overrides": [{start, end, user: {id, type: "user_reference"},
+//!   time_zone}]}`: 201 `[{"status": 201, "override": {id, start, end, user}}]`, one per override (an item
+//!   with `status: 400` for an unknown user or bad times); 404 for an unknown schedule.
+//! - `GET /schedules/{id}/overrides?since=..&until=..`: `{"overrides": [..]}`, those in force in the window.
+//! - `DELETE /schedules/{id}/overrides/{override_id}`: 204; 404 for an override it does not hold.
 //! - `POST /incidents`: 201 `{"incident": {id, incident_number, title, status: "triggered", html_url,
 //!   incident_key, ..}}`. 400 when `type` is not `incident`, the title is empty, the service is unknown, there
 //!   is more than one assignment, or the assignee is not a known user. As PagerDuty does, an `incident_key`
@@ -144,6 +150,9 @@ struct StubInner {
     pages: PagesLog,
     incidents: Vec<IncidentRecord>,
     incident_count: u64,
+    /// Schedule overrides made with `POST /schedules/{id}/overrides`, not yet deleted.
+    overrides: Vec<pagerduty::StubOverride>,
+    override_count: u64,
     /// Emails whose incident writes get 403 (read-only users), see [`StubHandle::forbid_writes_by`].
     read_only: Vec<String>,
     requests: BTreeMap<String, usize>,
@@ -253,6 +262,8 @@ impl StubServer {
                 pages: PagesLog::default(),
                 incidents: Vec::new(),
                 incident_count: 0,
+                overrides: Vec::new(),
+                override_count: 0,
                 read_only: Vec::new(),
                 requests: BTreeMap::new(),
                 alerts,

@@ -1,5 +1,5 @@
 //! The PagerDuty REST API v2 routes of the stub: on-calls, users, contact methods, schedules, incidents and
-//! responder requests, with PagerDuty's authentication, pagination and error bodies.
+//! responder requests, schedule overrides (which `/oncalls` then answers), with PagerDuty's authentication, pagination and error bodies.
 
 use std::sync::Arc;
 
@@ -8,12 +8,14 @@ use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::data::{render_time, rfc3339, StubContact, StubData, StubSchedule, StubUser};
+use super::data::{
+    render_time, rfc3339, StubContact, StubData, StubOnCall, StubSchedule, StubUser,
+};
 use super::StubState;
 
 /// The PagerDuty routes, behind the credentials check.
@@ -24,6 +26,14 @@ pub(super) fn router() -> Router<Arc<StubState>> {
         .route("/users/{id}", get(get_user))
         .route("/users/{id}/contact_methods", get(list_contact_methods))
         .route("/schedules", get(list_schedules))
+        .route(
+            "/schedules/{id}/overrides",
+            post(create_override).get(list_overrides),
+        )
+        .route(
+            "/schedules/{id}/overrides/{override_id}",
+            delete(delete_override),
+        )
         .route("/incidents", post(create_incident).get(list_incidents))
         .route(
             "/incidents/{id}/responder_requests",
@@ -322,16 +332,31 @@ async fn list_oncalls(
     };
     let (entries, count, fields) = {
         let inner = state.lock();
+        let now = std::time::SystemTime::now();
         let matching: Vec<_> = inner
             .data
             .schedules
             .iter()
             .filter(|s| schedule_ids.is_empty() || schedule_ids.contains(&s.id.as_str()))
             .flat_map(|schedule| {
-                schedule
-                    .on_call
+                // An active override takes the schedule over, as in PagerDuty: its user is who is on call.
+                let covering: Vec<StubOnCall> = inner
+                    .overrides
                     .iter()
-                    .map(move |on_call| (schedule, on_call))
+                    .filter(|o| o.schedule_id == schedule.id && o.start <= now && now < o.end)
+                    .map(|o| StubOnCall {
+                        user_id: o.user_id.clone(),
+                        escalation_level: 1,
+                        start: Some(rfc3339(o.start)),
+                        end: Some(rfc3339(o.end)),
+                    })
+                    .collect();
+                let on_call = if covering.is_empty() {
+                    schedule.on_call.clone()
+                } else {
+                    covering
+                };
+                on_call.into_iter().map(move |on_call| (schedule, on_call))
             })
             .collect();
         let count = matching.len();
@@ -784,6 +809,135 @@ async fn update_incident(
     };
     tracing::info!(incident = %incident_id, %status, %from, "stub incident status changed");
     Ok(Json(json!({ "incident": render.incident(&updated) })).into_response())
+}
+
+/// A schedule override the stub holds: `user_id` on call in `schedule_id` from `start` to `end`.
+#[derive(Debug, Clone)]
+pub(super) struct StubOverride {
+    pub(super) id: String,
+    pub(super) schedule_id: String,
+    pub(super) user_id: String,
+    pub(super) start: std::time::SystemTime,
+    pub(super) end: std::time::SystemTime,
+}
+
+/// `POST /schedules/{id}/overrides` `{"overrides": [{start, end, user: {id, type}, time_zone}]}`: answers
+/// `201` with `[{"status": 201, "override": {id, start, end, user}}]`, one per override.
+async fn create_override(
+    State(state): State<Arc<StubState>>,
+    Path(schedule_id): Path<String>,
+    body: Bytes,
+) -> Result<Response, PdError> {
+    let received = json_body(&body)?;
+    let Some(items) = received.get("overrides").and_then(|o| o.as_array()) else {
+        return Err(invalid("The body must have an `overrides` array."));
+    };
+    let render = Render {
+        base: &state.base_url,
+    };
+    let mut answers = Vec::new();
+    let mut inner = state.lock();
+    let Some(schedule_name) = inner
+        .data
+        .schedules
+        .iter()
+        .find(|s| s.id == schedule_id)
+        .map(|s| s.name.clone())
+    else {
+        return Err(not_found(format!("Schedule {schedule_id} not found.")));
+    };
+    for item in items {
+        let time = |key: &str| {
+            item.get(key)
+                .and_then(|v| v.as_str())
+                .and_then(icbot_actors::utc::parse_rfc3339)
+        };
+        let user_id = item
+            .get("user")
+            .filter(|u| u.get("type").and_then(|t| t.as_str()) == Some("user_reference"))
+            .and_then(|u| u.get("id"))
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_owned();
+        let (Some(start), Some(end)) = (time("start"), time("end")) else {
+            answers.push(
+                json!({ "status": 400, "errors": ["Override start and end must be times."] }),
+            );
+            continue;
+        };
+        if end <= start {
+            answers
+                .push(json!({ "status": 400, "errors": ["Override must end after it starts."] }));
+            continue;
+        }
+        let Some(user) = inner.data.user(&user_id).cloned() else {
+            answers.push(json!({ "status": 400, "errors": ["User not found."] }));
+            continue;
+        };
+        inner.override_count += 1;
+        let made = StubOverride {
+            id: format!("PO{:05}", inner.override_count),
+            schedule_id: schedule_id.clone(),
+            user_id: user.id.clone(),
+            start,
+            end,
+        };
+        tracing::info!(schedule = %schedule_id, schedule_name = %schedule_name, user = %user.id, override_id = %made.id, "stub override made");
+        answers.push(json!({ "status": 201, "override": {
+            "id": made.id, "start": rfc3339(start), "end": rfc3339(end),
+            "user": render.user_ref(&user.id, &user.name),
+        }}));
+        inner.overrides.push(made);
+    }
+    Ok((StatusCode::CREATED, Json(Value::Array(answers))).into_response())
+}
+
+/// `GET /schedules/{id}/overrides?since=..&until=..`: `{"overrides": [{id, start, end, user}]}`, those in
+/// force at some time in the window (all held when a bound is missing).
+async fn list_overrides(
+    State(state): State<Arc<StubState>>,
+    Path(schedule_id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, PdError> {
+    let query = QueryParams::parse(raw.as_deref());
+    let bound = |key: &'static str| query.one(key).and_then(icbot_actors::utc::parse_rfc3339);
+    let (since, until) = (bound("since"), bound("until"));
+    let render = Render {
+        base: &state.base_url,
+    };
+    let inner = state.lock();
+    let listed: Vec<Value> = inner
+        .overrides
+        .iter()
+        .filter(|o| o.schedule_id == schedule_id)
+        .filter(|o| since.is_none_or(|s| o.end > s) && until.is_none_or(|u| o.start < u))
+        .map(|o| {
+            let name = inner
+                .data
+                .user(&o.user_id)
+                .map_or(o.user_id.clone(), |u| u.name.clone());
+            json!({ "id": o.id, "start": rfc3339(o.start), "end": rfc3339(o.end),
+                    "user": render.user_ref(&o.user_id, &name) })
+        })
+        .collect();
+    Ok(Json(json!({ "overrides": listed })).into_response())
+}
+
+/// `DELETE /schedules/{id}/overrides/{override_id}`: `204`, or `404` for an override not held.
+async fn delete_override(
+    State(state): State<Arc<StubState>>,
+    Path((schedule_id, override_id)): Path<(String, String)>,
+) -> Result<Response, PdError> {
+    let mut inner = state.lock();
+    let before = inner.overrides.len();
+    inner
+        .overrides
+        .retain(|o| !(o.schedule_id == schedule_id && o.id == override_id));
+    if inner.overrides.len() == before {
+        return Err(not_found(format!("Override {override_id} not found.")));
+    }
+    tracing::info!(schedule = %schedule_id, override_id = %override_id, "stub override deleted");
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 #[derive(Debug, Deserialize)]

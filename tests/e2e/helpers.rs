@@ -31,6 +31,8 @@ pub struct RecordingChat {
     pub tracking: std::sync::atomic::AtomicBool,
     /// Every edit: the message (channel, ts) and its new content.
     pub updates: Mutex<Vec<(MessageRef, Reply)>>,
+    /// The email each chat user's profile shows (`email_of`); absent: none.
+    pub emails: Mutex<std::collections::HashMap<String, String>>,
 }
 
 impl RecordingChat {
@@ -121,6 +123,15 @@ impl ChatOut for RecordingChat {
             channel: to.channel.clone(),
             ts: format!("ts-{n}"),
         }))
+    }
+
+    async fn email_of(&self, chat_user: &str) -> Result<Option<String>, ChatError> {
+        Ok(self
+            .emails
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(chat_user)
+            .cloned())
     }
 
     async fn update(&self, message: &MessageRef, reply: &Reply) -> Result<(), ChatError> {

@@ -4,6 +4,7 @@
 mod admin;
 mod chat_admin;
 mod console;
+mod cover;
 mod faults;
 mod first_hour;
 mod ha;

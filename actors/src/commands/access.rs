@@ -16,7 +16,12 @@ pub struct AccessPolicy {
     /// Chat user ids (Slack member ids such as `U0123ABC`; `console` on the console) who may use the admin
     /// commands (`!ic refresh`, `!ic crash`). Empty: nobody.
     pub admins: Vec<String>,
+    /// `[access] max_cover`: the longest `!ic cover`.
+    pub max_cover: std::time::Duration,
 }
+
+/// `[access] max_cover` when not set: 12 hours.
+pub const DEFAULT_MAX_COVER: std::time::Duration = std::time::Duration::from_secs(12 * 3600);
 
 impl Default for AccessPolicy {
     fn default() -> Self {
@@ -24,6 +29,7 @@ impl Default for AccessPolicy {
             page_channels: Vec::new(),
             allow_dm: true,
             admins: Vec::new(),
+            max_cover: DEFAULT_MAX_COVER,
         }
     }
 }
@@ -50,6 +56,16 @@ impl AccessPolicy {
             let allowed: Vec<String> = self.page_channels.iter().map(|c| format!("#{c}")).collect();
             return Err(Reply::text(format!(
                 "Paging is allowed only in {}.",
+                allowed.join(", ")
+            )));
+        }
+        if command.is_cover()
+            && !self.page_channels.is_empty()
+            && !self.page_channels.contains(channel)
+        {
+            let allowed: Vec<String> = self.page_channels.iter().map(|c| format!("#{c}")).collect();
+            return Err(Reply::text(format!(
+                "Covering a schedule is allowed only in {} (where paging is).",
                 allowed.join(", ")
             )));
         }
@@ -99,6 +115,7 @@ mod tests {
             page_channels: vec!["incidents".into()],
             allow_dm: true,
             admins: vec![],
+            ..AccessPolicy::default()
         };
         assert!(p.check(&msg("incidents", false), &page()).is_ok());
         let refused = p.check(&msg("random", false), &page()).unwrap_err().plain();
@@ -109,11 +126,30 @@ mod tests {
     }
 
     #[test]
+    fn cover_only_in_page_channels() {
+        let p = AccessPolicy {
+            page_channels: vec!["incidents".into()],
+            ..AccessPolicy::default()
+        };
+        let cover = Command::Cover {
+            schedule: "IC Primary".into(),
+            length: std::time::Duration::from_secs(3600),
+        };
+        assert!(p.check(&msg("incidents", false), &cover).is_ok());
+        let refused = p.check(&msg("random", false), &cover).unwrap_err().plain();
+        assert_eq!(
+            refused,
+            "Covering a schedule is allowed only in #incidents (where paging is)."
+        );
+    }
+
+    #[test]
     fn incident_writes_only_in_page_channels_but_the_listing_anywhere() {
         let p = AccessPolicy {
             page_channels: vec!["incidents".into()],
             allow_dm: true,
             admins: vec![],
+            ..AccessPolicy::default()
         };
         let ack = Command::Ack { number: Some(1) };
         assert!(p.check(&msg("incidents", false), &ack).is_ok());
@@ -159,6 +195,7 @@ mod tests {
             page_channels: vec![],
             allow_dm: false,
             admins: vec![],
+            ..AccessPolicy::default()
         };
         assert!(p
             .check(&msg("D1", true), &Command::IncidentCommanders)

@@ -8,6 +8,7 @@
 //!   ones, [`admin`] the admins' `!ic refresh` and `!ic crash`.
 //! - [`incidents`]: `!ic incidents`, `ack`, `resolve`, `note` (after the page), recorded in
 //!   [`incident_audit`].
+//! - [`cover`]: `!ic cover <schedule> [duration]` and `... cancel`, PagerDuty schedule overrides.
 //! - [`access`]: where paging is allowed, whether DMs are answered, who is an admin.
 //! - [`format`]: the `!ic` replies, as [`crate::reply::Reply`] documents.
 //!
@@ -17,6 +18,7 @@ pub mod access;
 pub mod admin;
 #[cfg(test)]
 mod answers_in_time;
+pub mod cover;
 pub mod format;
 pub mod gateway;
 pub mod in_flight;

@@ -2,6 +2,8 @@
 //! are rejected. The help text comes from [`Command::HELP`], and a test parses every example in it, so the help
 //! cannot drift from the parser.
 
+use std::time::Duration;
+
 use crate::cache::directory::UserQuery;
 
 use crate::truncate::truncate;
@@ -66,7 +68,15 @@ pub enum Command {
     },
     /// `!ic note [<number>] <text>`: add a note to an incident.
     Note { number: Option<u64>, text: String },
+    /// `!ic cover <schedule> [duration]`: put the caller on call in a schedule now, for `duration` (default
+    /// [`DEFAULT_COVER`]).
+    Cover { schedule: String, length: Duration },
+    /// `!ic cover <schedule> cancel`: remove the caller's cover there.
+    CancelCover { schedule: String },
 }
+
+/// How long `!ic cover` covers when no duration is given.
+pub const DEFAULT_COVER: Duration = Duration::from_secs(3600);
 
 /// The user typed one of our commands wrongly. The text is what they read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -145,6 +155,16 @@ impl Command {
             about: "add a note to an incident (a leading number is the incident's)",
         },
         HelpEntry {
+            syntax: "!ic cover <schedule> [duration]",
+            example: "!ic cover IC Primary 2h",
+            about: "put yourself on call in a schedule now (default 1h, at most [access] max_cover); needs your chat email to be a PagerDuty user",
+        },
+        HelpEntry {
+            syntax: "!ic cover <schedule> cancel",
+            example: "!ic cover IC Primary cancel",
+            about: "remove the cover you made there",
+        },
+        HelpEntry {
             syntax: "!status",
             example: "!status",
             about: "the overall system state from monitoring",
@@ -195,6 +215,8 @@ impl Command {
             Command::Ack { .. } => "ack",
             Command::Resolve { .. } => "resolve",
             Command::Note { .. } => "note",
+            Command::Cover { .. } => "cover",
+            Command::CancelCover { .. } => "cover_cancel",
         }
     }
 
@@ -211,6 +233,11 @@ impl Command {
                 | Command::PageResponders(_)
                 | Command::PageUsers(..)
         )
+    }
+
+    /// Whether the command changes who is on call (and so who is paged): allowed where paging is.
+    pub fn is_cover(&self) -> bool {
+        matches!(self, Command::Cover { .. } | Command::CancelCover { .. })
     }
 
     /// Whether the command changes an incident (acknowledge, resolve, note): allowed where paging is.
@@ -283,6 +310,7 @@ fn parse_ic(args: &[&str]) -> Result<Command, ParseError> {
             }
             Ok(Command::Note { number, text })
         }
+        "cover" => parse_cover(rest),
         other => Err(usage(&format!(
             "`!ic {}` is not a command.",
             truncate(other, HINT_ECHO_MAX)
@@ -311,6 +339,51 @@ fn no_more(rest: &[&str], command: &str) -> Result<(), ParseError> {
     } else {
         Err(usage(&format!("`{command}` takes no arguments.")))
     }
+}
+
+/// `<label words...> [duration | cancel]`: a last word that is `cancel` or a duration is not the label's.
+fn parse_cover(rest: &[&str]) -> Result<Command, ParseError> {
+    let Some((last, before)) = rest.split_last() else {
+        return Err(usage(
+            "Cover which schedule? `!ic cover <schedule> [duration]`, such as `!ic cover IC Primary 2h`.",
+        ));
+    };
+    let label = |words: &[&str]| truncate(&words.join(" "), HINT_ECHO_MAX * 2).into_owned();
+    if last.eq_ignore_ascii_case("cancel") {
+        if before.is_empty() {
+            return Err(usage("Cancel which cover? `!ic cover <schedule> cancel`."));
+        }
+        return Ok(Command::CancelCover {
+            schedule: label(before),
+        });
+    }
+    let starts_with_digit = last.chars().next().is_some_and(|c| c.is_ascii_digit());
+    if !starts_with_digit {
+        return Ok(Command::Cover {
+            schedule: label(rest),
+            length: DEFAULT_COVER,
+        });
+    }
+    let length = humantime::parse_duration(last).map_err(|_| {
+        usage(&format!(
+            "`{}` is not a duration: write a number and a unit, such as `30m`, `2h` or `1h30m`.",
+            truncate(last, HINT_ECHO_MAX)
+        ))
+    })?;
+    if before.is_empty() {
+        return Err(usage(
+            "Cover which schedule? `!ic cover <schedule> [duration]`.",
+        ));
+    }
+    if length.is_zero() {
+        return Err(usage(
+            "A cover of no time covers nothing: give a duration such as `1h`.",
+        ));
+    }
+    Ok(Command::Cover {
+        schedule: label(before),
+        length,
+    })
 }
 
 fn parse_ack(rest: &[&str]) -> Result<Command, ParseError> {
@@ -897,5 +970,62 @@ mod tests {
             panic!("not a note");
         };
         assert_eq!(text.chars().count(), MAX_NOTE_CHARS + 1);
+    }
+
+    #[test]
+    fn cover_takes_a_label_of_several_words_and_a_duration() {
+        assert_eq!(
+            parse("!ic cover IC Primary 2h"),
+            Ok(Some(Command::Cover {
+                schedule: "IC Primary".into(),
+                length: Duration::from_secs(7200)
+            }))
+        );
+        assert_eq!(
+            parse("!IC Cover database 1h30m"),
+            Ok(Some(Command::Cover {
+                schedule: "database".into(),
+                length: Duration::from_secs(5400)
+            }))
+        );
+    }
+
+    #[test]
+    fn cover_defaults_to_an_hour() {
+        assert_eq!(
+            parse("!ic cover Payments"),
+            Ok(Some(Command::Cover {
+                schedule: "Payments".into(),
+                length: DEFAULT_COVER
+            }))
+        );
+    }
+
+    #[test]
+    fn cover_cancel() {
+        assert_eq!(
+            parse("!ic cover IC Backup CANCEL"),
+            Ok(Some(Command::CancelCover {
+                schedule: "IC Backup".into()
+            }))
+        );
+        assert!(parse("!ic cover cancel").is_err());
+    }
+
+    #[test]
+    fn cover_without_a_schedule_or_with_a_bad_duration_is_an_error() {
+        assert!(parse("!ic cover")
+            .unwrap_err()
+            .0
+            .contains("Cover which schedule?"));
+        assert!(parse("!ic cover 2h")
+            .unwrap_err()
+            .0
+            .contains("Cover which schedule?"));
+        assert!(parse("!ic cover Edge 2x")
+            .unwrap_err()
+            .0
+            .contains("is not a duration"));
+        assert!(parse("!ic cover Edge 0s").is_err());
     }
 }

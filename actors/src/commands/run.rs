@@ -16,6 +16,7 @@ use crate::cache::schedule_cache::{CacheView, ScheduleCacheMessage};
 use crate::chat::InboundMessage;
 use crate::commands::access::AccessPolicy;
 use crate::commands::admin as admin_commands;
+use crate::commands::cover::{self, CoverBook, CoverContext, Covered};
 use crate::commands::format;
 use crate::commands::incident_audit::IncidentAudit;
 use crate::commands::incidents::{self, Change, IncidentsContext};
@@ -73,6 +74,8 @@ pub struct CommandContext {
     pub audit: Option<Arc<AuditLog>>,
     /// Where `!ic incidents`, `ack`, `resolve` and `note` are recorded.
     pub incident_audit: Option<Arc<IncidentAudit>>,
+    /// The schedule overrides `!ic cover` made, for `cancel`.
+    pub covers: CoverBook,
     /// The last view the cache gave, used while the cache restarts.
     last_view: Mutex<Option<CacheView>>,
     /// `[display] time_zone`: times for readers whose chat does not say their own zone.
@@ -95,6 +98,7 @@ impl CommandContext {
             chaos: None,
             audit: None,
             incident_audit: None,
+            covers: CoverBook::default(),
             last_view: Mutex::new(None),
             display_zone: ReaderZone::utc(),
         }
@@ -195,6 +199,56 @@ impl CommandContext {
         }
     }
 
+    /// What the cover commands use: the configured schedules, who is who, and the caller's time zone.
+    async fn cover_context(&self, msg: &InboundMessage, deadline: Deadline) -> CoverContext<'_> {
+        let within = Deadline::after(deadline.remaining() / 4);
+        let (view, zone) = tokio::join!(self.view(within), self.reader_zone(&msg.user, within));
+        let (snapshot, schedules) = match view {
+            Some(v) => (
+                v.snapshot,
+                v.incident_commanders
+                    .into_iter()
+                    .chain(v.responders)
+                    .collect(),
+            ),
+            None => (None, Vec::new()),
+        };
+        CoverContext {
+            pagerduty: self.pagerduty.as_ref(),
+            chat: self.chat.as_ref(),
+            snapshot,
+            schedules,
+            book: &self.covers,
+            zone,
+            max_cover: self.access.max_cover,
+        }
+    }
+
+    /// After a cover changed who is on call: the cache refreshes now, so `!ic` shows it. A refresh that
+    /// fails is said under the reply (the cover itself stands).
+    async fn refreshed(&self, covered: Covered, deadline: Deadline) -> Reply {
+        if !covered.changed {
+            return covered.reply;
+        }
+        let refreshed = ask(
+            &self.names.schedule_cache(),
+            "the on-call cache",
+            deadline,
+            ScheduleCacheMessage::RefreshNow,
+        )
+        .await;
+        let problem = match refreshed {
+            Ok(Ok(())) => return covered.reply,
+            Ok(Err(e)) => e.to_string(),
+            Err(e) => e.to_string(),
+        };
+        tracing::warn!(error = %problem, "refresh after a cover failed");
+        Reply::text(format!(
+            "{}\n(The on-call list is not refreshed yet: {problem}.)",
+            covered.reply.plain()
+        ))
+    }
+
     /// By when a page must have looked up whom to page: as `!ic who` would, within the lookup deadline, so the
     /// rest of the page deadline is PagerDuty's; never after `answer_by`.
     fn page_lookups_by(&self, answer_by: Deadline) -> Deadline {
@@ -248,6 +302,17 @@ pub async fn run_command(
                 let snapshot = ctx.snapshot(deadline).await;
                 let change = Change::Resolve { note };
                 incidents::change(&ctx.incidents(snapshot), msg, number, change, deadline).await
+            }
+            Command::Cover { schedule, length } => {
+                let cover_ctx = ctx.cover_context(msg, deadline).await;
+                let covered =
+                    cover::cover(&cover_ctx, &msg.user, &schedule, length, deadline).await;
+                ctx.refreshed(covered, deadline).await
+            }
+            Command::CancelCover { schedule } => {
+                let cover_ctx = ctx.cover_context(msg, deadline).await;
+                let covered = cover::cancel(&cover_ctx, &msg.user, &schedule, deadline).await;
+                ctx.refreshed(covered, deadline).await
             }
             Command::Note { number, text } => {
                 let snapshot = ctx.snapshot(deadline).await;

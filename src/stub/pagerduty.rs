@@ -541,6 +541,19 @@ fn json_body(body: &Bytes) -> Result<Value, PdError> {
         .map_err(|e| invalid(format!("The request body is not valid JSON: {e}")))
 }
 
+/// The object a JSON body wraps under `key` (`{"note": {...}}`), as PagerDuty's writes take it.
+fn wrapped<T: serde::de::DeserializeOwned>(body: &Bytes, key: &str) -> Result<T, PdError> {
+    let received = json_body(body)?.get(key).cloned().unwrap_or(Value::Null);
+    serde_json::from_value(received).map_err(|e| {
+        let article = if key.starts_with(['a', 'e', 'i', 'o', 'u']) {
+            "an"
+        } else {
+            "a"
+        };
+        invalid(format!("The body must have {article} `{key}` object: {e}"))
+    })
+}
+
 /// `POST /incidents` with one assignee.
 async fn create_incident(
     State(state): State<Arc<StubState>>,
@@ -769,12 +782,7 @@ async fn update_incident(
     body: Bytes,
 ) -> Result<Response, PdError> {
     let from = from_email(&headers).unwrap_or_default();
-    let received = json_body(&body)?
-        .get("incident")
-        .cloned()
-        .unwrap_or(Value::Null);
-    let change: IncidentChange = serde_json::from_value(received)
-        .map_err(|e| invalid(format!("The body must have an `incident` object: {e}")))?;
+    let change: IncidentChange = wrapped(&body, "incident")?;
     if !matches!(
         change.kind.as_deref(),
         Some("incident_reference") | Some("incident")
@@ -953,12 +961,7 @@ async fn add_note(
     body: Bytes,
 ) -> Result<Response, PdError> {
     let from = from_email(&headers).unwrap_or_default();
-    let received = json_body(&body)?
-        .get("note")
-        .cloned()
-        .unwrap_or(Value::Null);
-    let note: NoteBody = serde_json::from_value(received)
-        .map_err(|e| invalid(format!("The body must have a `note` object: {e}")))?;
+    let note: NoteBody = wrapped(&body, "note")?;
     let content = note.content.unwrap_or_default();
     if content.trim().is_empty() {
         return Err(invalid("Note content cannot be empty."));

@@ -5,16 +5,21 @@
 
 use async_trait::async_trait;
 use icbot_actors::cache::oncall::OnCallSnapshot;
+use icbot_actors::chat::ChatTarget;
 use icbot_actors::pager::page::{PriorPage, PriorState};
 use icbot_actors::ports::{
-    Coordination, CoordinationError, Incident, LeaderTerm, PageClaim, PageClaimed,
+    Coordination, CoordinationError, Incident, LeaderTerm, PageClaim, PageClaimed, ReplicaRole,
+    SharedStalk, StalkAdded,
 };
+use icbot_actors::status::stalk::Posted;
 
 use super::fence::{Fence, FencedWrite};
+use super::lease::Role;
 use super::lease::{Epoch, LEADER_LEASE};
 use super::oncall_snapshot;
 use super::page_dedup::{self, Claim};
 use super::replica::Replica;
+use super::stalks::{self, Added};
 
 /// One replica's side of the shared state.
 #[derive(Debug, Clone)]
@@ -120,5 +125,81 @@ impl Coordination for PostgresCoordination {
             }
         }
         Ok(())
+    }
+
+    fn role(&self) -> ReplicaRole {
+        if let Some(term) = self.leader_term() {
+            return ReplicaRole::Leader(term);
+        }
+        match &*self.replica.role().borrow() {
+            Role::Follower { .. } => ReplicaRole::Follower,
+            // A leader past its renew deadline (a pause) is not one any more; nor does it know who is.
+            Role::Leader { .. } | Role::Unknown(_) => ReplicaRole::Unknown,
+        }
+    }
+
+    fn shares_stalks(&self) -> bool {
+        true
+    }
+
+    async fn stalks(&self) -> Result<Vec<SharedStalk>, CoordinationError> {
+        let rows = stalks::list(self.replica.database())
+            .await
+            .map_err(unreachable)?;
+        let mut shared = Vec::with_capacity(rows.len());
+        for row in rows {
+            let Ok(target) = serde_json::from_value::<ChatTarget>(row.target) else {
+                // A row this release cannot read (written by a newer one): not ours to stalk.
+                tracing::warn!(channel = %row.channel, "unreadable stalk target; ignoring the channel");
+                continue;
+            };
+            // An unreadable last post (a newer release's) is as if none: the channel is told the state.
+            let last_posted = row
+                .last_posted
+                .and_then(|json| serde_json::from_value::<Posted>(json).ok());
+            shared.push(SharedStalk {
+                target,
+                since: row.since,
+                last_posted,
+            });
+        }
+        Ok(shared)
+    }
+
+    async fn add_stalk(&self, target: &ChatTarget) -> Result<StalkAdded, CoordinationError> {
+        let json = serde_json::to_value(target).map_err(unreachable)?;
+        match stalks::add(self.replica.database(), &target.channel, &json)
+            .await
+            .map_err(unreachable)?
+        {
+            Added::New(since) => Ok(StalkAdded::Added { since }),
+            Added::Already(since) => Ok(StalkAdded::Already { since }),
+        }
+    }
+
+    async fn remove_stalk(
+        &self,
+        channel: &str,
+    ) -> Result<Option<std::time::SystemTime>, CoordinationError> {
+        stalks::remove(self.replica.database(), channel)
+            .await
+            .map_err(unreachable)
+    }
+
+    async fn record_stalk_post(
+        &self,
+        term: LeaderTerm,
+        channel: &str,
+        posted: &Posted,
+    ) -> Result<(), CoordinationError> {
+        let json = serde_json::to_value(posted).map_err(unreachable)?;
+        let fence = Fence::new(LEADER_LEASE, Epoch(term.0));
+        match stalks::record_post(self.replica.database(), &fence, channel, &json)
+            .await
+            .map_err(unreachable)?
+        {
+            FencedWrite::Written { .. } => Ok(()),
+            FencedWrite::Refused => Err(CoordinationError::NotLeader),
+        }
     }
 }

@@ -13,7 +13,8 @@
 //! - `oncall_snapshot`: the shared on-call snapshot (leader writes, fenced; all read).
 //! - `page_dedup`: one page per set of people per window, across replicas.
 //! - `slack_events`: Events API `event_id`s handled by any replica.
-//! - `coordination`: the core's `Coordination` port over these tables (leader term, shared snapshot).
+//! - `stalks`: the stalking channels (any replica adds and removes; the leader records posts, fenced).
+//! - `coordination`: the core's `Coordination` port over these tables (role, shared snapshot, pages, stalks).
 //! - `replica`: this process as one replica: connect, migrate, lease keeper, what operators see.
 
 pub mod coordination;
@@ -26,6 +27,7 @@ pub mod page_dedup;
 pub mod replica;
 pub mod settings;
 pub mod slack_events;
+pub mod stalks;
 pub mod tls;
 
 pub use coordination::PostgresCoordination;

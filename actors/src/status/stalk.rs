@@ -3,8 +3,12 @@
 //! It owns what the channel was last told. At start it is told the current state (its supervisor asks the
 //! status actor) and posts it (or, when the status actor is not there, "UNABLE TO CHECK STATUS (status checker
 //! restarting)"); then it receives every poll result through the process group [`subscribers_group`] and posts only
-//! when the state differs from the last post ([`SystemState::differs_from`]). A restarted stalk that knows the
+//! when the state differs from the last post ([`crate::status::system_state::SystemState::differs_from`]). A restarted stalk that knows the
 //! last post stays silent until the state differs.
+//!
+//! With several replicas it runs on the leader only and carries its term's [`LeaderGate`]: the role is
+//! checked right before each post, and each post is recorded in the coordination database, fenced by the
+//! term; once a record is refused the stalk posts nothing more.
 //!
 //! Supervised by the stalks actor, which keeps [`LastPosted`] across restarts; registered as
 //! [`ActorNames::stalk`]. Hears from the status actor (the group, and the answer to the start-up `Check` its
@@ -19,18 +23,14 @@ use crate::chat::ChatTarget;
 use crate::ports::ChatOut;
 use crate::reply::{Reply, MAX_REPLY_CHARS};
 use crate::status::format::{change_reply, checker_unavailable_reply};
-use crate::status::system_state::{StatusCheck, SystemState};
+use crate::status::leader_gate::LeaderGate;
+use crate::status::system_state::StatusCheck;
 use crate::supervision::names::ActorNames;
 
 /// How long the stalk waits for one chat post. The adapter goes on with it (and its own retries) after that.
 pub const POST_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// What the channel was last told, and when that state was first seen.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Posted {
-    pub state: SystemState,
-    pub since: SystemTime,
-}
+pub use crate::status::system_state::Posted;
 
 /// Shared between a stalk actor and its supervisor, so a restarted stalk does not repeat its last post.
 pub type LastPosted = Arc<Mutex<Option<Posted>>>;
@@ -49,6 +49,8 @@ pub struct StalkArgs {
     pub names: ActorNames,
     pub chat: Arc<dyn ChatOut>,
     pub last_posted: LastPosted,
+    /// Several replicas: the leader term this stalk posts in. `None` for one replica.
+    pub leader: Option<Arc<LeaderGate>>,
 }
 
 pub enum StalkMessage {
@@ -66,6 +68,7 @@ pub struct StalkState {
     since: SystemTime,
     chat: Arc<dyn ChatOut>,
     last_posted: LastPosted,
+    leader: Option<Arc<LeaderGate>>,
     /// The newest check considered, so a late start-up answer never overrides a newer poll result.
     newest: Option<SystemTime>,
 }
@@ -86,6 +89,7 @@ impl Actor for StalkActor {
             since: args.since,
             chat: args.chat,
             last_posted: args.last_posted,
+            leader: args.leader,
             newest: None,
         })
     }
@@ -123,18 +127,34 @@ impl StalkState {
             }
             Some(_) => return,
         };
+        if !self.leads() {
+            return;
+        }
         if self.post(&reply).await {
-            *self.last_posted.lock().unwrap_or_else(|p| p.into_inner()) = Some(Posted {
+            let posted = Posted {
                 state: check.state,
                 since: check.checked_at,
-            });
+            };
+            *self.last_posted.lock().unwrap_or_else(|p| p.into_inner()) = Some(posted.clone());
+            if let Some(gate) = &self.leader {
+                gate.record(&self.target.channel, &posted).await;
+            }
         }
     }
 
     async fn status_unavailable(&mut self) {
-        if self.last_posted().is_none() {
+        if self.last_posted().is_none() && self.leads() {
             self.post(&checker_unavailable_reply()).await;
         }
+    }
+
+    /// One replica always may post; of several, the leader of this stalk's term only, asked right now.
+    fn leads(&self) -> bool {
+        let leads = self.leader.as_ref().is_none_or(|gate| gate.may_post());
+        if !leads {
+            tracing::info!(channel = %self.target.channel, "not the leader: not posting");
+        }
+        leads
     }
 
     fn last_posted(&self) -> Option<Posted> {
@@ -168,7 +188,7 @@ impl StalkState {
 mod tests {
     use super::*;
     use crate::fakes::RecordingChat;
-    use crate::status::system_state::{Level, StatusReport};
+    use crate::status::system_state::{Level, StatusReport, SystemState};
 
     fn check(level: Level) -> StatusCheck {
         StatusCheck {
@@ -192,6 +212,7 @@ mod tests {
                 names: names.clone(),
                 chat,
                 last_posted: LastPosted::default(),
+                leader: None,
             },
         )
         .await

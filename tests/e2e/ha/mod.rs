@@ -6,6 +6,7 @@ mod fence;
 mod lease;
 mod replicas;
 mod schema;
+mod stalks;
 mod tcp_proxy;
 mod test_database;
 mod tls;

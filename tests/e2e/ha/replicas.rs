@@ -15,10 +15,10 @@ use super::test_database::TestDatabase;
 use crate::helpers::{config_text, Options, TempDir};
 
 /// Lease timings of the replicas: a takeover within a few seconds.
-const LEASE: Duration = Duration::from_secs(2);
-const RENEW: Duration = Duration::from_millis(500);
+pub(super) const LEASE: Duration = Duration::from_secs(2);
+pub(super) const RENEW: Duration = Duration::from_millis(500);
 /// From start to a role: migrations, the first attempt, a loaded snapshot.
-const START_PATIENCE: Duration = Duration::from_secs(30);
+pub(super) const START_PATIENCE: Duration = Duration::from_secs(30);
 
 /// One `icbot` process.
 pub struct ReplicaProcess {
@@ -187,7 +187,7 @@ pub async fn wait_for_roles(
     }
 }
 
-fn role_of(f: &Option<HaFacts>) -> Option<&str> {
+pub(super) fn role_of(f: &Option<HaFacts>) -> Option<&str> {
     f.as_ref().map(|f| f.role.as_str())
 }
 
@@ -441,7 +441,7 @@ async fn the_same_page_typed_into_two_replicas_at_once_opens_one_incident() {
 }
 
 /// Waits until `process`'s console output satisfies `done`, at most `within`; how long it took.
-async fn wait_for_output(
+pub(super) async fn wait_for_output(
     process: &ReplicaProcess,
     within: Duration,
     what: &str,

@@ -61,6 +61,11 @@ impl TcpProxy {
         self.mode.send_replace(Mode::Frozen);
     }
 
+    /// Lets bytes through again (those held while frozen first).
+    pub fn thaw(&self) {
+        self.mode.send_replace(Mode::Open);
+    }
+
     /// Closes every connection and refuses new ones.
     pub fn cut(&self) {
         self.mode.send_replace(Mode::Cut);

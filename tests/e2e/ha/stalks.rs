@@ -261,3 +261,57 @@ async fn with_its_database_unreachable_the_leader_says_paused_once_and_resumed_o
         "nothing changed, nothing repeated: {said}"
     );
 }
+
+/// BENCHMARKS.md, failover: from `kill -9` of the leader to the first stalk post by the new one, over 10
+/// kills (lease 2 s, renewal 0.5 s, poll 1 s). Each round kills the leader, changes the state at once, waits
+/// for the other's post, and starts a fresh replica to follow. Run with
+/// `cargo test --test e2e --locked ha::stalks::failover_to_the_first_stalk_post -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement for BENCHMARKS.md (about a minute)"]
+async fn failover_to_the_first_stalk_post() {
+    const KILLS: usize = 10;
+    let db = TestDatabase::create("stalk_failover_bench").await;
+    let stub = stub().await;
+    let (mut leader, mut follower) = leader_and_follower(&db, &stub).await;
+    stalk_via(&mut follower).await;
+    wait_for_output(&leader, Duration::from_secs(10), "the first post", |o| {
+        o.contains(FIRST)
+    })
+    .await;
+    wait_recorded(&db, "Normal").await;
+    let mut critical_now = false;
+    let mut took = Vec::new();
+    for round in 0..KILLS {
+        let (change, level) = if critical_now {
+            ("System state changed from CRITICAL to NORMAL", "Normal")
+        } else {
+            (TO_CRITICAL, "Critical")
+        };
+        let before = count(&follower.stdout(), change);
+        let killed = Instant::now();
+        leader.kill();
+        critical_now = !critical_now;
+        stub.set_alerts(if critical_now { critical() } else { vec![] });
+        wait_for_output(&follower, TAKEOVER, "the new leader's post", |o| {
+            count(o, change) > before
+        })
+        .await;
+        took.push(killed.elapsed());
+        eprintln!("round {round}: {:?}", killed.elapsed());
+        wait_recorded(&db, level).await;
+        let fresh = ReplicaProcess::start(&format!("r{round}"), &db, &stub, &options());
+        wait_for_roles(&[&fresh], START_PATIENCE, "a new follower", |f| {
+            role_of(&f[0]) == Some("follower")
+        })
+        .await;
+        leader = std::mem::replace(&mut follower, fresh);
+    }
+    took.sort();
+    let median = (took[KILLS / 2 - 1] + took[KILLS / 2]) / 2;
+    let worst = took[KILLS - 1];
+    let target = LEASE + POLL + Duration::from_secs(1);
+    eprintln!(
+        "failover, kill -9 to first stalk post, {KILLS} kills: median {median:?}, worst {worst:?} (target < {target:?})"
+    );
+    assert!(worst < target, "worst {worst:?}, target {target:?}");
+}

@@ -30,6 +30,7 @@ use crate::status::format::{
 };
 use crate::status::leader_gate::LeaderGate;
 use crate::status::stalk::POST_TIMEOUT;
+use crate::status::system_state::Posted;
 
 /// How often the stalks actor looks at its role. No database: the role is what the lease keeper last said.
 pub const ROLE_CHECK_EVERY: Duration = Duration::from_millis(250);
@@ -71,6 +72,9 @@ pub(super) struct Leadership {
     lost: Option<(Instant, Vec<ChatTarget>)>,
     /// The channels told "paused", to be told "resumed".
     paused: Vec<ChatTarget>,
+    /// What this replica last told each channel when it stopped leading: a post it could not record (the
+    /// database was unreachable) is not repeated when it leads again.
+    told: BTreeMap<String, Posted>,
 }
 
 impl Leadership {
@@ -81,6 +85,7 @@ impl Leadership {
             synced_at: None,
             lost: None,
             paused: Vec::new(),
+            told: BTreeMap::new(),
         }
     }
 
@@ -111,6 +116,12 @@ impl StalksState {
                 leadership.synced_at = None;
                 let targets: Vec<ChatTarget> =
                     self.channels.values().map(|s| s.target.clone()).collect();
+                for (channel, stalk) in &self.channels {
+                    let told = stalk.last_posted.lock().unwrap_or_else(|p| p.into_inner());
+                    if let Some(told) = told.as_ref() {
+                        leadership.told.insert(channel.clone(), told.clone());
+                    }
+                }
                 if role == ReplicaRole::Unknown {
                     leadership.lost = Some((now, targets));
                 }
@@ -195,14 +206,25 @@ impl StalksState {
             self.stop_channel(&channel);
             tracing::info!(channel = %channel, "unstalked on another replica");
         }
+        let mut told = self
+            .leadership
+            .as_mut()
+            .map(|l| std::mem::take(&mut l.told))
+            .unwrap_or_default();
         for (channel, stalk) in wanted {
             if self.channels.contains_key(&channel) {
                 continue;
             }
+            // The newer of what the database says and what this replica told the channel itself.
+            let last_posted = match (stalk.last_posted, told.remove(&channel)) {
+                (Some(db), Some(mine)) if mine.since > db.since => Some(mine),
+                (None, Some(mine)) => Some(mine),
+                (db, _) => db,
+            };
             self.add(KeptStalk {
                 target: stalk.target,
                 since: stalk.since,
-                last_posted: Arc::new(Mutex::new(stalk.last_posted)),
+                last_posted: Arc::new(Mutex::new(last_posted)),
             });
             self.start(myself, &channel).await;
         }
@@ -313,7 +335,6 @@ mod tests {
     use crate::state_store::MemoryStateStore;
     use crate::status::actor::{StatusActor, StatusArgs, StatusMessage};
     use crate::status::stalks::{KeptStalks, StalksActor, StalksArgs};
-    use crate::status::system_state::Posted;
     use crate::status::system_state::{Level, SystemState};
     use crate::supervision::backoff::RestartPolicy;
     use crate::supervision::names::ActorNames;
@@ -548,6 +569,33 @@ mod tests {
         for channel in ["a", "b"] {
             assert_eq!(r.chat.posts_to(channel).len(), 4, "resumed once");
         }
+        r.stop();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_post_that_could_not_be_recorded_is_not_repeated_when_this_replica_leads_again() {
+        let coordination = FakeCoordination::sharing_stalks(LEADER);
+        let r = Replica::start("shared-unrecorded/", coordination.clone()).await;
+        tokio::time::sleep(ROLE_CHECK_EVERY * 2).await;
+        r.stalk("ops").await;
+        r.chat.wait_for("ops", 1).await;
+        // The database goes away just before a change is posted: its record fails.
+        coordination.set_unreachable(true);
+        r.probe.set(report(Level::Critical));
+        let posts = r.chat.wait_for("ops", 2).await;
+        assert!(posts[1].contains("NORMAL to CRITICAL"), "{posts:?}");
+        coordination.set_role(ReplicaRole::Unknown);
+        assert_eq!(r.chat.wait_for("ops", 3).await[2], PAUSED);
+        coordination.set_unreachable(false);
+        coordination.set_role(ReplicaRole::Leader(LeaderTerm(2)));
+        assert_eq!(r.chat.wait_for("ops", 4).await[3], RESUMED);
+        tokio::time::sleep(POLL * 3).await;
+        assert_eq!(
+            r.chat.posts_to("ops").len(),
+            4,
+            "{:?}",
+            r.chat.posts_to("ops")
+        );
         r.stop();
     }
 

@@ -302,3 +302,66 @@ mod tests {
         actor.stop(None);
     }
 }
+
+#[cfg(test)]
+mod leader_tests {
+    use super::*;
+    use crate::fakes::{FakeCoordination, RecordingChat};
+    use crate::ports::{LeaderTerm, ReplicaRole};
+    use crate::status::system_state::{Level, StatusReport, SystemState};
+
+    fn check(level: Level, at: SystemTime) -> StatusCheck {
+        StatusCheck {
+            state: SystemState::Known(StatusReport {
+                level,
+                summary: String::new(),
+                firing: vec![],
+            }),
+            checked_at: at,
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stalk_posts_only_while_its_term_leads_and_records_each_post() {
+        let coordination = FakeCoordination::sharing_stalks(ReplicaRole::Follower);
+        let chat = RecordingChat::new();
+        let names = ActorNames::with_prefix("stalk-gate/");
+        let (actor, _) = Actor::spawn(
+            Some(names.stalk("c")),
+            StalkActor,
+            StalkArgs {
+                target: ChatTarget::channel("c"),
+                since: SystemTime::now(),
+                names: names.clone(),
+                chat: chat.clone(),
+                last_posted: LastPosted::default(),
+                leader: Some(LeaderGate::new(coordination.clone(), LeaderTerm(1))),
+            },
+        )
+        .await
+        .expect("stalk starts");
+        let t0 = SystemTime::now();
+        // Another replica leads: the role is checked right before the post, and nothing goes out.
+        actor
+            .send_message(StalkMessage::Published(check(Level::Critical, t0)))
+            .expect("send");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert!(chat.posts_to("c").is_empty());
+        assert!(coordination.stalk_records.lock().unwrap().is_empty());
+
+        coordination.set_role(ReplicaRole::Leader(LeaderTerm(1)));
+        actor
+            .send_message(StalkMessage::Published(check(
+                Level::Critical,
+                t0 + Duration::from_secs(1),
+            )))
+            .expect("send");
+        let posts = chat.wait_for("c", 1).await;
+        assert!(posts[0].starts_with("System state: CRITICAL"), "{posts:?}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let records = coordination.stalk_records.lock().unwrap().clone();
+        assert_eq!(records.len(), 1);
+        assert_eq!(records[0].0, LeaderTerm(1));
+        actor.stop(None);
+    }
+}

@@ -24,6 +24,7 @@ use icbot_actors::incidents::follower::IncidentsArgs;
 use icbot_actors::pager::actor::PagerArgs;
 use icbot_actors::pager::audit::AuditLog;
 use icbot_actors::pager::dedup::RecentPages;
+use icbot_actors::pager::shared_audit::SharedAudit;
 use icbot_actors::ports::{
     ChatOut, Coordination, PagerDutyApi, SingleReplica, StateStore, StatusProbe, UserGroupsApi,
 };
@@ -125,7 +126,8 @@ pub async fn start_with_groups(
     let kept_stalks = KeptStalks::new();
     // One restart policy for the root's children and the stalk actors.
     let policy = RestartPolicy::default();
-    let pager = pager_args(config, &pagerduty, &store, &coordination);
+    let pager = pager_args(config, &pagerduty, &store, &coordination, replica.as_ref());
+    let page_audit_spooled = pager.audit.shared().map(|shared| shared.spooled());
     let context = command_context(config, &names, &chat, &pagerduty, deadlines, &pager, &store);
     let args = RootArgs {
         names: names.clone(),
@@ -180,6 +182,7 @@ pub async fn start_with_groups(
                 admin_token: secrets.admin_token.clone(),
                 instance: instance.clone(),
                 ha: replica.clone(),
+                page_audit_spooled,
             };
             Some(start_admin(listener, sources, config.admin.chaos)?)
         }
@@ -370,16 +373,27 @@ fn coordination(
 }
 
 /// The pager's arguments. Made once: the pager and the commands share the audit log, and the recent pages
-/// outlive the pager.
+/// outlive the pager. With several replicas the audit log also feeds the shared audit, through a writer in
+/// the background that spools locally while the database is unreachable (retrying every `renew_every`).
 fn pager_args(
     config: &Config,
     pagerduty: &Arc<dyn PagerDutyApi>,
     store: &Arc<dyn StateStore>,
     coordination: &Arc<dyn Coordination>,
+    replica: Option<&Replica>,
 ) -> PagerArgs {
+    let mut audit = AuditLog::new(store.clone(), config.pager.audit_max_bytes);
+    if let Some(replica) = replica {
+        let (shared, _writer) = SharedAudit::start(
+            coordination.clone(),
+            store.clone(),
+            replica.timings().renew_every,
+        );
+        audit = audit.with_shared(shared);
+    }
     PagerArgs {
         pagerduty: pagerduty.clone(),
-        audit: Arc::new(AuditLog::new(store.clone(), config.pager.audit_max_bytes)),
+        audit: Arc::new(audit),
         recent: RecentPages::shared(config.pager.dedup_window),
         from_email: config.pagerduty.from_email.clone(),
         coordination: coordination.clone(),

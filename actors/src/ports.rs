@@ -352,6 +352,24 @@ pub trait Coordination: Send + Sync + 'static {
         claim: &PageClaim,
         incident: Option<&Incident>,
     ) -> Result<(), CoordinationError>;
+
+    /// Writes page audit records to the audit every replica shares, in one go; an entry whose page id and
+    /// kind are there already is left alone, so replaying a local spool twice is harmless. Any replica.
+    async fn record_page_audit(&self, entries: &[PageAuditEntry]) -> Result<(), CoordinationError>;
+}
+
+/// One page audit record as the replicas share it ([`crate::pager::shared_audit`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PageAuditEntry {
+    /// With `kind`, what makes the entry unique.
+    pub page_id: String,
+    /// `started` or `outcome`.
+    pub kind: String,
+    /// When it happened, by the replica that paged.
+    #[serde(with = "crate::pager::page::page_time")]
+    pub at: SystemTime,
+    /// The record as `pages.jsonl` has it.
+    pub record: serde_json::Value,
 }
 
 /// A page about to go out, as the other replicas must know it.
@@ -405,6 +423,14 @@ impl Coordination for SingleReplica {
         &self,
         _claim: &PageClaim,
         _incident: Option<&Incident>,
+    ) -> Result<(), CoordinationError> {
+        Ok(())
+    }
+
+    /// Alone, `pages.jsonl` is the whole audit.
+    async fn record_page_audit(
+        &self,
+        _entries: &[PageAuditEntry],
     ) -> Result<(), CoordinationError> {
         Ok(())
     }

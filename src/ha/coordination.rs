@@ -1,18 +1,20 @@
 //! The core's [`Coordination`] port over PostgreSQL: the leader term is this replica's lease epoch while it
 //! leads, and the shared on-call snapshot is `icbot_oncall_snapshot` (written fenced by that epoch, read by
-//! every replica). Every call is bounded by the statement timeout, so a replica whose database is
-//! unreachable gets an error in time and carries on from memory.
+//! every replica), the page dedup claims are `icbot_page_dedup` and the page audit `icbot_page_audit`. Every
+//! call is bounded by the statement timeout, so a replica whose database is unreachable gets an error in
+//! time and carries on from memory.
 
 use async_trait::async_trait;
 use icbot_actors::cache::oncall::OnCallSnapshot;
 use icbot_actors::pager::page::{PriorPage, PriorState};
 use icbot_actors::ports::{
-    Coordination, CoordinationError, Incident, LeaderTerm, PageClaim, PageClaimed,
+    Coordination, CoordinationError, Incident, LeaderTerm, PageAuditEntry, PageClaim, PageClaimed,
 };
 
 use super::fence::{Fence, FencedWrite};
 use super::lease::{Epoch, LEADER_LEASE};
 use super::oncall_snapshot;
+use super::page_audit;
 use super::page_dedup::{self, Claim};
 use super::replica::Replica;
 
@@ -119,6 +121,14 @@ impl Coordination for PostgresCoordination {
                     .map_err(unreachable)?;
             }
         }
+        Ok(())
+    }
+
+    async fn record_page_audit(&self, entries: &[PageAuditEntry]) -> Result<(), CoordinationError> {
+        let replica = self.replica.replica().to_string();
+        page_audit::insert(self.replica.database(), &replica, entries)
+            .await
+            .map_err(unreachable)?;
         Ok(())
     }
 }

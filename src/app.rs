@@ -135,7 +135,13 @@ pub async fn start_with_groups(
         schedule_cache: ScheduleCacheArgs {
             announcer,
             user_groups,
-            ..cache_args(config, &pagerduty, &store, cache_facts_tx, coordination)
+            ..cache_args(
+                config,
+                &pagerduty,
+                &store,
+                cache_facts_tx,
+                coordination.clone(),
+            )
         },
         pager,
         status: status_args(config, &names, probe),
@@ -151,6 +157,7 @@ pub async fn start_with_groups(
             chat: chat.clone(),
             store: store.clone(),
             poll_interval: config.incidents.poll_interval,
+            coordination,
         },
         gateway: GatewayArgs { context },
         health: health_tx,

@@ -650,6 +650,8 @@ pub struct FakeCoordination {
     pub audit: std::sync::Mutex<Vec<crate::ports::PageAuditEntry>>,
     /// Woken after each audit write.
     pub audit_written: tokio::sync::Notify,
+    /// The followed incidents every replica shares.
+    pub followed: std::sync::Mutex<Vec<crate::incidents::followed::Followed>>,
     /// Every snapshot shared, with the term it was shared in.
     pub shares: std::sync::Mutex<
         Vec<(
@@ -759,6 +761,53 @@ impl crate::ports::Coordination for FakeCoordination {
         }
         drop(audit);
         self.audit_written.notify_waiters();
+        Ok(())
+    }
+
+    async fn followed_incidents(
+        &self,
+    ) -> Result<Option<Vec<crate::incidents::followed::Followed>>, crate::ports::CoordinationError>
+    {
+        if self.unreachable.load(Ordering::SeqCst) {
+            return Err(crate::ports::CoordinationError::Unreachable("fake".into()));
+        }
+        Ok(Some(self.followed.lock().unwrap().clone()))
+    }
+
+    async fn follow_incident(
+        &self,
+        followed: &crate::incidents::followed::Followed,
+    ) -> Result<(), crate::ports::CoordinationError> {
+        if self.unreachable.load(Ordering::SeqCst) {
+            return Err(crate::ports::CoordinationError::Unreachable("fake".into()));
+        }
+        let mut all = self.followed.lock().unwrap();
+        all.retain(|f| f.incident_id() != followed.incident_id());
+        all.push(followed.clone());
+        Ok(())
+    }
+
+    async fn record_followed(
+        &self,
+        term: crate::ports::LeaderTerm,
+        followed: &crate::incidents::followed::Followed,
+        resolved: bool,
+    ) -> Result<(), crate::ports::CoordinationError> {
+        if self.unreachable.load(Ordering::SeqCst) {
+            return Err(crate::ports::CoordinationError::Unreachable("fake".into()));
+        }
+        if self.leader_term() != Some(term) {
+            return Err(crate::ports::CoordinationError::NotLeader);
+        }
+        let mut all = self.followed.lock().unwrap();
+        if resolved {
+            all.retain(|f| f.incident_id() != followed.incident_id());
+        } else if let Some(f) = all
+            .iter_mut()
+            .find(|f| f.incident_id() == followed.incident_id())
+        {
+            *f = followed.clone();
+        }
         Ok(())
     }
 }

@@ -3,6 +3,7 @@
 //! audit. Each test has a schema of its own; waits are on the keepers' role watches, bounded by a few leases.
 
 mod fence;
+mod followed_incidents;
 mod lease;
 mod page_audit;
 mod replicas;

@@ -24,7 +24,7 @@ use icbot_actors::incidents::follower::IncidentsArgs;
 use icbot_actors::pager::actor::PagerArgs;
 use icbot_actors::pager::audit::AuditLog;
 use icbot_actors::pager::dedup::RecentPages;
-use icbot_actors::pager::shared_audit::SharedAudit;
+use icbot_actors::pager::shared_audit::{AuditWriterTask, SharedAudit};
 use icbot_actors::ports::{
     ChatOut, Coordination, PagerDutyApi, SingleReplica, StateStore, StatusProbe, UserGroupsApi,
 };
@@ -58,6 +58,9 @@ const CONTACTS_TTL: Duration = Duration::from_secs(3600);
 const CONTACT_CONCURRENCY: usize = 8;
 /// A `!status` within this long of the last check reuses it instead of probing again.
 const STATUS_FRESH_FOR: Duration = Duration::from_secs(3);
+/// At a clean stop, how long the shared page audit's writer may take to write (or spool) what is queued:
+/// one write bounded by its timeout, and one spool.
+const AUDIT_WRITER_FINISH: Duration = Duration::from_secs(6);
 
 /// A running bot.
 pub struct Bot {
@@ -78,6 +81,8 @@ pub struct Bot {
     instance: Instance,
     /// This replica's coordination, with `[state] backend = "postgres"`.
     replica: Option<Replica>,
+    /// The shared page audit's writer, with `[state] backend = "postgres"`.
+    audit_writer: Option<AuditWriterTask>,
     /// Held until the bot has stopped and saved its state.
     lock: Option<StateLock>,
 }
@@ -126,7 +131,8 @@ pub async fn start_with_groups(
     let kept_stalks = KeptStalks::new();
     // One restart policy for the root's children and the stalk actors.
     let policy = RestartPolicy::default();
-    let pager = pager_args(config, &pagerduty, &store, &coordination, replica.as_ref());
+    let (pager, audit_writer) =
+        pager_args(config, &pagerduty, &store, &coordination, replica.as_ref());
     let page_audit_spooled = pager.audit.shared().map(|shared| shared.spooled());
     let context = command_context(config, &names, &chat, &pagerduty, deadlines, &pager, &store);
     let args = RootArgs {
@@ -213,6 +219,7 @@ pub async fn start_with_groups(
         admin,
         instance,
         replica,
+        audit_writer,
         lock,
     })
 }
@@ -388,23 +395,26 @@ fn pager_args(
     store: &Arc<dyn StateStore>,
     coordination: &Arc<dyn Coordination>,
     replica: Option<&Replica>,
-) -> PagerArgs {
+) -> (PagerArgs, Option<AuditWriterTask>) {
     let mut audit = AuditLog::new(store.clone(), config.pager.audit_max_bytes);
+    let mut writer = None;
     if let Some(replica) = replica {
-        let (shared, _writer) = SharedAudit::start(
+        let (shared, task) = SharedAudit::start(
             coordination.clone(),
             store.clone(),
             replica.timings().renew_every,
         );
         audit = audit.with_shared(shared);
+        writer = Some(task);
     }
-    PagerArgs {
+    let args = PagerArgs {
         pagerduty: pagerduty.clone(),
         audit: Arc::new(audit),
         recent: RecentPages::shared(config.pager.dedup_window),
         from_email: config.pagerduty.from_email.clone(),
         coordination: coordination.clone(),
-    }
+    };
+    (args, writer)
 }
 
 fn status_args(config: &Config, names: &ActorNames, probe: Arc<dyn StatusProbe>) -> StatusArgs {
@@ -586,6 +596,10 @@ impl Bot {
         }
         if let Some(stub) = self.stub {
             stub.shutdown().await;
+        }
+        // The page audit records still queued: to the database, or to the spool for the next start.
+        if let Some(writer) = self.audit_writer {
+            writer.finish(AUDIT_WRITER_FINISH).await;
         }
         // Hand the lease over at once rather than let it lapse.
         if let Some(replica) = &self.replica {

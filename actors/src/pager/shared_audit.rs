@@ -9,8 +9,9 @@
 //! left by a previous run is replayed at start. [`SharedAudit::spooled`] says how many records wait in the
 //! spool (the admin server's `icbot_page_audit_spooled`).
 //!
-//! Limits: records still in the channel when the process is killed reach only `pages.jsonl`; a full
-//! channel (thousands of records queued) drops the shared copy with an error log, never the page.
+//! A clean stop ([`AuditWriterTask::finish`]) writes or spools what is queued first. Limits: records still
+//! in the channel when the process is killed reach only `pages.jsonl`; a full channel (thousands of
+//! records queued) drops the shared copy with an error log, never the page.
 //!
 //! [`AuditLog`]: crate::pager::audit::AuditLog
 
@@ -18,7 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::ports::{Coordination, PageAuditEntry, StateStore};
@@ -41,14 +42,35 @@ pub struct SharedAudit {
     spooled: watch::Receiver<usize>,
 }
 
+/// The running writer, for a clean stop.
+pub struct AuditWriterTask {
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<()>,
+}
+
+impl AuditWriterTask {
+    /// Writes (or spools) what is queued, then stops the writer; waits at most `within`. Records handed
+    /// over after this are only in `pages.jsonl`.
+    pub async fn finish(self, within: Duration) {
+        let _ = self.stop.send(());
+        if tokio::time::timeout(within, self.task).await.is_err() {
+            tracing::warn!(
+                "the shared page audit writer did not finish in time; the rest is only in pages.jsonl"
+            );
+        }
+    }
+}
+
 impl SharedAudit {
-    /// Starts the writer; it ends when every [`SharedAudit`] is dropped and its queue is written.
+    /// Starts the writer; it ends when told to finish, or when every [`SharedAudit`] is dropped, once its
+    /// queue is written.
     pub fn start(
         coordination: Arc<dyn Coordination>,
         store: Arc<dyn StateStore>,
         retry_every: Duration,
-    ) -> (SharedAudit, JoinHandle<()>) {
+    ) -> (SharedAudit, AuditWriterTask) {
         let (queue, records) = mpsc::channel(QUEUE);
+        let (stop, stopped) = oneshot::channel();
         let (published, spooled) = watch::channel(0);
         let writer = AuditWriter {
             coordination,
@@ -57,7 +79,7 @@ impl SharedAudit {
             spooled: 0,
             published,
         };
-        let task = tokio::spawn(writer.run(records));
+        let task = tokio::spawn(writer.run(records, stopped));
         let tag = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
@@ -69,7 +91,7 @@ impl SharedAudit {
                 tag,
                 spooled,
             },
-            task,
+            AuditWriterTask { stop, task },
         )
     }
 
@@ -110,7 +132,11 @@ struct AuditWriter {
 }
 
 impl AuditWriter {
-    async fn run(mut self, mut records: mpsc::Receiver<PageAuditEntry>) {
+    async fn run(
+        mut self,
+        mut records: mpsc::Receiver<PageAuditEntry>,
+        mut stopped: oneshot::Receiver<()>,
+    ) {
         self.spooled = self.read_spool().len();
         self.publish();
         if self.spooled > 0 {
@@ -123,6 +149,7 @@ impl AuditWriter {
         let mut retry = tokio::time::interval(self.retry_every);
         retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         retry.tick().await;
+        let mut stopping = false;
         loop {
             tokio::select! {
                 received = records.recv() => {
@@ -137,10 +164,15 @@ impl AuditWriter {
                     self.write(batch).await;
                 }
                 _ = retry.tick(), if self.spooled > 0 => self.replay().await,
+                // What is queued is still received (then `None`): written or spooled, never dropped. A
+                // handle dropped without `finish` leaves the writer running.
+                told = &mut stopped, if !stopping => {
+                    stopping = true;
+                    if told.is_ok() {
+                        records.close();
+                    }
+                }
             }
-        }
-        if self.spooled > 0 {
-            self.replay().await;
         }
     }
 
@@ -308,7 +340,22 @@ mod tests {
             .collect();
         assert_eq!(ids, vec!["p1".to_string(), "p2".to_string()]);
         drop(shared);
-        writer.await.unwrap();
+        writer.finish(Duration::from_secs(1)).await;
+    }
+
+    #[tokio::test]
+    async fn a_clean_stop_writes_what_is_queued_first() {
+        let coordination = Arc::new(FakeCoordination::default());
+        let store = Arc::new(MemoryStateStore::new());
+        let (shared, writer) =
+            SharedAudit::start(coordination.clone(), store.clone(), Duration::from_secs(60));
+        for id in ["a", "b", "c"] {
+            shared.send(started(id));
+        }
+        writer.finish(Duration::from_secs(5)).await;
+        assert_eq!(coordination.audit.lock().unwrap().len(), 3);
+        shared.send(started("late"));
+        assert_eq!(coordination.audit.lock().unwrap().len(), 3, "stopped");
     }
 
     #[tokio::test]

@@ -7,7 +7,7 @@
 //! the shared set first (so it follows cards any replica posted, and carries on where the last leader
 //! stopped), checks it still leads right before each edit, and records each change fenced by its term. Two
 //! replicas never both post a thread line for one change. A card that could not be shared (database
-//! unreachable) is kept here and shared again at each poll.
+//! unreachable) is kept here (and in [`UNSHARED_FILE`]) and shared again at each poll.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -25,6 +25,8 @@ use crate::reply::{strong, text, Reply};
 
 /// The followed set's file in the state directory.
 pub const FOLLOWED_FILE: &str = "incidents_followed.json";
+/// With several replicas: the cards posted here not shared yet (the database was unreachable).
+pub const UNSHARED_FILE: &str = "incidents_unshared.json";
 /// `[incidents] poll_interval` by default.
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(15);
 /// The shortest poll interval used, whatever the configuration says.
@@ -61,8 +63,10 @@ pub struct IncidentsState {
     args: IncidentsArgs,
     /// By incident id.
     followed: BTreeMap<String, Followed>,
-    /// Cards posted here that could not be shared yet, by incident id.
+    /// Cards posted here that could not be shared yet, by incident id; saved in [`UNSHARED_FILE`] while
+    /// there are any, so a restart shares them too.
     unshared: BTreeMap<String, Followed>,
+    unshared_on_disk: bool,
     timer: JoinHandle<()>,
 }
 
@@ -76,7 +80,8 @@ impl Actor for IncidentsActor {
         myself: ActorRef<Self::Msg>,
         args: IncidentsArgs,
     ) -> Result<IncidentsState, ActorProcessingErr> {
-        let followed = load(args.store.as_ref());
+        let followed = load(args.store.as_ref(), FOLLOWED_FILE);
+        let unshared = load(args.store.as_ref(), UNSHARED_FILE);
         let every = args.poll_interval.max(MIN_POLL_INTERVAL);
         let timer = myself.send_interval(every, || IncidentsMessage::Poll);
         tracing::info!(
@@ -87,7 +92,8 @@ impl Actor for IncidentsActor {
         Ok(IncidentsState {
             args,
             followed,
-            unshared: BTreeMap::new(),
+            unshared_on_disk: !unshared.is_empty(),
+            unshared,
             timer,
         })
     }
@@ -136,6 +142,14 @@ impl IncidentsState {
 
     /// Shares the cards posted here that the other replicas do not know yet.
     async fn share_unshared(&mut self) {
+        self.share_each().await;
+        if !self.unshared.is_empty() || self.unshared_on_disk {
+            save(self.args.store.as_ref(), UNSHARED_FILE, &self.unshared);
+            self.unshared_on_disk = !self.unshared.is_empty();
+        }
+    }
+
+    async fn share_each(&mut self) {
         let coordination = self.args.coordination.clone();
         let ids: Vec<String> = self.unshared.keys().cloned().collect();
         for id in ids {
@@ -321,15 +335,20 @@ impl IncidentsState {
     }
 
     fn save(&self) {
-        let list: Vec<&Followed> = self.followed.values().collect();
-        match serde_json::to_vec(&list) {
-            Ok(bytes) => {
-                if let Err(e) = self.args.store.save(FOLLOWED_FILE, &bytes) {
-                    tracing::error!(error = %e, file = FOLLOWED_FILE, "cannot save the followed incidents");
-                }
+        save(self.args.store.as_ref(), FOLLOWED_FILE, &self.followed);
+    }
+}
+
+/// Saves a set of followed cards in `file`; a failure is logged, never fatal.
+fn save(store: &dyn StateStore, file: &str, set: &BTreeMap<String, Followed>) {
+    let list: Vec<&Followed> = set.values().collect();
+    match serde_json::to_vec(&list) {
+        Ok(bytes) => {
+            if let Err(e) = store.save(file, &bytes) {
+                tracing::error!(error = %e, file, "cannot save the followed incidents");
             }
-            Err(e) => tracing::error!(error = %e, "cannot encode the followed incidents"),
         }
+        Err(e) => tracing::error!(error = %e, "cannot encode the followed incidents"),
     }
 }
 
@@ -342,13 +361,14 @@ pub fn card_reply(original: &Reply) -> Reply {
     reply
 }
 
-/// The followed set saved last; empty (with a warning) when the file is missing or unreadable.
-fn load(store: &dyn StateStore) -> BTreeMap<String, Followed> {
-    let bytes = match store.load(FOLLOWED_FILE) {
+/// The set of followed cards saved last in `file`; empty (with a warning) when the file is missing or
+/// unreadable.
+fn load(store: &dyn StateStore, file: &str) -> BTreeMap<String, Followed> {
+    let bytes = match store.load(file) {
         Ok(Some(bytes)) => bytes,
         Ok(None) => return BTreeMap::new(),
         Err(e) => {
-            tracing::warn!(error = %e, file = FOLLOWED_FILE, "cannot read the followed incidents; following none");
+            tracing::warn!(error = %e, file, "cannot read the followed incidents; following none");
             return BTreeMap::new();
         }
     };
@@ -358,7 +378,7 @@ fn load(store: &dyn StateStore) -> BTreeMap<String, Followed> {
             .filter_map(|f| Some((f.reply.card.as_ref()?.incident_id.clone(), f)))
             .collect(),
         Err(e) => {
-            tracing::warn!(error = %e, file = FOLLOWED_FILE, "the followed incidents file is unreadable; following none");
+            tracing::warn!(error = %e, file, "the followed incidents file is unreadable; following none");
             BTreeMap::new()
         }
     }
@@ -599,10 +619,23 @@ mod tests {
             .unwrap();
         assert_eq!(count(&actor).await, 1, "followed here meanwhile");
         assert!(coordination.followed.lock().unwrap().is_empty());
+        // A restart meanwhile forgets nothing.
+        actor.cast(IncidentsMessage::Crash).unwrap();
+        while actor.get_status() != ractor::ActorStatus::Stopped {
+            tokio::task::yield_now().await;
+        }
+        let again = room
+            .spawn_coordinated("follow-unshared/incidents", coordination.clone())
+            .await;
         coordination.set_unreachable(false);
         tokio::time::sleep(POLL + Duration::from_secs(1)).await;
         assert_eq!(*coordination.followed.lock().unwrap(), vec![followed]);
-        actor.stop(None);
+        assert_eq!(
+            room.store.load(UNSHARED_FILE).unwrap().as_deref(),
+            Some(&b"[]"[..]),
+            "nothing left to share"
+        );
+        again.stop(None);
     }
 
     #[tokio::test(start_paused = true)]

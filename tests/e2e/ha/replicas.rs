@@ -18,7 +18,7 @@ use crate::helpers::{config_text, Options, TempDir};
 const LEASE: Duration = Duration::from_secs(2);
 const RENEW: Duration = Duration::from_millis(500);
 /// From start to a role: migrations, the first attempt, a loaded snapshot.
-const START_PATIENCE: Duration = Duration::from_secs(30);
+pub(super) const START_PATIENCE: Duration = Duration::from_secs(30);
 
 /// One `icbot` process.
 pub struct ReplicaProcess {
@@ -99,6 +99,11 @@ impl ReplicaProcess {
         let stdin = self.stdin.as_mut().expect("stdin open");
         writeln!(stdin, "{line}").expect("write to icbot");
         stdin.flush().expect("flush to icbot");
+    }
+
+    /// Its `[state] dir`.
+    pub fn state_dir(&self) -> std::path::PathBuf {
+        self.dir.0.join("state")
     }
 
     /// Its console replies so far.
@@ -187,7 +192,7 @@ pub async fn wait_for_roles(
     }
 }
 
-fn role_of(f: &Option<HaFacts>) -> Option<&str> {
+pub(super) fn role_of(f: &Option<HaFacts>) -> Option<&str> {
     f.as_ref().map(|f| f.role.as_str())
 }
 
@@ -294,7 +299,7 @@ async fn shared_snapshot_epoch(db: &TestDatabase) -> Option<i64> {
         .map(|row| row.get(0))
 }
 
-fn has_snapshot(tree: &Option<TreeFacts>) -> bool {
+pub(super) fn has_snapshot(tree: &Option<TreeFacts>) -> bool {
     tree.as_ref().is_some_and(|t| t.readiness.has_snapshot)
 }
 
@@ -441,7 +446,7 @@ async fn the_same_page_typed_into_two_replicas_at_once_opens_one_incident() {
 }
 
 /// Waits until `process`'s console output satisfies `done`, at most `within`; how long it took.
-async fn wait_for_output(
+pub(super) async fn wait_for_output(
     process: &ReplicaProcess,
     within: Duration,
     what: &str,

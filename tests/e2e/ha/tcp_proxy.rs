@@ -61,6 +61,11 @@ impl TcpProxy {
         self.mode.send_replace(Mode::Frozen);
     }
 
+    /// Lets bytes flow again (what was held goes through).
+    pub fn reopen(&self) {
+        self.mode.send_replace(Mode::Open);
+    }
+
     /// Closes every connection and refuses new ones.
     pub fn cut(&self) {
         self.mode.send_replace(Mode::Cut);

@@ -24,6 +24,7 @@ use icbot_actors::incidents::follower::IncidentsArgs;
 use icbot_actors::pager::actor::PagerArgs;
 use icbot_actors::pager::audit::AuditLog;
 use icbot_actors::pager::dedup::RecentPages;
+use icbot_actors::pager::shared_audit::{AuditWriterTask, SharedAudit};
 use icbot_actors::ports::{
     ChatOut, Coordination, PagerDutyApi, SingleReplica, StateStore, StatusProbe, UserGroupsApi,
 };
@@ -57,6 +58,9 @@ const CONTACTS_TTL: Duration = Duration::from_secs(3600);
 const CONTACT_CONCURRENCY: usize = 8;
 /// A `!status` within this long of the last check reuses it instead of probing again.
 const STATUS_FRESH_FOR: Duration = Duration::from_secs(3);
+/// At a clean stop, how long the shared page audit's writer may take to write (or spool) what is queued:
+/// one write bounded by its timeout, and one spool.
+const AUDIT_WRITER_FINISH: Duration = Duration::from_secs(6);
 
 /// A running bot.
 pub struct Bot {
@@ -77,6 +81,8 @@ pub struct Bot {
     instance: Instance,
     /// This replica's coordination, with `[state] backend = "postgres"`.
     replica: Option<Replica>,
+    /// The shared page audit's writer, with `[state] backend = "postgres"`.
+    audit_writer: Option<AuditWriterTask>,
     /// Held until the bot has stopped and saved its state.
     lock: Option<StateLock>,
 }
@@ -125,7 +131,9 @@ pub async fn start_with_groups(
     let kept_stalks = KeptStalks::new();
     // One restart policy for the root's children and the stalk actors.
     let policy = RestartPolicy::default();
-    let pager = pager_args(config, &pagerduty, &store, &coordination);
+    let (pager, audit_writer) =
+        pager_args(config, &pagerduty, &store, &coordination, replica.as_ref());
+    let page_audit_spooled = pager.audit.shared().map(|shared| shared.spooled());
     // Several replicas: the stalking set is shared, and only the leader stalks (polled as often as monitoring).
     let shared_stalks = SharedStalks::of(coordination.clone(), config.status.poll_interval);
     let context = command_context(config, &names, &chat, &pagerduty, deadlines, &pager, &store);
@@ -135,7 +143,13 @@ pub async fn start_with_groups(
         schedule_cache: ScheduleCacheArgs {
             announcer,
             user_groups,
-            ..cache_args(config, &pagerduty, &store, cache_facts_tx, coordination)
+            ..cache_args(
+                config,
+                &pagerduty,
+                &store,
+                cache_facts_tx,
+                coordination.clone(),
+            )
         },
         pager,
         status: status_args(config, &names, probe),
@@ -152,6 +166,7 @@ pub async fn start_with_groups(
             chat: chat.clone(),
             store: store.clone(),
             poll_interval: config.incidents.poll_interval,
+            coordination,
         },
         gateway: GatewayArgs { context },
         health: health_tx,
@@ -183,6 +198,7 @@ pub async fn start_with_groups(
                 admin_token: secrets.admin_token.clone(),
                 instance: instance.clone(),
                 ha: replica.clone(),
+                page_audit_spooled,
             };
             Some(start_admin(listener, sources, config.admin.chaos)?)
         }
@@ -206,6 +222,7 @@ pub async fn start_with_groups(
         admin,
         instance,
         replica,
+        audit_writer,
         lock,
     })
 }
@@ -373,20 +390,34 @@ fn coordination(
 }
 
 /// The pager's arguments. Made once: the pager and the commands share the audit log, and the recent pages
-/// outlive the pager.
+/// outlive the pager. With several replicas the audit log also feeds the shared audit, through a writer in
+/// the background that spools locally while the database is unreachable (retrying every `renew_every`).
 fn pager_args(
     config: &Config,
     pagerduty: &Arc<dyn PagerDutyApi>,
     store: &Arc<dyn StateStore>,
     coordination: &Arc<dyn Coordination>,
-) -> PagerArgs {
-    PagerArgs {
+    replica: Option<&Replica>,
+) -> (PagerArgs, Option<AuditWriterTask>) {
+    let mut audit = AuditLog::new(store.clone(), config.pager.audit_max_bytes);
+    let mut writer = None;
+    if let Some(replica) = replica {
+        let (shared, task) = SharedAudit::start(
+            coordination.clone(),
+            store.clone(),
+            replica.timings().renew_every,
+        );
+        audit = audit.with_shared(shared);
+        writer = Some(task);
+    }
+    let args = PagerArgs {
         pagerduty: pagerduty.clone(),
-        audit: Arc::new(AuditLog::new(store.clone(), config.pager.audit_max_bytes)),
+        audit: Arc::new(audit),
         recent: RecentPages::shared(config.pager.dedup_window),
         from_email: config.pagerduty.from_email.clone(),
         coordination: coordination.clone(),
-    }
+    };
+    (args, writer)
 }
 
 fn status_args(config: &Config, names: &ActorNames, probe: Arc<dyn StatusProbe>) -> StatusArgs {
@@ -568,6 +599,10 @@ impl Bot {
         }
         if let Some(stub) = self.stub {
             stub.shutdown().await;
+        }
+        // The page audit records still queued: to the database, or to the spool for the next start.
+        if let Some(writer) = self.audit_writer {
+            writer.finish(AUDIT_WRITER_FINISH).await;
         }
         // Hand the lease over at once rather than let it lapse.
         if let Some(replica) = &self.replica {

@@ -646,6 +646,12 @@ pub struct FakeCoordination {
     pub prior_page: std::sync::Mutex<Option<crate::pager::page::PriorPage>>,
     /// Every claimed page settled, with its incident (`None`: released).
     pub settled: std::sync::Mutex<Vec<(crate::ports::PageClaim, Option<Incident>)>>,
+    /// The shared page audit: each (page id, event) once, as the database's unique key keeps it.
+    pub audit: std::sync::Mutex<Vec<crate::ports::PageAuditEntry>>,
+    /// Woken after each audit write.
+    pub audit_written: tokio::sync::Notify,
+    /// The followed incidents every replica shares.
+    pub followed: std::sync::Mutex<Vec<crate::incidents::followed::Followed>>,
     /// Every snapshot shared, with the term it was shared in.
     pub shares: std::sync::Mutex<
         Vec<(
@@ -706,6 +712,22 @@ impl FakeCoordination {
             return Err(crate::ports::CoordinationError::Unreachable("fake".into()));
         }
         Ok(())
+    }
+
+    /// The shared page audit once it holds at least `n` records.
+    pub async fn wait_for_audit(&self, n: usize) -> Vec<crate::ports::PageAuditEntry> {
+        loop {
+            let written = self.audit_written.notified();
+            tokio::pin!(written);
+            written.as_mut().enable();
+            {
+                let audit = self.audit.lock().unwrap();
+                if audit.len() >= n {
+                    return audit.clone();
+                }
+            }
+            written.await;
+        }
     }
 }
 
@@ -834,6 +856,74 @@ impl crate::ports::Coordination for FakeCoordination {
             .lock()
             .unwrap()
             .push((term, channel.to_string(), posted.clone()));
+        Ok(())
+    }
+
+    async fn record_page_audit(
+        &self,
+        entries: &[crate::ports::PageAuditEntry],
+    ) -> Result<(), crate::ports::CoordinationError> {
+        if self.unreachable.load(Ordering::SeqCst) {
+            return Err(crate::ports::CoordinationError::Unreachable("fake".into()));
+        }
+        let mut audit = self.audit.lock().unwrap();
+        for entry in entries {
+            let seen = audit
+                .iter()
+                .any(|e| e.page_id == entry.page_id && e.kind == entry.kind);
+            if !seen {
+                audit.push(entry.clone());
+            }
+        }
+        drop(audit);
+        self.audit_written.notify_waiters();
+        Ok(())
+    }
+
+    async fn followed_incidents(
+        &self,
+    ) -> Result<Option<Vec<crate::incidents::followed::Followed>>, crate::ports::CoordinationError>
+    {
+        if self.unreachable.load(Ordering::SeqCst) {
+            return Err(crate::ports::CoordinationError::Unreachable("fake".into()));
+        }
+        Ok(Some(self.followed.lock().unwrap().clone()))
+    }
+
+    async fn follow_incident(
+        &self,
+        followed: &crate::incidents::followed::Followed,
+    ) -> Result<(), crate::ports::CoordinationError> {
+        if self.unreachable.load(Ordering::SeqCst) {
+            return Err(crate::ports::CoordinationError::Unreachable("fake".into()));
+        }
+        let mut all = self.followed.lock().unwrap();
+        all.retain(|f| f.incident_id() != followed.incident_id());
+        all.push(followed.clone());
+        Ok(())
+    }
+
+    async fn record_followed(
+        &self,
+        term: crate::ports::LeaderTerm,
+        followed: &crate::incidents::followed::Followed,
+        resolved: bool,
+    ) -> Result<(), crate::ports::CoordinationError> {
+        if self.unreachable.load(Ordering::SeqCst) {
+            return Err(crate::ports::CoordinationError::Unreachable("fake".into()));
+        }
+        if self.leader_term() != Some(term) {
+            return Err(crate::ports::CoordinationError::NotLeader);
+        }
+        let mut all = self.followed.lock().unwrap();
+        if resolved {
+            all.retain(|f| f.incident_id() != followed.incident_id());
+        } else if let Some(f) = all
+            .iter_mut()
+            .find(|f| f.incident_id() == followed.incident_id())
+        {
+            *f = followed.clone();
+        }
         Ok(())
     }
 }

@@ -22,6 +22,7 @@
 //! | `icbot_pages_confirmed_total` | counter | none | pager |
 //! | `icbot_pages_fallback_total` | counter | none (some people not confirmed: call by phone) | pager |
 //! | `icbot_audit_unreadable_lines_total` | counter | none (lines of `pages.jsonl` skipped when read back) | page_audit |
+//! | `icbot_page_audit_spooled` | gauge | none (page audit records waiting in the local spool for the coordination database) | admin server, at each scrape (`[state] backend = "postgres"` only) |
 //! | `icbot_status_checks_total` | counter | `result` (`normal`, `degraded`, `critical`, `unknown`) | status |
 //! | `icbot_stalks_active` | gauge | none | stalks |
 //! | `icbot_actor_restarts_total` | counter | `actor` (registry name) | root, stalks |
@@ -48,6 +49,7 @@ pub const PAGES_ATTEMPTED_TOTAL: &str = "icbot_pages_attempted_total";
 pub const PAGES_CONFIRMED_TOTAL: &str = "icbot_pages_confirmed_total";
 pub const PAGES_FALLBACK_TOTAL: &str = "icbot_pages_fallback_total";
 pub const AUDIT_UNREADABLE_LINES_TOTAL: &str = "icbot_audit_unreadable_lines_total";
+pub const PAGE_AUDIT_SPOOLED: &str = "icbot_page_audit_spooled";
 pub const STATUS_CHECKS_TOTAL: &str = "icbot_status_checks_total";
 pub const STALKS_ACTIVE: &str = "icbot_stalks_active";
 pub const ACTOR_RESTARTS_TOTAL: &str = "icbot_actor_restarts_total";

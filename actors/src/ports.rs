@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cache::oncall::{OnCallEntry, OnCallSnapshot, Person, UserId};
 use crate::chat::{ChatTarget, MessageRef};
+use crate::incidents::followed::Followed;
 pub use crate::pager::page::Incident;
 use crate::pager::page::PriorPage;
 use crate::reply::Reply;
@@ -356,6 +357,26 @@ pub trait Coordination: Send + Sync + 'static {
         incident: Option<&Incident>,
     ) -> Result<(), CoordinationError>;
 
+    /// Writes page audit records to the audit every replica shares, in one go; an entry whose page id and
+    /// kind are there already is left alone, so replaying a local spool twice is harmless. Any replica.
+    async fn record_page_audit(&self, entries: &[PageAuditEntry]) -> Result<(), CoordinationError>;
+
+    /// The incidents followed on behalf of every replica (each card with the state it last showed);
+    /// `Ok(None)` when nothing is shared (one replica: its own set is the whole truth).
+    async fn followed_incidents(&self) -> Result<Option<Vec<Followed>>, CoordinationError>;
+
+    /// Shares the card this replica just posted, for whichever replica leads to follow. Any replica.
+    async fn follow_incident(&self, followed: &Followed) -> Result<(), CoordinationError>;
+
+    /// Records what a followed card shows now, as decided in `term` (leader only, fenced); `resolved`
+    /// stops following it.
+    async fn record_followed(
+        &self,
+        term: LeaderTerm,
+        followed: &Followed,
+        resolved: bool,
+    ) -> Result<(), CoordinationError>;
+
     /// This replica's role now, telling "another replica leads" from "nobody knows" (the coordination
     /// database unreachable). Never waits.
     fn role(&self) -> ReplicaRole {
@@ -429,6 +450,20 @@ pub enum StalkAdded {
     Already { since: SystemTime },
 }
 
+/// One page audit record as the replicas share it ([`crate::pager::shared_audit`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PageAuditEntry {
+    /// With `kind`, what makes the entry unique.
+    pub page_id: String,
+    /// `started` or `outcome`.
+    pub kind: String,
+    /// When it happened, by the replica that paged.
+    #[serde(with = "crate::pager::page::page_time")]
+    pub at: SystemTime,
+    /// The record as `pages.jsonl` has it.
+    pub record: serde_json::Value,
+}
+
 /// A page about to go out, as the other replicas must know it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PageClaim {
@@ -480,6 +515,32 @@ impl Coordination for SingleReplica {
         &self,
         _claim: &PageClaim,
         _incident: Option<&Incident>,
+    ) -> Result<(), CoordinationError> {
+        Ok(())
+    }
+
+    /// Alone, `pages.jsonl` is the whole audit.
+    async fn record_page_audit(
+        &self,
+        _entries: &[PageAuditEntry],
+    ) -> Result<(), CoordinationError> {
+        Ok(())
+    }
+
+    /// Alone, the follower's own set (`incidents_followed.json`) is the whole truth.
+    async fn followed_incidents(&self) -> Result<Option<Vec<Followed>>, CoordinationError> {
+        Ok(None)
+    }
+
+    async fn follow_incident(&self, _followed: &Followed) -> Result<(), CoordinationError> {
+        Ok(())
+    }
+
+    async fn record_followed(
+        &self,
+        _term: LeaderTerm,
+        _followed: &Followed,
+        _resolved: bool,
     ) -> Result<(), CoordinationError> {
         Ok(())
     }

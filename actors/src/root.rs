@@ -457,6 +457,7 @@ mod tests {
                 chat: chat.clone(),
                 store: store.clone(),
                 poll_interval: Duration::from_secs(15),
+                coordination: Arc::new(crate::ports::SingleReplica),
             },
             gateway: GatewayArgs { context },
             health: watch::channel(Vec::new()).0,

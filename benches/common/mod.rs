@@ -240,8 +240,21 @@ pub async fn start_bot(
     text: &str,
     prefix: &str,
 ) -> (Bot, Arc<RecordingChat>, mpsc::UnboundedReceiver<Posted>) {
+    start_bot_on(text, prefix, None).await
+}
+
+/// [`start_bot`], with `DATABASE_URL` set to `database_url` (for `[state] backend = "postgres"`).
+pub async fn start_bot_on(
+    text: &str,
+    prefix: &str,
+    database_url: Option<&str>,
+) -> (Bot, Arc<RecordingChat>, mpsc::UnboundedReceiver<Posted>) {
     let config = Config::parse(text, Vec::<(String, String)>::new()).expect("bench config parses");
-    let secrets = Secrets::from_lookup(|k| (k == "PAGERDUTY_TOKEN").then(|| "bench-token".into()));
+    let secrets = Secrets::from_lookup(|k| match k {
+        "PAGERDUTY_TOKEN" => Some("bench-token".into()),
+        "DATABASE_URL" => database_url.map(String::from),
+        _ => None,
+    });
     let problems = config.problems(&secrets);
     assert!(problems.is_empty(), "bench config: {problems:?}");
     let (chat, rx) = RecordingChat::new();

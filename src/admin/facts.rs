@@ -67,6 +67,8 @@ pub struct AdminSources {
     pub instance: Instance,
     /// This replica's coordination, with `[state] backend = "postgres"`.
     pub ha: Option<Replica>,
+    /// Page audit records waiting in the local spool for the database (`backend = "postgres"`).
+    pub page_audit_spooled: Option<watch::Receiver<usize>>,
 }
 
 /// `GET /readyz`.

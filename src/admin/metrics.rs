@@ -71,6 +71,9 @@ pub fn render(sources: &AdminSources) -> Option<String> {
             metrics::gauge!(metric_names::HA_LAST_RENEWAL_AGE_SECONDS).set(age);
         }
     }
+    if let Some(spooled) = &sources.page_audit_spooled {
+        metrics::gauge!(metric_names::PAGE_AUDIT_SPOOLED).set(*spooled.borrow() as f64);
+    }
     handle.run_upkeep();
     Some(handle.render())
 }
@@ -135,6 +138,10 @@ fn describe() {
         HA_LAST_RENEWAL_AGE_SECONDS,
         Unit::Seconds,
         "Time since this replica last saw the leader lease renewed (its own renewal when it leads)."
+    );
+    describe_gauge!(
+        PAGE_AUDIT_SPOOLED,
+        "Page audit records waiting in this replica's local spool for the coordination database."
     );
     describe_counter!(SLACK_POSTS_TOTAL, "Slack posts, by result (ok, failed).");
     describe_counter!(

@@ -1,22 +1,26 @@
 //! The core's [`Coordination`] port over PostgreSQL: the leader term is this replica's lease epoch while it
 //! leads, and the shared on-call snapshot is `icbot_oncall_snapshot` (written fenced by that epoch, read by
-//! every replica). Every call is bounded by the statement timeout, so a replica whose database is
-//! unreachable gets an error in time and carries on from memory.
+//! every replica), the page dedup claims are `icbot_page_dedup`, the page audit `icbot_page_audit`, the
+//! followed incident cards `icbot_followed_incident` and the stalking channels `icbot_stalk` (any replica
+//! adds, the leader writes fenced). Every call is bounded by the statement timeout, so a replica whose
+//! database is unreachable gets an error in time and carries on from memory.
 
 use async_trait::async_trait;
 use icbot_actors::cache::oncall::OnCallSnapshot;
 use icbot_actors::chat::ChatTarget;
+use icbot_actors::incidents::followed::Followed;
 use icbot_actors::pager::page::{PriorPage, PriorState};
 use icbot_actors::ports::{
-    Coordination, CoordinationError, Incident, LeaderTerm, PageClaim, PageClaimed, ReplicaRole,
-    SharedStalk, StalkAdded,
+    Coordination, CoordinationError, Incident, LeaderTerm, PageAuditEntry, PageClaim, PageClaimed,
+    ReplicaRole, SharedStalk, StalkAdded,
 };
 use icbot_actors::status::stalk::Posted;
 
 use super::fence::{Fence, FencedWrite};
-use super::lease::Role;
-use super::lease::{Epoch, LEADER_LEASE};
+use super::followed_incidents::{self, FollowedRow};
+use super::lease::{Epoch, Role, LEADER_LEASE};
 use super::oncall_snapshot;
+use super::page_audit;
 use super::page_dedup::{self, Claim};
 use super::replica::Replica;
 use super::stalks::{self, Added};
@@ -127,6 +131,63 @@ impl Coordination for PostgresCoordination {
         Ok(())
     }
 
+    async fn record_page_audit(&self, entries: &[PageAuditEntry]) -> Result<(), CoordinationError> {
+        let replica = self.replica.replica().to_string();
+        page_audit::insert(self.replica.database(), &replica, entries)
+            .await
+            .map_err(unreachable)?;
+        Ok(())
+    }
+
+    async fn followed_incidents(&self) -> Result<Option<Vec<Followed>>, CoordinationError> {
+        let rows = followed_incidents::load(self.replica.database())
+            .await
+            .map_err(unreachable)?;
+        let mut all = Vec::with_capacity(rows.len());
+        for json in rows {
+            match serde_json::from_value::<Followed>(json) {
+                Ok(followed) => all.push(followed),
+                // A card this release cannot read (written by a newer one): left to a replica that can.
+                Err(e) => tracing::warn!(error = %e, "skipping an unreadable followed incident"),
+            }
+        }
+        Ok(Some(all))
+    }
+
+    async fn follow_incident(&self, followed: &Followed) -> Result<(), CoordinationError> {
+        let json = serde_json::to_value(followed).map_err(unreachable)?;
+        let Some(row) = followed_row(followed, &json) else {
+            return Ok(());
+        };
+        let replica = self.replica.replica().to_string();
+        followed_incidents::follow(self.replica.database(), &replica, &row)
+            .await
+            .map_err(unreachable)
+    }
+
+    async fn record_followed(
+        &self,
+        term: LeaderTerm,
+        followed: &Followed,
+        resolved: bool,
+    ) -> Result<(), CoordinationError> {
+        let json = serde_json::to_value(followed).map_err(unreachable)?;
+        let Some(row) = followed_row(followed, &json) else {
+            return Ok(());
+        };
+        let fence = Fence::new(LEADER_LEASE, Epoch(term.0));
+        let db = self.replica.database();
+        let written = if resolved {
+            followed_incidents::unfollow(db, &fence, row.incident_id, row.card_ts).await
+        } else {
+            followed_incidents::update(db, &fence, &row).await
+        };
+        match written.map_err(unreachable)? {
+            FencedWrite::Written { .. } => Ok(()),
+            FencedWrite::Refused => Err(CoordinationError::NotLeader),
+        }
+    }
+
     fn role(&self) -> ReplicaRole {
         if let Some(term) = self.leader_term() {
             return ReplicaRole::Leader(term);
@@ -202,4 +263,19 @@ impl Coordination for PostgresCoordination {
             FencedWrite::Refused => Err(CoordinationError::NotLeader),
         }
     }
+}
+
+/// A followed card as its row, `None` for a reply without a card.
+fn followed_row<'a>(
+    followed: &'a Followed,
+    json: &'a serde_json::Value,
+) -> Option<FollowedRow<'a>> {
+    let card = followed.reply.card.as_ref()?;
+    Some(FollowedRow {
+        incident_id: &card.incident_id,
+        channel: &followed.message.channel,
+        card_ts: &followed.message.ts,
+        followed: json,
+        status: card.status.as_str(),
+    })
 }

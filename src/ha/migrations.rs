@@ -30,6 +30,11 @@
 //!   racing to page the same people open one incident.
 //! - `icbot_slack_event`: Events API `event_id`s already handled, with `seen_at` and `expires_at`; see
 //!   [`super::slack_events`].
+//! - `icbot_followed_incident` (V2): one row per incident whose card the bot keeps true: `incident_id`,
+//!   `channel`, `card_ts`, `followed` (the card's message and page reply, JSON: its card holds the last
+//!   seen state), `status`, `replica` (who posted the card), `epoch` (of the leader that last wrote the
+//!   state), `followed_at`, `updated_at`. Any replica inserts when it posts a card; the leader alone
+//!   updates and deletes, fenced. See [`super::followed_incidents`].
 
 use std::time::Duration;
 

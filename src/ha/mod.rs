@@ -12,6 +12,8 @@
 //! - `fence`: [`fence::Fence`], leader-only writes that a stale leader cannot make.
 //! - `oncall_snapshot`: the shared on-call snapshot (leader writes, fenced; all read).
 //! - `page_dedup`: one page per set of people per window, across replicas.
+//! - `page_audit`: the page audit every replica writes (replays of a local spool land once).
+//! - `followed_incidents`: the incidents whose cards the leader keeps true (any replica adds, leader writes).
 //! - `slack_events`: Events API `event_id`s handled by any replica.
 //! - `stalks`: the stalking channels (any replica adds and removes; the leader records posts, fenced).
 //! - `coordination`: the core's `Coordination` port over these tables (role, shared snapshot, pages, stalks).
@@ -20,9 +22,11 @@
 pub mod coordination;
 pub mod database;
 pub mod fence;
+pub mod followed_incidents;
 pub mod lease;
 pub mod migrations;
 pub mod oncall_snapshot;
+pub mod page_audit;
 pub mod page_dedup;
 pub mod replica;
 pub mod settings;

@@ -2,27 +2,39 @@
 //! true. Supervised by the root; told to follow by the gateway; asks PagerDuty for the open incidents once per
 //! poll interval for all of them (none while it follows nothing); edits cards and posts thread lines through
 //! the chat port.
+//!
+//! Several replicas (the `Coordination` port): each shares the cards it posts; only the leader polls, reading
+//! the shared set first (so it follows cards any replica posted, and carries on where the last leader
+//! stopped), checks it still leads right before each edit, and records each change fenced by its term. Two
+//! replicas never both post a thread line for one change. A card that could not be shared (database
+//! unreachable) is kept here (and in [`UNSHARED_FILE`]) and shared again at each poll.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
-use serde::{Deserialize, Serialize};
 use tokio::task::JoinHandle;
 
-use crate::chat::MessageRef;
-use crate::ports::{ChatOut, IncidentState, IncidentStatus, PagerDutyApi, StateStore};
+pub use crate::incidents::followed::Followed;
+use crate::ports::{
+    ChatOut, Coordination, CoordinationError, IncidentState, IncidentStatus, LeaderTerm,
+    PagerDutyApi, StateStore,
+};
 use crate::reply::{strong, text, Reply};
 
 /// The followed set's file in the state directory.
 pub const FOLLOWED_FILE: &str = "incidents_followed.json";
+/// With several replicas: the cards posted here not shared yet (the database was unreachable).
+pub const UNSHARED_FILE: &str = "incidents_unshared.json";
 /// `[incidents] poll_interval` by default.
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(15);
 /// The shortest poll interval used, whatever the configuration says.
 pub const MIN_POLL_INTERVAL: Duration = Duration::from_secs(1);
 /// Bound on one chat edit or thread post.
 const CHAT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Bound on one read or write of the shared followed set.
+const SHARE_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub struct IncidentsActor;
 
@@ -32,14 +44,8 @@ pub struct IncidentsArgs {
     pub chat: Arc<dyn ChatOut>,
     pub store: Arc<dyn StateStore>,
     pub poll_interval: Duration,
-}
-
-/// One incident followed: its card's message, and the reply the card was posted with.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Followed {
-    pub message: MessageRef,
-    /// The page reply as posted; its card holds the status the card shows now.
-    pub reply: Reply,
+    /// Who leads, and the followed set the replicas share.
+    pub coordination: Arc<dyn Coordination>,
 }
 
 pub enum IncidentsMessage {
@@ -57,6 +63,10 @@ pub struct IncidentsState {
     args: IncidentsArgs,
     /// By incident id.
     followed: BTreeMap<String, Followed>,
+    /// Cards posted here that could not be shared yet, by incident id; saved in [`UNSHARED_FILE`] while
+    /// there are any, so a restart shares them too.
+    unshared: BTreeMap<String, Followed>,
+    unshared_on_disk: bool,
     timer: JoinHandle<()>,
 }
 
@@ -70,7 +80,8 @@ impl Actor for IncidentsActor {
         myself: ActorRef<Self::Msg>,
         args: IncidentsArgs,
     ) -> Result<IncidentsState, ActorProcessingErr> {
-        let followed = load(args.store.as_ref());
+        let followed = load(args.store.as_ref(), FOLLOWED_FILE);
+        let unshared = load(args.store.as_ref(), UNSHARED_FILE);
         let every = args.poll_interval.max(MIN_POLL_INTERVAL);
         let timer = myself.send_interval(every, || IncidentsMessage::Poll);
         tracing::info!(
@@ -81,6 +92,8 @@ impl Actor for IncidentsActor {
         Ok(IncidentsState {
             args,
             followed,
+            unshared_on_disk: !unshared.is_empty(),
+            unshared,
             timer,
         })
     }
@@ -101,7 +114,7 @@ impl Actor for IncidentsActor {
         state: &mut IncidentsState,
     ) -> Result<(), ActorProcessingErr> {
         match message {
-            IncidentsMessage::Follow(followed) => state.follow(*followed),
+            IncidentsMessage::Follow(followed) => state.follow(*followed).await,
             IncidentsMessage::Poll => state.poll().await,
             IncidentsMessage::Count(reply) => {
                 let _ = reply.send(state.followed.len());
@@ -115,19 +128,122 @@ impl Actor for IncidentsActor {
 }
 
 impl IncidentsState {
-    fn follow(&mut self, followed: Followed) {
+    async fn follow(&mut self, followed: Followed) {
         let Some(card) = &followed.reply.card else {
             return;
         };
         tracing::info!(incident = card.number, channel = %followed.message.channel, "following an incident card");
-        self.followed.insert(card.incident_id.clone(), followed);
+        let id = card.incident_id.clone();
+        self.followed.insert(id.clone(), followed.clone());
         self.save();
+        self.unshared.insert(id, followed);
+        self.share_unshared().await;
+    }
+
+    /// Shares the cards posted here that the other replicas do not know yet.
+    async fn share_unshared(&mut self) {
+        self.share_each().await;
+        if !self.unshared.is_empty() || self.unshared_on_disk {
+            save(self.args.store.as_ref(), UNSHARED_FILE, &self.unshared);
+            self.unshared_on_disk = !self.unshared.is_empty();
+        }
+    }
+
+    async fn share_each(&mut self) {
+        let coordination = self.args.coordination.clone();
+        let ids: Vec<String> = self.unshared.keys().cloned().collect();
+        for id in ids {
+            let Some(followed) = self.unshared.get(&id) else {
+                continue;
+            };
+            match tokio::time::timeout(SHARE_TIMEOUT, coordination.follow_incident(followed)).await
+            {
+                Ok(Ok(())) => {
+                    self.unshared.remove(&id);
+                }
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, incident = %id, "cannot share the followed incident; trying again at the next poll");
+                    return;
+                }
+                Err(_) => {
+                    tracing::warn!(incident = %id, "sharing the followed incident timed out; trying again at the next poll");
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Whether this replica still leads in `term`: checked right before each edit.
+    fn leads(&self, term: LeaderTerm) -> bool {
+        self.args.coordination.leader_term() == Some(term)
+    }
+
+    /// The leader's view of the followed set: the shared one, with the cards posted here not shared yet.
+    /// False when it cannot be read (nothing is done this poll).
+    async fn read_shared(&mut self) -> bool {
+        let read =
+            tokio::time::timeout(SHARE_TIMEOUT, self.args.coordination.followed_incidents()).await;
+        let shared = match read {
+            Ok(Ok(Some(shared))) => shared,
+            Ok(Ok(None)) => return true,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "cannot read the followed incidents; cards unchanged until the next poll");
+                return false;
+            }
+            Err(_) => {
+                tracing::warn!(
+                    "reading the followed incidents timed out; cards unchanged until the next poll"
+                );
+                return false;
+            }
+        };
+        let mut followed: BTreeMap<String, Followed> = shared
+            .into_iter()
+            .filter_map(|f| Some((f.incident_id()?.to_string(), f)))
+            .collect();
+        for (id, f) in &self.unshared {
+            followed.entry(id.clone()).or_insert_with(|| f.clone());
+        }
+        if followed != self.followed {
+            self.followed = followed;
+            self.save();
+        }
+        true
+    }
+
+    /// Records a change of a card for the other replicas, fenced by `term`. False when this replica no
+    /// longer leads (the poll stops).
+    async fn record(&self, term: LeaderTerm, followed: &Followed, resolved: bool) -> bool {
+        let write = self
+            .args
+            .coordination
+            .record_followed(term, followed, resolved);
+        match tokio::time::timeout(SHARE_TIMEOUT, write).await {
+            Ok(Ok(())) => true,
+            Ok(Err(CoordinationError::NotLeader)) => {
+                tracing::warn!("no longer the leader: stopped following incidents here");
+                false
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "cannot record the incident card's state for the other replicas");
+                true
+            }
+            Err(_) => {
+                tracing::warn!("recording the incident card's state timed out");
+                true
+            }
+        }
     }
 
     /// One listing for every followed incident; each card whose incident changed is edited, with a thread line
     /// on acknowledge and resolve. An incident no longer open is resolved: its card says so and it is dropped.
+    /// Only the leader does it.
     async fn poll(&mut self) {
-        if self.followed.is_empty() {
+        self.share_unshared().await;
+        let Some(term) = self.args.coordination.leader_term() else {
+            return;
+        };
+        if !self.read_shared().await || self.followed.is_empty() {
             return;
         }
         let every = self.args.poll_interval.max(MIN_POLL_INTERVAL);
@@ -147,11 +263,23 @@ impl IncidentsState {
         let mut changed = false;
         let ids: Vec<String> = self.followed.keys().cloned().collect();
         for id in ids {
+            if !self.leads(term) {
+                tracing::info!("no longer the leader: the incident cards are left to the new one");
+                break;
+            }
             let now = open.iter().find(|i| i.id == id);
             if let Some(done) = self.bring_up_to_date(&id, now).await {
                 changed = true;
+                let recorded = match self.followed.get(&id) {
+                    Some(followed) => self.record(term, followed, done).await,
+                    None => true,
+                };
                 if done {
                     self.followed.remove(&id);
+                    self.unshared.remove(&id);
+                }
+                if !recorded {
+                    break;
                 }
             }
         }
@@ -207,15 +335,20 @@ impl IncidentsState {
     }
 
     fn save(&self) {
-        let list: Vec<&Followed> = self.followed.values().collect();
-        match serde_json::to_vec(&list) {
-            Ok(bytes) => {
-                if let Err(e) = self.args.store.save(FOLLOWED_FILE, &bytes) {
-                    tracing::error!(error = %e, file = FOLLOWED_FILE, "cannot save the followed incidents");
-                }
+        save(self.args.store.as_ref(), FOLLOWED_FILE, &self.followed);
+    }
+}
+
+/// Saves a set of followed cards in `file`; a failure is logged, never fatal.
+fn save(store: &dyn StateStore, file: &str, set: &BTreeMap<String, Followed>) {
+    let list: Vec<&Followed> = set.values().collect();
+    match serde_json::to_vec(&list) {
+        Ok(bytes) => {
+            if let Err(e) = store.save(file, &bytes) {
+                tracing::error!(error = %e, file, "cannot save the followed incidents");
             }
-            Err(e) => tracing::error!(error = %e, "cannot encode the followed incidents"),
         }
+        Err(e) => tracing::error!(error = %e, "cannot encode the followed incidents"),
     }
 }
 
@@ -228,13 +361,14 @@ pub fn card_reply(original: &Reply) -> Reply {
     reply
 }
 
-/// The followed set saved last; empty (with a warning) when the file is missing or unreadable.
-fn load(store: &dyn StateStore) -> BTreeMap<String, Followed> {
-    let bytes = match store.load(FOLLOWED_FILE) {
+/// The set of followed cards saved last in `file`; empty (with a warning) when the file is missing or
+/// unreadable.
+fn load(store: &dyn StateStore, file: &str) -> BTreeMap<String, Followed> {
+    let bytes = match store.load(file) {
         Ok(Some(bytes)) => bytes,
         Ok(None) => return BTreeMap::new(),
         Err(e) => {
-            tracing::warn!(error = %e, file = FOLLOWED_FILE, "cannot read the followed incidents; following none");
+            tracing::warn!(error = %e, file, "cannot read the followed incidents; following none");
             return BTreeMap::new();
         }
     };
@@ -244,7 +378,7 @@ fn load(store: &dyn StateStore) -> BTreeMap<String, Followed> {
             .filter_map(|f| Some((f.reply.card.as_ref()?.incident_id.clone(), f)))
             .collect(),
         Err(e) => {
-            tracing::warn!(error = %e, file = FOLLOWED_FILE, "the followed incidents file is unreadable; following none");
+            tracing::warn!(error = %e, file, "the followed incidents file is unreadable; following none");
             BTreeMap::new()
         }
     }
@@ -279,11 +413,21 @@ mod tests {
         }
 
         async fn spawn(&self, name: &str) -> ActorRef<IncidentsMessage> {
+            self.spawn_coordinated(name, Arc::new(crate::ports::SingleReplica))
+                .await
+        }
+
+        async fn spawn_coordinated(
+            &self,
+            name: &str,
+            coordination: Arc<dyn Coordination>,
+        ) -> ActorRef<IncidentsMessage> {
             let args = IncidentsArgs {
                 pagerduty: self.pd.clone(),
                 chat: self.chat.clone(),
                 store: self.store.clone(),
                 poll_interval: POLL,
+                coordination,
             };
             Actor::spawn(Some(name.into()), IncidentsActor, args)
                 .await
@@ -403,6 +547,94 @@ mod tests {
             vec!["#1 RESOLVED".to_string()]
         );
         assert_eq!(count(&again).await, 0, "no longer followed");
+        again.stop(None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn only_the_leader_follows_the_shared_cards_and_records_what_it_posted() {
+        let room = Room::new();
+        let coordination = Arc::new(crate::fakes::FakeCoordination::default());
+        // A card another replica posted and shared; this replica follows nobody's but leads nothing yet.
+        let followed = room.paged().await;
+        coordination
+            .follow_incident(&followed)
+            .await
+            .expect("shared");
+        let actor = room
+            .spawn_coordinated("follow-leader/incidents", coordination.clone())
+            .await;
+        room.pd
+            .set_incident_status(
+                "Q1",
+                IncidentStatus::Acknowledged,
+                None,
+                Some("alice@example.com"),
+            )
+            .await
+            .unwrap();
+        tokio::time::sleep(POLL * 3).await;
+        assert!(
+            room.chat.updates.lock().unwrap().is_empty(),
+            "a follower edits nothing"
+        );
+        assert!(room.chat.thread_of(&followed.message).is_empty());
+        // It becomes the leader: it follows the shared card, posts one line, and records what it posted.
+        coordination.set_term(Some(LeaderTerm(7)));
+        room.chat.wait_for_updates(1).await;
+        assert_eq!(
+            room.chat.thread_of(&followed.message),
+            vec!["#1 ACKNOWLEDGED by Alice Smith".to_string()]
+        );
+        let shared = coordination.followed.lock().unwrap().clone();
+        assert_eq!(
+            shared[0].reply.card.as_ref().unwrap().status,
+            IncidentStatus::Acknowledged,
+            "a new leader would carry on from here"
+        );
+        tokio::time::sleep(POLL * 3).await;
+        assert_eq!(room.chat.thread_of(&followed.message).len(), 1);
+        // Another replica took over: a resolve is left to it.
+        coordination.set_term(None);
+        room.pd
+            .set_incident_status("Q1", IncidentStatus::Resolved, Some("fixed"), None)
+            .await
+            .unwrap();
+        tokio::time::sleep(POLL * 3).await;
+        assert_eq!(room.chat.thread_of(&followed.message).len(), 1);
+        assert_eq!(coordination.followed.lock().unwrap().len(), 1);
+        actor.stop(None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_card_posted_while_the_database_is_unreachable_is_shared_when_it_returns() {
+        let room = Room::new();
+        let coordination = Arc::new(crate::fakes::FakeCoordination::default());
+        coordination.set_unreachable(true);
+        let actor = room
+            .spawn_coordinated("follow-unshared/incidents", coordination.clone())
+            .await;
+        let followed = room.paged().await;
+        actor
+            .cast(IncidentsMessage::Follow(Box::new(followed.clone())))
+            .unwrap();
+        assert_eq!(count(&actor).await, 1, "followed here meanwhile");
+        assert!(coordination.followed.lock().unwrap().is_empty());
+        // A restart meanwhile forgets nothing.
+        actor.cast(IncidentsMessage::Crash).unwrap();
+        while actor.get_status() != ractor::ActorStatus::Stopped {
+            tokio::task::yield_now().await;
+        }
+        let again = room
+            .spawn_coordinated("follow-unshared/incidents", coordination.clone())
+            .await;
+        coordination.set_unreachable(false);
+        tokio::time::sleep(POLL + Duration::from_secs(1)).await;
+        assert_eq!(*coordination.followed.lock().unwrap(), vec![followed]);
+        assert_eq!(
+            room.store.load(UNSHARED_FILE).unwrap().as_deref(),
+            Some(&b"[]"[..]),
+            "nothing left to share"
+        );
         again.stop(None);
     }
 

@@ -10,7 +10,8 @@
 //! it; unreadable lines are skipped with a warning and counted (`icbot_audit_unreadable_lines_total`). Only the
 //! tail of the file is read back (what the dedup window needs), and the file is rotated by size into
 //! `pages.jsonl.1` (one previous file kept). Times are RFC 3339 strings; lines written before that (times as
-//! `{"secs_since_epoch": ..}`) still read.
+//! `{"secs_since_epoch": ..}`) still read. With several replicas each record also goes to the shared audit
+//! ([`crate::pager::shared_audit`]), off the page's path.
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -22,7 +23,8 @@ use crate::metric_names;
 use crate::pager::page::{
     self, page_time, PageKey, PageOutcome, PageRequest, PersonResult, PriorPage,
 };
-use crate::ports::{Incident, StateStore};
+use crate::pager::shared_audit::SharedAudit;
+use crate::ports::{Incident, PageAuditEntry, StateStore};
 use crate::state_store::jsonl::JsonLines;
 
 /// The audit log's file name in the state directory.
@@ -44,6 +46,16 @@ pub enum AuditEvent {
     /// What the reply said. Lines written before `event` existed are outcomes.
     #[default]
     Outcome,
+}
+
+impl AuditEvent {
+    /// The word in the record and in the shared audit's `kind`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditEvent::Started => "started",
+            AuditEvent::Outcome => "outcome",
+        }
+    }
 }
 
 /// One line of `pages.jsonl`.
@@ -185,6 +197,8 @@ impl AuditRecord {
 /// the command context; appends are serialized so that a rotation never races another append.
 pub struct AuditLog {
     lines: JsonLines,
+    /// With several replicas: where each record also goes, without waiting.
+    shared: Option<SharedAudit>,
 }
 
 impl AuditLog {
@@ -192,7 +206,19 @@ impl AuditLog {
     pub fn new(store: Arc<dyn StateStore>, max_bytes: u64) -> Self {
         AuditLog {
             lines: JsonLines::new(store, AUDIT_FILE, "page audit log", max_bytes),
+            shared: None,
         }
+    }
+
+    /// Also hands every record to the audit the replicas share (after appending it here).
+    pub fn with_shared(mut self, shared: SharedAudit) -> Self {
+        self.shared = Some(shared);
+        self
+    }
+
+    /// Where records also go with several replicas, if anywhere.
+    pub fn shared(&self) -> Option<&SharedAudit> {
+        self.shared.as_ref()
     }
 
     /// Appends the outcome of a page reply.
@@ -200,9 +226,26 @@ impl AuditLog {
         self.append(&AuditRecord::of(outcome));
     }
 
-    /// Appends one record; a failure to write is logged loudly, never fatal (the reply matters more).
+    /// Appends one record; a failure to write is logged loudly, never fatal (the reply matters more). With
+    /// several replicas the record is then handed to the shared audit's writer, which never waits.
     pub fn append(&self, record: &AuditRecord) {
         self.lines.append(record);
+        if let Some(shared) = &self.shared {
+            let mut record = record.clone();
+            let page_id = record
+                .page_id
+                .get_or_insert_with(|| shared.unanswered_id())
+                .clone();
+            match serde_json::to_value(&record) {
+                Ok(json) => shared.send(PageAuditEntry {
+                    page_id,
+                    kind: record.event.as_str().to_string(),
+                    at: record.at,
+                    record: json,
+                }),
+                Err(e) => tracing::error!(error = %e, "cannot encode a page audit record"),
+            }
+        }
     }
 
     /// The records (started and outcomes) at or after `since`, oldest first, read from the end of the log (and
@@ -380,6 +423,43 @@ mod tests {
             "only one previous file is kept"
         );
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn with_several_replicas_records_also_reach_the_shared_audit() {
+        let coordination = Arc::new(crate::fakes::FakeCoordination::default());
+        let store = Arc::new(MemoryStateStore::new());
+        let (shared, _writer) =
+            SharedAudit::start(coordination.clone(), store.clone(), Duration::from_secs(1));
+        let log = AuditLog::new(store.clone(), DEFAULT_MAX_BYTES).with_shared(shared);
+        let now = SystemTime::now();
+        log.append(&started(&["a"], now));
+        let msg = crate::chat::InboundMessage {
+            reply_to: ChatTarget::channel("ops"),
+            user: "dana".into(),
+            text: "!ic page".into(),
+            direct: false,
+        };
+        log.append(&AuditRecord::unanswered(
+            &msg,
+            "them".into(),
+            None,
+            "late".into(),
+        ));
+        let shared = coordination.wait_for_audit(2).await;
+        assert_eq!(
+            (shared[0].page_id.as_str(), shared[0].kind.as_str()),
+            ("p1", "started")
+        );
+        assert_eq!(shared[0].at, now);
+        assert_eq!(shared[0].record["requested_by"], "dana");
+        assert!(shared[1].page_id.starts_with("unanswered-"), "{shared:?}");
+        assert_eq!(shared[1].kind, "outcome");
+        assert_eq!(shared[1].record["page_id"], shared[1].page_id.as_str());
+        // pages.jsonl as before: the unanswered record keeps no page id there.
+        let local = log.recent(now - Duration::from_secs(60));
+        assert_eq!(local.len(), 2);
+        assert_eq!(local[1].page_id, None);
     }
 
     /// A store that says how much it was asked to read.

@@ -1,9 +1,11 @@
 //! High availability against a real PostgreSQL (`ICBOT_TEST_DATABASE_URL`, see `test_database`): the schema
-//! and its migrations, leader election by lease, fenced writes, cross-replica page dedup. Each test has a
-//! schema of its own; waits are on the keepers' role watches, bounded by a few leases.
+//! and its migrations, leader election by lease, fenced writes, cross-replica page dedup, the shared page
+//! audit. Each test has a schema of its own; waits are on the keepers' role watches, bounded by a few leases.
 
 mod fence;
+mod followed_incidents;
 mod lease;
+mod page_audit;
 mod replicas;
 mod schema;
 mod stalks;

@@ -101,6 +101,11 @@ impl ReplicaProcess {
         stdin.flush().expect("flush to icbot");
     }
 
+    /// Its `[state] dir`.
+    pub fn state_dir(&self) -> std::path::PathBuf {
+        self.dir.0.join("state")
+    }
+
     /// Its console replies so far.
     pub fn stdout(&self) -> String {
         std::fs::read_to_string(self.dir.0.join("stdout.log")).unwrap_or_default()
@@ -294,7 +299,7 @@ async fn shared_snapshot_epoch(db: &TestDatabase) -> Option<i64> {
         .map(|row| row.get(0))
 }
 
-fn has_snapshot(tree: &Option<TreeFacts>) -> bool {
+pub(super) fn has_snapshot(tree: &Option<TreeFacts>) -> bool {
     tree.as_ref().is_some_and(|t| t.readiness.has_snapshot)
 }
 

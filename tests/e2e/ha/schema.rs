@@ -13,13 +13,14 @@ use tokio::sync::Barrier;
 use super::test_database::TestDatabase;
 use super::STATEMENT;
 
-const TABLES: [&str; 6] = [
+const TABLES: [&str; 7] = [
     "icbot_lease",
     "icbot_oncall_snapshot",
     "icbot_stalk",
     "icbot_page_audit",
     "icbot_page_dedup",
     "icbot_slack_event",
+    "icbot_followed_incident",
 ];
 
 #[tokio::test]
@@ -30,7 +31,7 @@ async fn migrations_run_twice_are_a_no_op() {
         .await
         .unwrap();
     assert_eq!(first, embedded_migrations());
-    assert_eq!(first, ["V1__coordination"]);
+    assert_eq!(first, ["V1__coordination", "V2__followed_incidents"]);
     let second = migrations::migrate(&db, Duration::from_secs(30))
         .await
         .unwrap();
@@ -55,7 +56,7 @@ async fn migrations_run_twice_are_a_no_op() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(history, 1);
+    assert_eq!(history, 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

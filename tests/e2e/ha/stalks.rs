@@ -245,7 +245,7 @@ async fn with_its_database_unreachable_the_leader_says_paused_once_and_resumed_o
         role_of(&f[0]) == Some("unknown")
     })
     .await;
-    proxy.thaw();
+    proxy.reopen();
     wait_for_output(&a, TAKEOVER, "resumed", |o| o.contains(RESUMED)).await;
     wait_for_roles(&[&a], TAKEOVER, "a leader again", |f| {
         role_of(&f[0]) == Some("leader")

@@ -61,8 +61,8 @@ impl TcpProxy {
         self.mode.send_replace(Mode::Frozen);
     }
 
-    /// Lets bytes through again (those held while frozen first).
-    pub fn thaw(&self) {
+    /// Lets bytes flow again (what was held goes through).
+    pub fn reopen(&self) {
         self.mode.send_replace(Mode::Open);
     }
 

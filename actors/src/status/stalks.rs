@@ -10,7 +10,7 @@
 //! requested crash flush too. So a change is on disk within [`SAVE_DELAY`] or at stop, and 10,000 stalks in
 //! a burst cost a few writes instead of 10,000 rewrites of a growing file. It spawns one [`StalkActor`] per channel, linked to itself and named
 //! [`ActorNames::stalk`]; a stalk that fails is restarted under the same name after a backoff delay ([`Restarts`]),
-//! with the [`LastPosted`] the supervisor keeps for it, so the channel is not told the same thing twice. A stalk
+//! with the [`StalkedChannel`] the supervisor keeps for it, so the channel is not told the same thing twice. A stalk
 //! ended by `!status unstalk` just ends. A stalk over its restart budget (the same [`RestartPolicy`] as the
 //! root's children) is published as failing through [`KeptStalks`], which readiness reads.
 //!

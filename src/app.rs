@@ -31,7 +31,7 @@ use icbot_actors::ports::{
 use icbot_actors::root::{self, ChildHealth, RootActor, RootArgs, RootMessage};
 use icbot_actors::state_store::watched::{StoreHealth, WatchedStore};
 use icbot_actors::state_store::{FileStateStore, MemoryStateStore};
-use icbot_actors::status::actor::{self as status, StatusArgs};
+use icbot_actors::status::actor::{self as status, PollSubscribers, StatusArgs};
 use icbot_actors::status::stalks::{KeptStalks, SharedStalks, StalkRestarts, StalksArgs};
 use icbot_actors::supervision::backoff::RestartPolicy;
 use icbot_actors::supervision::chaos::CrashFn;
@@ -152,7 +152,7 @@ pub async fn start_with_groups(
             )
         },
         pager,
-        status: status_args(config, &names, probe),
+        status: status_args(config, probe, kept_stalks.subscribers(&names)),
         stalks: StalksArgs {
             names: names.clone(),
             chat: chat.clone(),
@@ -420,7 +420,12 @@ fn pager_args(
     (args, writer)
 }
 
-fn status_args(config: &Config, names: &ActorNames, probe: Arc<dyn StatusProbe>) -> StatusArgs {
+/// The status actor's arguments: its poll results go to `subscribers` (the stalks actor).
+fn status_args(
+    config: &Config,
+    probe: Arc<dyn StatusProbe>,
+    subscribers: Arc<dyn PollSubscribers>,
+) -> StatusArgs {
     let poll_interval = config.status.poll_interval;
     StatusArgs {
         probe,
@@ -428,7 +433,7 @@ fn status_args(config: &Config, names: &ActorNames, probe: Arc<dyn StatusProbe>)
         check_timeout: config.status.check_timeout,
         // Polls must not reuse a check from the previous interval.
         fresh_for: STATUS_FRESH_FOR.min(poll_interval / 2),
-        names: names.clone(),
+        subscribers,
     }
 }
 

@@ -282,13 +282,14 @@ pub fn render_tree(tree: &TreeFacts) -> String {
             let behind = if state.failing_files.is_empty() {
                 "every file written since".to_string()
             } else {
-                format!("behind on disk: {}", state.failing_files.join(", "))
+                let files: Vec<&str> = state.failing_files.iter().map(String::as_str).collect();
+                format!("behind on disk: {}", files.join(", "))
             };
             let _ = writeln!(
                 out,
                 "state writes: {} failed; last {} ago: {}: {}; {behind}",
                 state.write_failures,
-                human_age(Duration::from_secs(f.age_secs)),
+                human_age(Duration::from_secs(f.at.age_secs)),
                 f.file,
                 f.error,
             );

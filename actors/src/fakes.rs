@@ -670,7 +670,7 @@ pub struct FakeCoordination {
         Vec<(
             crate::ports::LeaderTerm,
             String,
-            crate::status::stalk::Posted,
+            crate::status::system_state::Posted,
         )>,
     >,
 }
@@ -843,7 +843,7 @@ impl crate::ports::Coordination for FakeCoordination {
         &self,
         term: crate::ports::LeaderTerm,
         channel: &str,
-        posted: &crate::status::stalk::Posted,
+        posted: &crate::status::system_state::Posted,
     ) -> Result<(), crate::ports::CoordinationError> {
         self.reachable()?;
         if self.leader_term() != Some(term) {

@@ -442,7 +442,7 @@ mod tests {
                 poll_interval: Duration::from_secs(30),
                 check_timeout: Duration::from_secs(3),
                 fresh_for: Duration::from_secs(2),
-                names: names.clone(),
+                subscribers: kept.subscribers(&names),
             },
             stalks: StalksArgs {
                 names: names.clone(),

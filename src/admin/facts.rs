@@ -23,7 +23,7 @@ use icbot_actors::cache::user_groups::UserGroupFacts;
 use icbot_actors::pager::actor::PagerMessage;
 use icbot_actors::pager::page::PageOutcome;
 use icbot_actors::root::{Child, ChildHealth};
-use icbot_actors::state_store::watched::StoreHealth;
+use icbot_actors::state_store::watched::{StoreHealth, WriteFailure};
 use icbot_actors::status::actor::StatusMessage;
 use icbot_actors::status::stalks::{KeptStalks, StalkInfo, StalksMessage};
 use icbot_actors::status::system_state::StatusCheck;
@@ -126,20 +126,17 @@ pub struct ActorFacts {
     pub facts: BTreeMap<String, Value>,
 }
 
-/// The state writes in `GET /actors`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StateFacts {
-    /// Failed writes since the bot started (`icbot_state_write_failures_total`, all files).
-    pub write_failures: u64,
-    /// Files whose latest write failed: on disk they are behind what the bot holds.
-    pub failing_files: Vec<String>,
-    pub last_write_failure: Option<WriteFailureFacts>,
-}
+/// The state writes in `GET /actors`: the [`StoreHealth`] (`write_failures` counts
+/// `icbot_state_write_failures_total`, all files), the last failure's time as [`Moment`].
+pub type StateFacts = StoreHealth<Moment>;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WriteFailureFacts {
-    pub file: String,
-    pub error: String,
+/// The last failed state write in `GET /actors`.
+pub type WriteFailureFacts = WriteFailure<Moment>;
+
+/// A time as `GET /actors` tells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Moment {
+    /// Seconds since the Unix epoch.
     pub at_unix: u64,
     pub age_secs: u64,
 }
@@ -206,7 +203,7 @@ impl AdminSources {
         let store = self.store.borrow().clone();
         for file in &store.failing_files {
             let why = store
-                .last_failure
+                .last_write_failure
                 .as_ref()
                 .filter(|f| &f.file == file)
                 .map(|f| format!(" ({})", f.error))
@@ -319,17 +316,10 @@ impl AdminSources {
     }
 
     fn state_facts(&self, now: SystemTime) -> StateFacts {
-        let store = self.store.borrow().clone();
-        StateFacts {
-            write_failures: store.failures,
-            failing_files: store.failing_files.into_iter().collect(),
-            last_write_failure: store.last_failure.map(|f| WriteFailureFacts {
-                age_secs: age(f.at, now),
-                at_unix: unix(f.at),
-                file: f.file,
-                error: f.error,
-            }),
-        }
+        self.store.borrow().clone().told(|at| Moment {
+            at_unix: unix(at),
+            age_secs: age(at, now),
+        })
     }
 
     fn cache_facts(&self, now: SystemTime) -> BTreeMap<String, Value> {
@@ -574,4 +564,47 @@ fn unix(t: SystemTime) -> u64 {
 
 fn age(t: SystemTime, now: SystemTime) -> u64 {
     now.duration_since(t).unwrap_or_default().as_secs()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    /// `state` in `GET /actors` is the store's health under the names operators (and `icbot health`) read.
+    #[test]
+    fn state_facts_keep_their_json_shape() {
+        let at = UNIX_EPOCH + Duration::from_secs(1_767_225_600);
+        let health = StoreHealth {
+            write_failures: 2,
+            failing_files: ["pages.jsonl".to_string()].into(),
+            last_write_failure: Some(WriteFailure {
+                file: "pages.jsonl".into(),
+                error: "Is a directory (os error 21)".into(),
+                at,
+            }),
+        };
+        let facts = health.told(|t| Moment {
+            at_unix: unix(t),
+            age_secs: age(t, at + Duration::from_secs(42)),
+        });
+        let json = serde_json::to_value(&facts).expect("serializes");
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "write_failures": 2,
+                "failing_files": ["pages.jsonl"],
+                "last_write_failure": {"file": "pages.jsonl", "error": "Is a directory (os error 21)",
+                    "at_unix": 1_767_225_600, "age_secs": 42}
+            })
+        );
+        let back: StateFacts = serde_json::from_value(json).expect("reads back");
+        assert_eq!(back, facts);
+        let none: StateFacts = serde_json::from_value(serde_json::json!({
+            "write_failures": 0, "failing_files": [], "last_write_failure": null
+        }))
+        .expect("no failure reads");
+        assert_eq!(none, StateFacts::default());
+    }
 }

@@ -37,7 +37,8 @@ use std::future::Future;
 use tokio::net::TcpListener;
 
 pub use facts::{
-    ActorFacts, AdminSources, FailureFacts, Readiness, StateFacts, TreeFacts, WriteFailureFacts,
+    ActorFacts, AdminSources, FailureFacts, Moment, Readiness, StateFacts, TreeFacts,
+    WriteFailureFacts,
 };
 
 /// Serves the admin endpoints on `listener` until `shutdown` resolves. The caller binds, so tests can use

@@ -74,7 +74,7 @@ fn readiness(html: &mut String, r: &Readiness, view: &StatusView) {
             html,
             "<p class=\"bad\">state writes: {} failed; last {} s ago: {}: {}</p>",
             state.write_failures,
-            last.age_secs,
+            last.at.age_secs,
             escape(&last.file),
             escape(&last.error)
         );

@@ -144,11 +144,20 @@ pub fn problems(config: &Config, out: &mut Vec<Problem>) {
         out.push(Problem::new("display.time_zone", e));
     }
     let all = schedules(config);
-    let known = || {
-        all.iter()
-            .map(|s| format!("{:?}", s.label))
-            .collect::<Vec<_>>()
-            .join(", ")
+    // Each name in `key.schedules` must be a schedule of [pagerduty].
+    let unknown_schedules = |key: &str, names: &[String], out: &mut Vec<Problem>| {
+        for (j, name) in names.iter().enumerate() {
+            if find(&all, name).is_none() {
+                let known: Vec<String> = all.iter().map(|s| format!("{:?}", s.label)).collect();
+                out.push(Problem::new(
+                    format!("{key}.schedules[{j}]"),
+                    format!(
+                        "{name:?} is not a schedule in [pagerduty]; use a label or id: {}",
+                        known.join(", ")
+                    ),
+                ));
+            }
+        }
     };
     for (i, g) in config.user_groups.iter().enumerate() {
         let handle = g.handle.trim().trim_start_matches('@');
@@ -167,17 +176,7 @@ pub fn problems(config: &Config, out: &mut Vec<Problem>) {
                 "user groups need [chat] adapter = \"slack\"",
             ));
         }
-        for (j, name) in g.schedules.iter().enumerate() {
-            if find(&all, name).is_none() {
-                out.push(Problem::new(
-                    format!("user_groups[{i}].schedules[{j}]"),
-                    format!(
-                        "{name:?} is not a schedule in [pagerduty]; use a label or id: {}",
-                        known()
-                    ),
-                ));
-            }
-        }
+        unknown_schedules(&format!("user_groups[{i}]"), &g.schedules, out);
     }
     for (i, a) in config.announce.iter().enumerate() {
         let channel = a.channel.trim();
@@ -192,17 +191,7 @@ pub fn problems(config: &Config, out: &mut Vec<Problem>) {
                 "\"console\" needs [chat] adapter = \"console\"; use a Slack channel id such as \"C0123ABC\"",
             ));
         }
-        for (j, name) in a.schedules.iter().enumerate() {
-            if find(&all, name).is_none() {
-                out.push(Problem::new(
-                    format!("announce[{i}].schedules[{j}]"),
-                    format!(
-                        "{name:?} is not a schedule in [pagerduty]; use a label or id: {}",
-                        known()
-                    ),
-                ));
-            }
-        }
+        unknown_schedules(&format!("announce[{i}]"), &a.schedules, out);
     }
 }
 

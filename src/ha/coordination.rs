@@ -14,7 +14,7 @@ use icbot_actors::ports::{
     Coordination, CoordinationError, Incident, LeaderTerm, PageAuditEntry, PageClaim, PageClaimed,
     ReplicaRole, SharedStalk, StalkAdded,
 };
-use icbot_actors::status::stalk::Posted;
+use icbot_actors::status::system_state::Posted;
 
 use super::fence::{Fence, FencedWrite};
 use super::followed_incidents::{self, FollowedRow};

@@ -299,6 +299,102 @@ fn status_class(code: u16) -> &'static str {
     }
 }
 
+/// A page of a list PagerDuty pages classically (`limit`, `offset`, `more`).
+trait ListPage: DeserializeOwned {
+    /// The page's raw items, and whether more follow.
+    fn into_items(self) -> (Vec<serde_json::Value>, bool);
+}
+
+impl ListPage for OnCallsPage {
+    fn into_items(self) -> (Vec<serde_json::Value>, bool) {
+        (self.oncalls, self.more)
+    }
+}
+
+impl ListPage for IncidentsListPage {
+    fn into_items(self) -> (Vec<serde_json::Value>, bool) {
+        (self.incidents, self.more)
+    }
+}
+
+/// What a paginated list holds, as its errors and logs name it.
+struct Listed {
+    /// The list: "on-calls".
+    list: &'static str,
+    /// One item: "on-call entry".
+    item: &'static str,
+}
+
+impl Listed {
+    const ON_CALLS: Listed = Listed {
+        list: "on-calls",
+        item: "on-call entry",
+    };
+    const INCIDENTS: Listed = Listed {
+        list: "incidents",
+        item: "incident",
+    };
+}
+
+impl PagerDutyClient {
+    /// Every item of a classically paginated list: `GET path?query&limit=..&offset=..` page after page (at
+    /// most [`MAX_PAGES`]) until one says there is no more, each raw item turned into a `T` by `read`. An item
+    /// that does not read, or that `read` refuses, is skipped and logged; a page that says there is more but
+    /// holds nothing is malformed.
+    async fn list_all<P, W, T, R>(
+        &self,
+        path: &[&str],
+        query: &[(&str, &str)],
+        endpoint: &'static str,
+        listed: Listed,
+        read: fn(W) -> Result<T, R>,
+    ) -> Result<Vec<T>, PagerDutyError>
+    where
+        P: ListPage,
+        W: DeserializeOwned,
+        R: std::fmt::Display,
+    {
+        let Listed { list, item } = listed;
+        let limit = PAGE_LIMIT.to_string();
+        let what = format!("{list} page");
+        let mut all = Vec::new();
+        let mut offset = 0usize;
+        for _ in 0..MAX_PAGES {
+            let offset_text = offset.to_string();
+            let mut paged = query.to_vec();
+            paged.extend([("limit", limit.as_str()), ("offset", offset_text.as_str())]);
+            let page: P = self
+                .get(self.endpoint(path, &paged), endpoint, &what)
+                .await?;
+            let (items, more) = page.into_items();
+            let count = items.len();
+            for raw in items {
+                match serde_json::from_value::<W>(raw).map(read) {
+                    Ok(Ok(one)) => all.push(one),
+                    Ok(Err(reason)) => {
+                        tracing::warn!(reason = %reason, offset, item, "skipping a list item")
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, offset, item, "skipping an unreadable list item")
+                    }
+                }
+            }
+            if !more {
+                return Ok(all);
+            }
+            if count == 0 {
+                return Err(PagerDutyError::Malformed(format!(
+                    "{list} page is empty but says there is more"
+                )));
+            }
+            offset += count;
+        }
+        Err(PagerDutyError::Malformed(format!(
+            "{list} still had more after {MAX_PAGES} pages"
+        )))
+    }
+}
+
 /// Users of a `GET /users` answer with their phones; an unreadable one is skipped and logged.
 fn people_of(users: Vec<serde_json::Value>, what: &str) -> Vec<Person> {
     let fetched_at = SystemTime::now();
@@ -321,50 +417,19 @@ impl PagerDutyApi for PagerDutyClient {
         if schedule_ids.is_empty() {
             return Ok(Vec::new());
         }
-        let limit = PAGE_LIMIT.to_string();
-        let mut entries = Vec::new();
-        let mut offset = 0usize;
-        for _ in 0..MAX_PAGES {
-            let offset_text = offset.to_string();
-            let mut query: Vec<(&str, &str)> = schedule_ids
-                .iter()
-                .map(|id| ("schedule_ids[]", id.as_str()))
-                .collect();
-            query.extend([
-                ("include[]", "users"),
-                ("limit", limit.as_str()),
-                ("offset", offset_text.as_str()),
-            ]);
-            let page: OnCallsPage = self
-                .get(
-                    self.endpoint(&["oncalls"], &query),
-                    "GET /oncalls",
-                    "on-calls page",
-                )
-                .await?;
-            let count = page.oncalls.len();
-            for raw in page.oncalls {
-                match serde_json::from_value::<OnCallWire>(raw).map(OnCallWire::into_entry) {
-                    Ok(Ok(entry)) => entries.push(entry),
-                    Ok(Err(reason)) => tracing::warn!(reason, offset, "skipping an on-call entry"),
-                    Err(e) => {
-                        tracing::warn!(error = %e, offset, "skipping an unreadable on-call entry")
-                    }
-                }
-            }
-            if !page.more {
-                return Ok(entries);
-            }
-            if count == 0 {
-                return Err(PagerDutyError::Malformed(
-                    "on-calls page is empty but says there is more".into(),
-                ));
-            }
-            offset += count;
-        }
-        Err(PagerDutyError::Malformed(format!(
-            "on-calls still had more after {MAX_PAGES} pages"
-        )))
+        let mut query: Vec<(&str, &str)> = schedule_ids
+            .iter()
+            .map(|id| ("schedule_ids[]", id.as_str()))
+            .collect();
+        query.push(("include[]", "users"));
+        self.list_all::<OnCallsPage, _, _, _>(
+            &["oncalls"],
+            &query,
+            "GET /oncalls",
+            Listed::ON_CALLS,
+            OnCallWire::into_entry,
+        )
+        .await
     }
 
     async fn user(&self, id: &UserId) -> Result<Person, PagerDutyError> {
@@ -476,46 +541,19 @@ impl PagerDutyApi for PagerDutyClient {
     }
 
     async fn open_incidents(&self) -> Result<Vec<IncidentState>, PagerDutyError> {
-        let limit = PAGE_LIMIT.to_string();
-        let mut open = Vec::new();
-        let mut offset = 0usize;
-        for _ in 0..MAX_PAGES {
-            let offset_text = offset.to_string();
-            let query = [
-                ("statuses[]", "triggered"),
-                ("statuses[]", "acknowledged"),
-                ("service_ids[]", self.inner.service_id.as_str()),
-                ("limit", limit.as_str()),
-                ("offset", offset_text.as_str()),
-            ];
-            let page: IncidentsListPage = self
-                .get(
-                    self.endpoint(&["incidents"], &query),
-                    "GET /incidents",
-                    "incidents page",
-                )
-                .await?;
-            let count = page.incidents.len();
-            for raw in page.incidents {
-                match serde_json::from_value::<IncidentWire>(raw).map(IncidentWire::into_state) {
-                    Ok(Ok(state)) => open.push(state),
-                    Ok(Err(reason)) => tracing::warn!(reason, offset, "skipping an incident"),
-                    Err(e) => tracing::warn!(error = %e, offset, "skipping an unreadable incident"),
-                }
-            }
-            if !page.more {
-                return Ok(open);
-            }
-            if count == 0 {
-                return Err(PagerDutyError::Malformed(
-                    "incidents page is empty but says there is more".into(),
-                ));
-            }
-            offset += count;
-        }
-        Err(PagerDutyError::Malformed(format!(
-            "incidents still had more after {MAX_PAGES} pages"
-        )))
+        let query = [
+            ("statuses[]", "triggered"),
+            ("statuses[]", "acknowledged"),
+            ("service_ids[]", self.inner.service_id.as_str()),
+        ];
+        self.list_all::<IncidentsListPage, _, _, _>(
+            &["incidents"],
+            &query,
+            "GET /incidents",
+            Listed::INCIDENTS,
+            IncidentWire::into_state,
+        )
+        .await
     }
 
     async fn set_incident_status(

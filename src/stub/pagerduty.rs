@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, Request, State};
+use axum::extract::{FromRequestParts, Path, RawQuery, Request, State};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -125,6 +126,18 @@ async fn require_credentials(request: Request, next: Next) -> Response {
 fn from_email(headers: &HeaderMap) -> Option<String> {
     let from = headers.get("from")?.to_str().ok()?.trim();
     from.contains('@').then(|| from.to_owned())
+}
+
+/// A write's `From` header, the email of the user it acts as (empty when missing or not an email: the
+/// authentication layer has answered such writes already).
+struct WriteFrom(String);
+
+impl<S: Send + Sync> FromRequestParts<S> for WriteFrom {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(WriteFrom(from_email(&parts.headers).unwrap_or_default()))
+    }
 }
 
 /// The query string as decoded pairs; `key[]` and `key` are the same key.
@@ -557,10 +570,9 @@ fn wrapped<T: serde::de::DeserializeOwned>(body: &Bytes, key: &str) -> Result<T,
 /// `POST /incidents` with one assignee.
 async fn create_incident(
     State(state): State<Arc<StubState>>,
-    headers: HeaderMap,
+    WriteFrom(from): WriteFrom,
     body: Bytes,
 ) -> Result<Response, PdError> {
-    let from = from_email(&headers).unwrap_or_default();
     let received = json_body(&body)?
         .get("incident")
         .cloned()
@@ -778,10 +790,9 @@ struct IncidentChange {
 async fn update_incident(
     State(state): State<Arc<StubState>>,
     Path(incident_id): Path<String>,
-    headers: HeaderMap,
+    WriteFrom(from): WriteFrom,
     body: Bytes,
 ) -> Result<Response, PdError> {
-    let from = from_email(&headers).unwrap_or_default();
     let change: IncidentChange = wrapped(&body, "incident")?;
     if !matches!(
         change.kind.as_deref(),
@@ -957,10 +968,9 @@ struct NoteBody {
 async fn add_note(
     State(state): State<Arc<StubState>>,
     Path(incident_id): Path<String>,
-    headers: HeaderMap,
+    WriteFrom(from): WriteFrom,
     body: Bytes,
 ) -> Result<Response, PdError> {
-    let from = from_email(&headers).unwrap_or_default();
     let note: NoteBody = wrapped(&body, "note")?;
     let content = note.content.unwrap_or_default();
     if content.trim().is_empty() {
@@ -1010,10 +1020,9 @@ struct NewTarget {
 async fn create_responder_request(
     State(state): State<Arc<StubState>>,
     Path(incident_id): Path<String>,
-    headers: HeaderMap,
+    WriteFrom(from): WriteFrom,
     body: Bytes,
 ) -> Result<Response, PdError> {
-    let from = from_email(&headers).unwrap_or_default();
     let received = json_body(&body)?;
     if !received.is_object() {
         return Err(invalid("The body must be a JSON object."));

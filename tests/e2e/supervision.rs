@@ -212,7 +212,7 @@ async fn failed_state_writes_are_counted_shown_and_degrade_readiness() {
     // A page appends two records: `started` before PagerDuty is asked, and its outcome. Both failed.
     let tree = bot.actors().await;
     assert_eq!(tree.state.write_failures, 2, "{:?}", tree.state);
-    assert_eq!(tree.state.failing_files, vec!["pages.jsonl".to_string()]);
+    assert_eq!(tree.state.failing_files, files(&["pages.jsonl"]));
     let last = tree.state.last_write_failure.expect("the failure is shown");
     assert_eq!(last.file, "pages.jsonl");
     assert!(last.error.to_lowercase().contains("directory"), "{last:?}");
@@ -245,7 +245,7 @@ async fn failed_state_writes_are_counted_shown_and_degrade_readiness() {
     assert_eq!(tree.state.write_failures, 3);
     assert_eq!(
         tree.state.failing_files,
-        vec!["oncall.json".to_string(), "pages.jsonl".to_string()]
+        files(&["oncall.json", "pages.jsonl"])
     );
     let out = run_health(bot.admin).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -262,7 +262,7 @@ async fn failed_state_writes_are_counted_shown_and_degrade_readiness() {
     let out = bot.say("!ic page --again db still down").await;
     assert!(out.starts_with("Paged the Incident Commanders"), "{out}");
     let tree = bot.actors().await;
-    assert_eq!(tree.state.failing_files, vec!["oncall.json".to_string()]);
+    assert_eq!(tree.state.failing_files, files(&["oncall.json"]));
     bot.shutdown().await;
 }
 
@@ -307,4 +307,9 @@ async fn a_refresh_with_a_failed_lookup_is_partial_everywhere() {
         "{stdout}"
     );
     bot.shutdown().await;
+}
+
+/// `failing_files` as `/actors` lists them: each file once, in order.
+fn files(names: &[&str]) -> std::collections::BTreeSet<String> {
+    names.iter().map(|n| n.to_string()).collect()
 }

@@ -27,7 +27,7 @@ use crate::pager::page::PageOutcome;
 use crate::ports::{ChatError, ChatOut};
 use crate::reply::Reply;
 use crate::state_store::MemoryStateStore;
-use crate::status::actor::{answered_within, StatusActor, StatusArgs};
+use crate::status::actor::{answered_within, NoSubscribers, StatusActor, StatusArgs};
 use crate::supervision::names::ActorNames;
 
 const CHECK_TIMEOUT: Duration = Duration::from_secs(3);
@@ -189,7 +189,7 @@ impl Bot {
                 poll_interval: Duration::from_secs(30),
                 check_timeout: CHECK_TIMEOUT,
                 fresh_for: Duration::ZERO,
-                names: names.clone(),
+                subscribers: Arc::new(NoSubscribers),
             },
         )
         .await

@@ -16,23 +16,51 @@ use tokio::sync::watch;
 use crate::metric_names;
 use crate::ports::StateStore;
 
-/// What operators see of the state writes.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StoreHealth {
+/// What operators see of the state writes. `At` is how a failure's time is told: a `SystemTime` on the
+/// watch; the admin server's `GET /actors` shows the same facts (as its `state` object) with its own `At`,
+/// flattened into the failure.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoreHealth<At = SystemTime> {
     /// Failed writes since the bot started, every file.
-    pub failures: u64,
-    /// The most recent failed write.
-    pub last_failure: Option<WriteFailure>,
+    pub write_failures: u64,
     /// Files whose latest write failed: what is on disk is behind what the bot holds in memory.
     pub failing_files: BTreeSet<String>,
+    /// The most recent failed write.
+    pub last_write_failure: Option<WriteFailure<At>>,
 }
 
 /// One failed write.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WriteFailure {
+pub struct WriteFailure<At = SystemTime> {
     pub file: String,
     pub error: String,
-    pub at: SystemTime,
+    #[serde(flatten)]
+    pub at: At,
+}
+
+impl<At> Default for StoreHealth<At> {
+    fn default() -> Self {
+        StoreHealth {
+            write_failures: 0,
+            failing_files: BTreeSet::new(),
+            last_write_failure: None,
+        }
+    }
+}
+
+impl StoreHealth {
+    /// The same facts, the failure's time told as `tell` says.
+    pub fn told<At>(self, tell: impl FnOnce(SystemTime) -> At) -> StoreHealth<At> {
+        StoreHealth {
+            write_failures: self.write_failures,
+            failing_files: self.failing_files,
+            last_write_failure: self.last_write_failure.map(|f| WriteFailure {
+                file: f.file,
+                error: f.error,
+                at: tell(f.at),
+            }),
+        }
+    }
 }
 
 /// A [`StateStore`] that counts and publishes its failed writes; reads pass through untouched.
@@ -69,9 +97,9 @@ impl WatchedStore {
                     at: SystemTime::now(),
                 };
                 self.health.send_modify(|h| {
-                    h.failures += 1;
+                    h.write_failures += 1;
                     h.failing_files.insert(file.to_string());
-                    h.last_failure = Some(failure);
+                    h.last_write_failure = Some(failure);
                 });
             }
         }
@@ -155,12 +183,12 @@ mod tests {
         assert!(store.append_line("pages.jsonl", "{}").is_err());
         assert!(store.save("oncall.json", b"{}").is_err());
         let seen = health.borrow().clone();
-        assert_eq!(seen.failures, 2);
+        assert_eq!(seen.write_failures, 2);
         assert_eq!(
             seen.failing_files,
             BTreeSet::from(["oncall.json".to_string(), "pages.jsonl".to_string()])
         );
-        let last = seen.last_failure.expect("the last failure is kept");
+        let last = seen.last_write_failure.expect("the last failure is kept");
         assert_eq!(last.file, "oncall.json");
         assert!(last.error.contains("No space left"), "{last:?}");
 
@@ -172,8 +200,8 @@ mod tests {
             BTreeSet::from(["pages.jsonl".to_string()]),
             "a good write clears its own file only"
         );
-        assert_eq!(seen.failures, 2, "the count never goes down");
-        assert_eq!(seen.last_failure.unwrap().file, "oncall.json");
+        assert_eq!(seen.write_failures, 2, "the count never goes down");
+        assert_eq!(seen.last_write_failure.unwrap().file, "oncall.json");
         assert_eq!(
             store.load("oncall.json").unwrap().as_deref(),
             Some(&b"{}"[..])

@@ -2,28 +2,28 @@
 //!
 //! It owns the [`StatusProbe`] and the last check. `!status` asks it for a [`StatusCheck`]
 //! ([`StatusMessage::Check`]); a timer asks it to [`StatusMessage::Poll`] every `poll_interval`, and each poll
-//! result is published to every member of the process group [`subscribers_group`] (the stalk actors), so one
-//! probe per interval serves every stalking channel. No stalk, no poll.
+//! result is handed to its [`PollSubscribers`] (wired by the root: the stalks actor, which hands it on to
+//! every stalk actor), so one probe per interval serves every stalking channel. No stalk, no poll.
 //!
 //! The probe never runs inside the actor: it runs in a task, bounded by `check_timeout`, and its result comes
 //! back as [`StatusMessage::ProbeDone`]. Checks arriving meanwhile wait for that same probe.
 //!
-//! Supervised by the root; registered as [`ActorNames::status`]. Talks to: the probe, the stalk actors (through
-//! the process group).
+//! Supervised by the root; registered as [`ActorNames::status`]. Talks to: the probe, the [`PollSubscribers`]
+//! (a port, so this module knows nothing of the stalks, which ask it for checks).
+//!
+//! [`ActorNames::status`]: crate::supervision::names::ActorNames::status
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use ractor::{pg, Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::deadline::REPLY_MARGIN;
 use crate::metric_names;
 use crate::ports::StatusProbe;
-use crate::status::stalk::{subscribers_group, StalkMessage};
 use crate::status::system_state::{ProbeError, StatusCheck, SystemState};
-use crate::supervision::names::ActorNames;
 
 /// How long a [`StatusMessage::Check`] may take to be answered: the probe's `check_timeout`, and
 /// [`REPLY_MARGIN`] to hand the answer back.
@@ -34,6 +34,25 @@ pub fn answered_within(check_timeout: Duration) -> Duration {
 /// The shortest poll interval accepted; a shorter (or zero) one is raised to it.
 pub const MIN_POLL_INTERVAL: Duration = Duration::from_millis(100);
 
+/// Who hears the poll results: the stalks actor, wired by the root. The status actor never waits on them.
+pub trait PollSubscribers: Send + Sync {
+    /// Whether anyone listens now: no stalk, no poll.
+    fn listening(&self) -> bool;
+    /// Hands one poll result over.
+    fn publish(&self, check: StatusCheck);
+}
+
+/// Nobody listens: a status actor that only answers `!status`.
+pub struct NoSubscribers;
+
+impl PollSubscribers for NoSubscribers {
+    fn listening(&self) -> bool {
+        false
+    }
+
+    fn publish(&self, _check: StatusCheck) {}
+}
+
 pub struct StatusActor;
 
 #[derive(Clone)]
@@ -43,7 +62,8 @@ pub struct StatusArgs {
     pub check_timeout: Duration,
     /// A `Check` within this age of the last check gets that check instead of a new probe.
     pub fresh_for: Duration,
-    pub names: ActorNames,
+    /// Where each poll result goes.
+    pub subscribers: Arc<dyn PollSubscribers>,
 }
 
 pub enum StatusMessage {
@@ -71,7 +91,7 @@ pub struct StatusState {
     probe: Arc<dyn StatusProbe>,
     check_timeout: Duration,
     fresh_for: Duration,
-    group: String,
+    subscribers: Arc<dyn PollSubscribers>,
     last: Option<(StatusCheck, Instant)>,
     in_flight: Option<InFlight>,
     timer: JoinHandle<()>,
@@ -100,7 +120,7 @@ impl Actor for StatusActor {
             probe: args.probe,
             check_timeout: args.check_timeout,
             fresh_for: args.fresh_for,
-            group: subscribers_group(&args.names),
+            subscribers: args.subscribers,
             last: None,
             in_flight: None,
             timer,
@@ -145,7 +165,7 @@ impl StatusState {
     }
 
     fn poll(&mut self, myself: &ActorRef<StatusMessage>) {
-        if pg::get_members(&self.group).is_empty() {
+        if !self.subscribers.listening() {
             return;
         }
         match self.fresh() {
@@ -198,11 +218,7 @@ impl StatusState {
     }
 
     fn publish(&self, check: &StatusCheck) {
-        for member in pg::get_members(&self.group) {
-            if let Err(e) = member.send_message(StalkMessage::Published(check.clone())) {
-                tracing::debug!(error = %e, actor = ?member.get_name(), "status subscriber gone");
-            }
-        }
+        self.subscribers.publish(check.clone());
     }
 }
 
@@ -225,14 +241,23 @@ fn spawn_probe(probe: Arc<dyn StatusProbe>, timeout: Duration, back: ActorRef<St
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fakes::{healthy, FakeProbe};
+    use crate::fakes::{healthy, report, FakeProbe};
     use crate::status::format::status_reply;
     use crate::status::system_state::{Level, StatusReport};
+    use crate::supervision::names::ActorNames;
 
     const POLL: Duration = Duration::from_secs(30);
     const TIMEOUT: Duration = Duration::from_secs(5);
 
     async fn start(prefix: &str, probe: Arc<FakeProbe>) -> ActorRef<StatusMessage> {
+        start_with(prefix, probe, Arc::new(NoSubscribers)).await
+    }
+
+    async fn start_with(
+        prefix: &str,
+        probe: Arc<FakeProbe>,
+        subscribers: Arc<dyn PollSubscribers>,
+    ) -> ActorRef<StatusMessage> {
         let names = ActorNames::with_prefix(prefix);
         let (actor, _) = Actor::spawn(
             Some(names.status()),
@@ -242,7 +267,7 @@ mod tests {
                 poll_interval: POLL,
                 check_timeout: TIMEOUT,
                 fresh_for: Duration::from_secs(5),
-                names,
+                subscribers,
             },
         )
         .await
@@ -351,6 +376,56 @@ mod tests {
         actor.stop(None);
     }
 
+    /// Subscribers as a test sets them: listening or not, each result handed over into a channel.
+    struct Listeners {
+        listening: std::sync::atomic::AtomicBool,
+        results: tokio::sync::mpsc::UnboundedSender<StatusCheck>,
+    }
+
+    impl PollSubscribers for Listeners {
+        fn listening(&self) -> bool {
+            self.listening.load(std::sync::atomic::Ordering::SeqCst)
+        }
+
+        fn publish(&self, check: StatusCheck) {
+            let _ = self.results.send(check);
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn polls_only_while_subscribers_listen_and_hands_them_each_result() {
+        let probe = FakeProbe::new(healthy());
+        let (results, mut published) = tokio::sync::mpsc::unbounded_channel();
+        let listeners = Arc::new(Listeners {
+            listening: false.into(),
+            results,
+        });
+        let actor = start_with("status-subscribers/", probe.clone(), listeners.clone()).await;
+        tokio::time::sleep(POLL * 3 + POLL / 2).await;
+        assert_eq!(probe.calls(), 0, "nobody listens: no poll");
+        assert!(published.try_recv().is_err());
+
+        listeners
+            .listening
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        probe.set(report(Level::Critical));
+        let got = published.recv().await.expect("a poll result handed over");
+        assert!(
+            matches!(&got.state, SystemState::Known(r) if r.level == Level::Critical),
+            "{got:?}"
+        );
+        assert_eq!(probe.calls(), 1, "one probe per interval");
+        published.recv().await.expect("and the next interval's");
+        assert_eq!(probe.calls(), 2);
+
+        listeners
+            .listening
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+        tokio::time::sleep(POLL * 3).await;
+        assert_eq!(probe.calls(), 2, "nobody listens again: no poll");
+        actor.stop(None);
+    }
+
     #[tokio::test(start_paused = true)]
     async fn crash_fails_the_actor() {
         let probe = FakeProbe::new(healthy());
@@ -363,7 +438,7 @@ mod tests {
                 poll_interval: POLL,
                 check_timeout: TIMEOUT,
                 fresh_for: Duration::from_secs(5),
-                names: names.clone(),
+                subscribers: Arc::new(NoSubscribers),
             },
         )
         .await

@@ -1,73 +1,147 @@
 //! A stalk actor: one channel stalking the system state.
 //!
-//! It owns what the channel was last told. At start it is told the current state (its supervisor asks the
-//! status actor) and posts it (or, when the status actor is not there, "UNABLE TO CHECK STATUS (status checker
-//! restarting)"); then it receives every poll result through the process group [`subscribers_group`] and posts only
-//! when the state differs from the last post ([`crate::status::system_state::SystemState::differs_from`]). A restarted stalk that knows the
-//! last post stays silent until the state differs.
+//! At start it is told the current state (its supervisor asks the status actor) and posts it (or, when the
+//! status actor is not there, "UNABLE TO CHECK STATUS (status checker restarting)"); then its supervisor hands
+//! it every poll result the status actor publishes, and it posts only when the state differs from the last
+//! post ([`SystemState::differs_from`](crate::status::system_state::SystemState::differs_from)). A restarted stalk that knows the last post stays silent until the
+//! state differs.
+//!
+//! What the channel was last told lives in its [`StalkedChannel`], shared with the supervisor, so it outlives
+//! the stalk's restarts. Supervised by the stalks actor; registered as [`ActorNames::stalk`]. Hears from its
+//! supervisor (poll results, and the answer to the start-up `Check` it asks the status actor for); talks to the
+//! chat.
 //!
 //! With several replicas it runs on the leader only and carries its term's [`LeaderGate`]: the role is
 //! checked right before each post, and each post is recorded in the coordination database, fenced by the
 //! term; once a record is refused the stalk posts nothing more.
 //!
-//! Supervised by the stalks actor, which keeps [`LastPosted`] across restarts; registered as
-//! [`ActorNames::stalk`]. Hears from the status actor (the group, and the answer to the start-up `Check` its
-//! supervisor asks for); talks to the chat.
+//! [`ActorNames::stalk`]: crate::supervision::names::ActorNames::stalk
 
+use std::borrow::Borrow;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use ractor::{pg, Actor, ActorProcessingErr, ActorRef};
+use ractor::{Actor, ActorProcessingErr, ActorRef};
 
 use crate::chat::ChatTarget;
 use crate::ports::ChatOut;
 use crate::reply::{Reply, MAX_REPLY_CHARS};
 use crate::status::format::{change_reply, checker_unavailable_reply};
 use crate::status::leader_gate::LeaderGate;
-use crate::status::system_state::StatusCheck;
-use crate::supervision::names::ActorNames;
+use crate::status::system_state::{Posted, StatusCheck};
 
 /// How long the stalk waits for one chat post. The adapter goes on with it (and its own retries) after that.
 pub const POST_TIMEOUT: Duration = Duration::from_secs(10);
 
-pub use crate::status::system_state::Posted;
+/// One stalking channel: where its stalk posts, since when, and what the channel was last told (the check
+/// posted: its state, first seen at its `checked_at`).
+#[derive(Debug)]
+pub struct Stalking {
+    pub target: ChatTarget,
+    /// When the channel started stalking.
+    pub since: SystemTime,
+    last_posted: Mutex<Option<Arc<StatusCheck>>>,
+}
 
-/// Shared between a stalk actor and its supervisor, so a restarted stalk does not repeat its last post.
-pub type LastPosted = Arc<Mutex<Option<Posted>>>;
+impl Stalking {
+    /// The check the channel was last told, if any.
+    pub fn last_posted(&self) -> Option<Arc<StatusCheck>> {
+        self.last_posted
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
 
-/// The process group the stalk actors join to receive every poll result.
-pub fn subscribers_group(names: &ActorNames) -> String {
-    format!("{}/subscribers", names.status())
+    fn posted(&self, check: Arc<StatusCheck>) {
+        *self.last_posted.lock().unwrap_or_else(|p| p.into_inner()) = Some(check);
+    }
+}
+
+/// A stalking channel ([`Stalking`]) as its stalk actor, the stalks actor's records and
+/// [`KeptStalks`](crate::status::stalks::KeptStalks) share it: one allocation per channel, so a restarted
+/// stalk does not repeat its last post. Compared, ordered and borrowed as its channel name, so it is its own
+/// key in sets and maps of channels. Cloning shares.
+#[derive(Debug, Clone)]
+pub struct StalkedChannel(Arc<Stalking>);
+
+impl StalkedChannel {
+    /// A channel stalking from `since`, told nothing yet. `target` is where its posts go.
+    pub fn new(target: ChatTarget, since: SystemTime) -> Self {
+        Self::told(target, since, None)
+    }
+
+    /// A channel stalking from `since` that was last told `last_posted` (by another replica, or by this one
+    /// when it led before).
+    pub fn told(target: ChatTarget, since: SystemTime, last_posted: Option<StatusCheck>) -> Self {
+        StalkedChannel(Arc::new(Stalking {
+            target,
+            since,
+            last_posted: Mutex::new(last_posted.map(Arc::new)),
+        }))
+    }
+
+    /// The channel's name.
+    pub fn name(&self) -> &str {
+        &self.0.target.channel
+    }
+}
+
+impl std::ops::Deref for StalkedChannel {
+    type Target = Stalking;
+
+    fn deref(&self) -> &Stalking {
+        &self.0
+    }
+}
+
+impl Borrow<str> for StalkedChannel {
+    fn borrow(&self) -> &str {
+        self.name()
+    }
+}
+
+impl PartialEq for StalkedChannel {
+    fn eq(&self, other: &Self) -> bool {
+        self.name() == other.name()
+    }
+}
+
+impl Eq for StalkedChannel {}
+
+impl PartialOrd for StalkedChannel {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for StalkedChannel {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.name().cmp(other.name())
+    }
 }
 
 pub struct StalkActor;
 
 pub struct StalkArgs {
-    pub target: ChatTarget,
-    /// When the channel started stalking.
-    pub since: SystemTime,
-    pub names: ActorNames,
+    pub channel: StalkedChannel,
     pub chat: Arc<dyn ChatOut>,
-    pub last_posted: LastPosted,
     /// Several replicas: the leader term this stalk posts in. `None` for one replica.
     pub leader: Option<Arc<LeaderGate>>,
 }
 
 pub enum StalkMessage {
-    /// A poll result from the status actor.
-    Published(StatusCheck),
+    /// A poll result from the status actor, shared by every stalk (handed over by the stalks actor).
+    Published(Arc<StatusCheck>),
     /// The answer to the start-up `Check` (asked by the stalks actor); `None` when the status actor could not be
     /// asked.
-    Current(Option<StatusCheck>),
+    Current(Option<Arc<StatusCheck>>),
     /// Chaos: fail the actor, for supervision tests and drills.
     Crash,
 }
 
 pub struct StalkState {
-    target: ChatTarget,
-    since: SystemTime,
+    channel: StalkedChannel,
     chat: Arc<dyn ChatOut>,
-    last_posted: LastPosted,
     leader: Option<Arc<LeaderGate>>,
     /// The newest check considered, so a late start-up answer never overrides a newer poll result.
     newest: Option<SystemTime>,
@@ -80,15 +154,12 @@ impl Actor for StalkActor {
 
     async fn pre_start(
         &self,
-        myself: ActorRef<StalkMessage>,
+        _myself: ActorRef<StalkMessage>,
         args: StalkArgs,
     ) -> Result<StalkState, ActorProcessingErr> {
-        pg::join(subscribers_group(&args.names), vec![myself.get_cell()]);
         Ok(StalkState {
-            target: args.target,
-            since: args.since,
+            channel: args.channel,
             chat: args.chat,
-            last_posted: args.last_posted,
             leader: args.leader,
             newest: None,
         })
@@ -115,15 +186,15 @@ impl Actor for StalkActor {
 }
 
 impl StalkState {
-    async fn consider(&mut self, check: StatusCheck) {
+    async fn consider(&mut self, check: Arc<StatusCheck>) {
         if self.newest.is_some_and(|newest| check.checked_at < newest) {
             return;
         }
         self.newest = Some(check.checked_at);
-        let reply = match self.last_posted() {
-            None => change_reply(None, &check, self.since),
+        let reply = match self.channel.last_posted() {
+            None => change_reply(None, &check, self.channel.since),
             Some(last) if last.state.differs_from(&check.state) => {
-                change_reply(Some(&last.state), &check, last.since)
+                change_reply(Some(&last.state), &check, last.checked_at)
             }
             Some(_) => return,
         };
@@ -131,19 +202,19 @@ impl StalkState {
             return;
         }
         if self.post(&reply).await {
-            let posted = Posted {
-                state: check.state,
-                since: check.checked_at,
-            };
-            *self.last_posted.lock().unwrap_or_else(|p| p.into_inner()) = Some(posted.clone());
+            self.channel.posted(check.clone());
             if let Some(gate) = &self.leader {
-                gate.record(&self.target.channel, &posted).await;
+                let posted = Posted {
+                    state: check.state.clone(),
+                    since: check.checked_at,
+                };
+                gate.record(self.channel.name(), &posted).await;
             }
         }
     }
 
     async fn status_unavailable(&mut self) {
-        if self.last_posted().is_none() && self.leads() {
+        if self.channel.last_posted().is_none() && self.leads() {
             self.post(&checker_unavailable_reply()).await;
         }
     }
@@ -152,16 +223,9 @@ impl StalkState {
     fn leads(&self) -> bool {
         let leads = self.leader.as_ref().is_none_or(|gate| gate.may_post());
         if !leads {
-            tracing::info!(channel = %self.target.channel, "not the leader: not posting");
+            tracing::info!(channel = %self.channel.name(), "not the leader: not posting");
         }
         leads
-    }
-
-    fn last_posted(&self) -> Option<Posted> {
-        self.last_posted
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
     }
 
     /// Posts once: the chat adapter retries inside, and a stalk retrying on top of it could post twice. True
@@ -169,8 +233,9 @@ impl StalkState {
     /// adapter gave up, so the next poll tells the channel again. A failure is logged, never fatal.
     async fn post(&self, reply: &Reply) -> bool {
         let reply = &reply.clone().bounded(MAX_REPLY_CHARS);
-        let channel = &self.target.channel;
-        match tokio::time::timeout(POST_TIMEOUT, self.chat.post(&self.target, reply)).await {
+        let target = &self.channel.target;
+        let channel = &target.channel;
+        match tokio::time::timeout(POST_TIMEOUT, self.chat.post(target, reply)).await {
             Ok(Ok(())) => true,
             Ok(Err(e)) => {
                 tracing::warn!(error = %e, channel = %channel, "stalk post failed; the next poll tells the channel again");
@@ -189,6 +254,7 @@ mod tests {
     use super::*;
     use crate::fakes::RecordingChat;
     use crate::status::system_state::{Level, StatusReport, SystemState};
+    use crate::supervision::names::ActorNames;
 
     fn check(level: Level) -> StatusCheck {
         StatusCheck {
@@ -207,11 +273,8 @@ mod tests {
             Some(names.stalk("c")),
             StalkActor,
             StalkArgs {
-                target: ChatTarget::channel("c"),
-                since: SystemTime::now(),
-                names: names.clone(),
+                channel: StalkedChannel::new(ChatTarget::channel("c"), SystemTime::now()),
                 chat,
-                last_posted: LastPosted::default(),
                 leader: None,
             },
         )
@@ -232,7 +295,7 @@ mod tests {
             "UNABLE TO CHECK STATUS (status checker restarting)"
         );
         actor
-            .send_message(StalkMessage::Published(check(Level::Normal)))
+            .send_message(StalkMessage::Published(Arc::new(check(Level::Normal))))
             .expect("send");
         let posts = chat.wait_for("c", 2).await;
         assert!(posts[1].starts_with("System state: NORMAL"), "{posts:?}");
@@ -248,11 +311,11 @@ mod tests {
         let mut new = check(Level::Normal);
         new.checked_at = old.checked_at + Duration::from_secs(1);
         actor
-            .send_message(StalkMessage::Published(new))
+            .send_message(StalkMessage::Published(Arc::new(new)))
             .expect("send");
         chat.wait_for("c", 2).await;
         actor
-            .send_message(StalkMessage::Current(Some(old)))
+            .send_message(StalkMessage::Current(Some(Arc::new(old))))
             .expect("send");
         tokio::time::sleep(Duration::from_millis(10)).await;
         assert_eq!(chat.posts_to("c").len(), 2);
@@ -289,7 +352,7 @@ mod tests {
         // The start-up post ("unable to check"): one attempt.
         chat.tried.notified().await;
         actor
-            .send_message(StalkMessage::Published(check(Level::Critical)))
+            .send_message(StalkMessage::Published(Arc::new(check(Level::Critical))))
             .expect("send");
         chat.tried.notified().await;
         // Long past any retry wait: still one attempt per post.
@@ -301,6 +364,17 @@ mod tests {
         );
         actor.stop(None);
     }
+
+    /// ractor keeps room for a message in each actor's message loop for the actor's whole life: once per
+    /// stalking channel. A poll result travels shared (`Arc`), so that room is two words, not a whole check.
+    #[test]
+    fn a_stalk_message_is_two_words() {
+        assert!(
+            std::mem::size_of::<StalkMessage>() <= 2 * std::mem::size_of::<usize>(),
+            "{} bytes",
+            std::mem::size_of::<StalkMessage>()
+        );
+    }
 }
 
 #[cfg(test)]
@@ -309,16 +383,17 @@ mod leader_tests {
     use crate::fakes::{FakeCoordination, RecordingChat};
     use crate::ports::{LeaderTerm, ReplicaRole};
     use crate::status::system_state::{Level, StatusReport, SystemState};
+    use crate::supervision::names::ActorNames;
 
-    fn check(level: Level, at: SystemTime) -> StatusCheck {
-        StatusCheck {
+    fn check(level: Level, at: SystemTime) -> Arc<StatusCheck> {
+        Arc::new(StatusCheck {
             state: SystemState::Known(StatusReport {
                 level,
                 summary: String::new(),
                 firing: vec![],
             }),
             checked_at: at,
-        }
+        })
     }
 
     #[tokio::test(start_paused = true)]
@@ -330,11 +405,8 @@ mod leader_tests {
             Some(names.stalk("c")),
             StalkActor,
             StalkArgs {
-                target: ChatTarget::channel("c"),
-                since: SystemTime::now(),
-                names: names.clone(),
+                channel: StalkedChannel::new(ChatTarget::channel("c"), SystemTime::now()),
                 chat: chat.clone(),
-                last_posted: LastPosted::default(),
                 leader: Some(LeaderGate::new(coordination.clone(), LeaderTerm(1))),
             },
         )

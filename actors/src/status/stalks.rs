@@ -3,24 +3,29 @@
 //! It owns the set (channel, where to post, since when), saved to `stalks.json` through the [`StateStore`] and
 //! restored at start, so a bot restarted mid-incident keeps stalking the same channels (a corrupt file is
 //! logged and ignored). The set also lives in [`KeptStalks`], created once at wiring and outside this actor
-//! with what each channel was last told: a restarted stalks actor (a crash) resumes from that memory, never
-//! from a state file that may be stale (an unwritable state dir), and no channel is told the same thing
-//! twice. The file is read only by the first stalks actor of a process. Saves are coalesced: a change marks the set dirty and a `Flush` message
+//! with what each channel was last told (each channel is one [`StalkedChannel`], shared with its stalk): a
+//! restarted stalks actor (a crash) resumes from that memory, never from a state file that may be stale (an
+//! unwritable state dir), and no channel is told the same thing twice. The file is read only by the first stalks actor of a process. Saves are coalesced: a change marks the set dirty and a `Flush` message
 //! [`SAVE_DELAY`] later writes it (compact JSON) once for every change made meanwhile; `post_stop` and a
 //! requested crash flush too. So a change is on disk within [`SAVE_DELAY`] or at stop, and 10,000 stalks in
 //! a burst cost a few writes instead of 10,000 rewrites of a growing file. It spawns one [`StalkActor`] per channel, linked to itself and named
 //! [`ActorNames::stalk`]; a stalk that fails is restarted under the same name after a backoff delay ([`Restarts`]),
-//! with the [`LastPosted`] the supervisor keeps for it, so the channel is not told the same thing twice. A stalk
+//! with the [`StalkedChannel`] the supervisor keeps for it, so the channel is not told the same thing twice. A stalk
 //! ended by `!status unstalk` just ends. A stalk over its restart budget (the same [`RestartPolicy`] as the
 //! root's children) is published as failing through [`KeptStalks`], which readiness reads.
+//!
+//! It hears every poll result of the status actor as its [`PollSubscribers`] ([`KeptStalks::subscribers`],
+//! wired by the root; listening while any stalk actor runs) and hands each, shared, to its running stalk
+//! actors.
 //!
 //! With several replicas ([`SharedStalks`]) the set lives in the coordination database instead of the file,
 //! and only the leader runs stalk actors: see [`leadership`].
 //!
-//! Supervised by the root; registered as [`ActorNames::stalks`]. Talks to: its stalk actors, the state store,
-//! the coordination (shared set).
+//! Supervised by the root; registered as [`ActorNames::stalks`]. Talks to: its stalk actors, the status actor
+//! (a stalk's start-up check), the state store, the coordination (shared set).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -34,13 +39,13 @@ use crate::deadline::Deadline;
 use crate::metric_names;
 use crate::ports::{ChatOut, StateStore};
 use crate::reply::Reply;
-use crate::status::actor::StatusMessage;
+use crate::status::actor::{PollSubscribers, StatusMessage};
 use crate::status::format::{
     already_stalking_reply, not_stalking_reply, now_stalking_reply, unstalked_reply,
 };
-use crate::status::stalk::{LastPosted, StalkActor, StalkArgs, StalkMessage};
-use crate::status::system_state::SystemState;
-use crate::supervision::ask::ask_if_running;
+use crate::status::stalk::{StalkActor, StalkArgs, StalkMessage, StalkedChannel};
+use crate::status::system_state::{StatusCheck, SystemState};
+use crate::supervision::ask::{ask_if_running, tell};
 use crate::supervision::backoff::RestartPolicy;
 use crate::supervision::child::{Failure, Restarts};
 use crate::supervision::names::ActorNames;
@@ -70,11 +75,13 @@ pub struct StalksArgs {
 
 /// The stalking channels and what each was last told, kept outside the stalks actor so that a restarted one
 /// resumes them from memory. Also, published for readiness and tests, the restarts of every stalk actor that
-/// has failed. Cloning shares.
+/// has failed, and for the status actor how many stalk actors run. Cloning shares.
 #[derive(Clone)]
 pub struct KeptStalks {
     inner: Arc<Mutex<Kept>>,
     restarts: Arc<watch::Sender<BTreeMap<String, StalkRestarts>>>,
+    /// Stalk actors running (the stalks actor's index), so the status actor polls only for someone.
+    running: Arc<AtomicUsize>,
 }
 
 /// A stalk actor that has failed at least once, as the stalks actor publishes it.
@@ -90,7 +97,7 @@ pub struct StalkRestarts {
 struct Kept {
     /// The state file was read (by the first stalks actor); from then on memory is the truth.
     loaded: bool,
-    channels: BTreeMap<String, KeptStalk>,
+    channels: BTreeSet<StalkedChannel>,
 }
 
 impl Default for KeptStalks {
@@ -98,15 +105,9 @@ impl Default for KeptStalks {
         KeptStalks {
             inner: Arc::default(),
             restarts: Arc::new(watch::channel(BTreeMap::new()).0),
+            running: Arc::default(),
         }
     }
-}
-
-#[derive(Clone)]
-struct KeptStalk {
-    target: ChatTarget,
-    since: SystemTime,
-    last_posted: LastPosted,
 }
 
 impl KeptStalks {
@@ -119,27 +120,22 @@ impl KeptStalks {
     }
 
     /// The channels to resume: the ones in memory, or (the first time only) the ones `load` reads.
-    fn resume(&self, load: impl FnOnce() -> Vec<SavedStalk>) -> Vec<KeptStalk> {
+    fn resume(&self, load: impl FnOnce() -> Vec<SavedStalk>) -> Vec<StalkedChannel> {
         let mut kept = self.lock();
         if !kept.loaded {
             kept.loaded = true;
             for saved in load() {
-                kept.channels
-                    .entry(saved.target.channel.clone())
-                    .or_insert_with(|| KeptStalk {
-                        target: saved.target,
-                        since: saved.since,
-                        last_posted: LastPosted::default(),
-                    });
+                if !kept.channels.contains(saved.target.channel.as_str()) {
+                    kept.channels
+                        .insert(StalkedChannel::new(saved.target, saved.since));
+                }
             }
         }
-        kept.channels.values().cloned().collect()
+        kept.channels.iter().cloned().collect()
     }
 
-    fn insert(&self, stalk: KeptStalk) {
-        self.lock()
-            .channels
-            .insert(stalk.target.channel.clone(), stalk);
+    fn insert(&self, channel: StalkedChannel) {
+        self.lock().channels.replace(channel);
     }
 
     fn remove(&self, channel: &str) {
@@ -158,6 +154,15 @@ impl KeptStalks {
         self.restarts.subscribe()
     }
 
+    /// The status actor's subscribers: the stalks actor registered under `names`, listening while any of its
+    /// stalk actors runs.
+    pub fn subscribers(&self, names: &ActorNames) -> Arc<dyn PollSubscribers> {
+        Arc::new(StalksSubscribers {
+            stalks: names.stalks(),
+            running: self.running.clone(),
+        })
+    }
+
     /// The channels whose stalk actor is over its restart budget, for readiness.
     pub fn failing(&self) -> Vec<String> {
         self.restarts
@@ -169,6 +174,30 @@ impl KeptStalks {
     }
 }
 
+/// The stalks actor as the status actor's [`PollSubscribers`].
+struct StalksSubscribers {
+    /// Its name in the registry: the same for every restart of it.
+    stalks: String,
+    running: Arc<AtomicUsize>,
+}
+
+impl PollSubscribers for StalksSubscribers {
+    fn listening(&self) -> bool {
+        self.running.load(Ordering::Relaxed) > 0
+            && ractor::registry::where_is(self.stalks.clone()).is_some()
+    }
+
+    fn publish(&self, check: StatusCheck) {
+        if let Err(e) = tell(
+            &self.stalks,
+            "the stalks actor",
+            StalksMessage::Published(check),
+        ) {
+            tracing::debug!(error = %e, "poll result not handed to the stalks");
+        }
+    }
+}
+
 pub enum StalksMessage {
     /// `!status stalk` in this target's channel: "now stalking" (the stalk posts the current state itself) or
     /// "already stalking since ...".
@@ -177,6 +206,8 @@ pub enum StalksMessage {
     Unstalk(String, RpcReplyPort<Reply>),
     /// Every stalking channel, by channel name.
     List(RpcReplyPort<Vec<StalkInfo>>),
+    /// A poll result from the status actor: handed to every running stalk actor.
+    Published(StatusCheck),
     /// Chaos: fail the actor (and with it every stalk actor), for supervision tests and drills.
     Crash,
     /// Internal: restart the stalk actor of this channel after its backoff delay.
@@ -220,13 +251,12 @@ struct SavedStalk {
     since: SystemTime,
 }
 
-/// One stalking channel and its stalk actor (`None` while a restart is pending).
-struct ChannelStalk {
-    target: ChatTarget,
-    since: SystemTime,
+/// A stalking channel's stalk actor (`None` while a restart is pending), and its restarts from its first
+/// failure on (`None` until then: most never fail, and a fresh record is what they would hold).
+#[derive(Default)]
+struct StalkRun {
     actor: Option<ActorRef<StalkMessage>>,
-    restarts: Restarts,
-    last_posted: LastPosted,
+    restarts: Option<Box<Restarts>>,
 }
 
 pub struct StalksState {
@@ -234,11 +264,12 @@ pub struct StalksState {
     chat: Arc<dyn ChatOut>,
     store: Arc<dyn StateStore>,
     policy: RestartPolicy,
-    channels: BTreeMap<String, ChannelStalk>,
+    /// Every stalking channel (the same [`StalkedChannel`]s as in `kept`, keyed by channel name).
+    channels: BTreeMap<StalkedChannel, StalkRun>,
     /// The channel of every running stalk actor, by actor id: a stalk's end (a supervision event that
     /// carries only the id) finds its channel in O(1), not by a scan of `channels`. Kept in step with each
-    /// `ChannelStalk::actor`: set when one is spawned, removed when it ends or is unstalked.
-    by_actor: HashMap<ActorId, String>,
+    /// `StalkRun::actor`: set when one is spawned, removed when it ends or is unstalked.
+    by_actor: HashMap<ActorId, StalkedChannel>,
     kept: KeptStalks,
     /// Changed since the last save.
     dirty: bool,
@@ -270,15 +301,15 @@ impl Actor for StalksActor {
             flush_pending: false,
             leadership: args.shared.map(leadership::Leadership::new),
         };
+        state.count_running();
         if state.leadership.is_some() {
             // The set is in the database; the leader takes it at its first role check.
             myself.send_message(StalksMessage::RoleCheck)?;
             return Ok(state);
         }
-        for kept in state.kept.resume(|| state.load()) {
-            let channel = kept.target.channel.clone();
-            state.add(kept);
-            state.start(&myself, &channel).await;
+        for channel in state.kept.resume(|| state.load()) {
+            state.add(channel.clone());
+            state.start(&myself, channel.name()).await;
         }
         if !state.channels.is_empty() {
             tracing::info!(channels = state.channels.len(), "resumed stalking");
@@ -314,6 +345,7 @@ impl Actor for StalksActor {
             StalksMessage::List(reply) => {
                 let _ = reply.send(state.list());
             }
+            StalksMessage::Published(check) => state.publish(check),
             StalksMessage::Restart(channel) => state.restart(&myself, &channel).await,
             StalksMessage::Recheck(channel) => state.recheck(&channel),
             StalksMessage::Flush => {
@@ -339,6 +371,7 @@ impl Actor for StalksActor {
         state: &mut StalksState,
     ) -> Result<(), ActorProcessingErr> {
         state.flush();
+        state.kept.running.store(0, Ordering::Relaxed);
         Ok(())
     }
 
@@ -366,31 +399,27 @@ impl StalksState {
     async fn stalk(&mut self, myself: &ActorRef<StalksMessage>, target: ChatTarget) -> Reply {
         // The stalk's posts answer no message: only this reply answers the `!status stalk`.
         let target = target.for_posts();
-        if let Some(existing) = self.channels.get(&target.channel) {
+        if let Some((existing, _)) = self.channels.get_key_value(target.channel.as_str()) {
             return already_stalking_reply(existing.since);
         }
-        let channel = target.channel.clone();
-        let kept = KeptStalk {
-            target,
-            since: SystemTime::now(),
-            last_posted: LastPosted::default(),
-        };
-        self.kept.insert(kept.clone());
-        self.add(kept);
+        let channel = StalkedChannel::new(target, SystemTime::now());
+        self.kept.insert(channel.clone());
+        self.add(channel.clone());
         self.changed(myself);
-        self.start(myself, &channel).await;
-        tracing::info!(channel = %channel, "stalking");
+        self.start(myself, channel.name()).await;
+        tracing::info!(channel = %channel.name(), "stalking");
         now_stalking_reply()
     }
 
     fn unstalk(&mut self, myself: &ActorRef<StalksMessage>, channel: &str) -> Reply {
-        let Some(stalk) = self.channels.remove(channel) else {
+        let Some((stalk, run)) = self.channels.remove_entry(channel) else {
             return not_stalking_reply();
         };
         self.kept.remove(channel);
-        if let Some(actor) = &stalk.actor {
+        if let Some(actor) = &run.actor {
             // Its end arrives later, as a supervision event for an id no longer indexed: ignored.
             self.by_actor.remove(&actor.get_id());
+            self.count_running();
             actor.stop(Some("unstalked".to_string()));
         }
         self.count_active();
@@ -402,27 +431,36 @@ impl StalksState {
     fn list(&self) -> Vec<StalkInfo> {
         let now = Instant::now();
         self.channels
-            .values()
-            .map(|stalk| StalkInfo {
-                target: stalk.target.clone(),
-                since: stalk.since,
-                restarts: stalk.restarts.count(),
-                last_failure: stalk.restarts.last_failure().cloned(),
-                failing: stalk.restarts.failing(now),
-                actor_id: stalk.actor.as_ref().map(|a| a.get_id().to_string()),
-                last_posted: stalk
-                    .last_posted
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .as_ref()
-                    .map(|posted| posted.state.clone()),
+            .iter()
+            .map(|(channel, run)| {
+                let restarts = run.restarts.as_deref();
+                StalkInfo {
+                    target: channel.target.clone(),
+                    since: channel.since,
+                    restarts: restarts.map_or(0, Restarts::count),
+                    last_failure: restarts.and_then(Restarts::last_failure).cloned(),
+                    failing: restarts.is_some_and(|r| r.failing(now)),
+                    actor_id: run.actor.as_ref().map(|a| a.get_id().to_string()),
+                    last_posted: channel.last_posted().map(|posted| posted.state.clone()),
+                }
             })
             .collect()
     }
 
+    /// Hands a poll result, shared, to every running stalk actor.
+    fn publish(&self, check: StatusCheck) {
+        let check = Arc::new(check);
+        for (channel, run) in &self.channels {
+            let Some(actor) = &run.actor else { continue };
+            if let Err(e) = actor.send_message(StalkMessage::Published(check.clone())) {
+                tracing::debug!(error = %e, channel = %channel.name(), "stalk gone before a poll result");
+            }
+        }
+    }
+
     async fn restart(&mut self, myself: &ActorRef<StalksMessage>, channel: &str) {
         match self.channels.get(channel) {
-            Some(stalk) if stalk.actor.is_none() => {
+            Some(run) if run.actor.is_none() => {
                 tracing::info!(channel = %channel, "restarting stalk");
                 self.start(myself, channel).await;
             }
@@ -437,25 +475,28 @@ impl StalksState {
         let Some(channel) = self.by_actor.remove(&id) else {
             return;
         };
-        let Some(stalk) = self
+        self.count_running();
+        let policy = self.policy;
+        let Some(run) = self
             .channels
-            .get_mut(&channel)
-            .filter(|stalk| stalk.actor.as_ref().is_some_and(|a| a.get_id() == id))
+            .get_mut(channel.name())
+            .filter(|run| run.actor.as_ref().is_some_and(|a| a.get_id() == id))
         else {
             return;
         };
-        tracing::warn!(error = %reason, channel = %channel, "stalk actor ended");
-        stalk.actor = None;
-        stalk.restarts.record(reason.to_string());
-        self.schedule_restart(myself, &channel);
+        tracing::warn!(error = %reason, channel = %channel.name(), "stalk actor ended");
+        run.actor = None;
+        run.restarts(policy).record(reason.to_string());
+        self.schedule_restart(myself, channel.name());
     }
 
     fn schedule_restart(&mut self, myself: &ActorRef<StalksMessage>, channel: &str) {
         let name = self.names.stalk(channel);
-        let Some(stalk) = self.channels.get_mut(channel) else {
+        let policy = self.policy;
+        let Some(run) = self.channels.get_mut(channel) else {
             return;
         };
-        let delay = stalk.restarts.down(&name, Instant::now());
+        let delay = run.restarts(policy).down(&name, Instant::now());
         self.publish_restarts(channel);
         let channel = channel.to_string();
         myself.send_after(delay, move || StalksMessage::Restart(channel));
@@ -468,31 +509,22 @@ impl StalksState {
 
     /// Publishes the restarts of a channel's stalk actor that has failed (the others are not published).
     fn publish_restarts(&self, channel: &str) {
-        let Some(stalk) = self.channels.get(channel) else {
+        let Some(run) = self.channels.get(channel) else {
             return;
         };
-        if stalk.restarts.count() == 0 {
+        let Some(restarts) = run.restarts.as_deref().filter(|r| r.count() > 0) else {
             return;
-        }
+        };
         let restarts = StalkRestarts {
-            restarts: stalk.restarts.count(),
-            running: stalk.actor.is_some(),
-            failing: stalk.restarts.failing(Instant::now()),
+            restarts: restarts.count(),
+            running: run.actor.is_some(),
+            failing: restarts.failing(Instant::now()),
         };
         self.kept.publish(channel, restarts);
     }
 
-    fn add(&mut self, kept: KeptStalk) {
-        self.channels.insert(
-            kept.target.channel.clone(),
-            ChannelStalk {
-                target: kept.target,
-                since: kept.since,
-                actor: None,
-                restarts: Restarts::new(self.policy),
-                last_posted: kept.last_posted,
-            },
-        );
+    fn add(&mut self, channel: StalkedChannel) {
+        self.channels.insert(channel, StalkRun::default());
         self.count_active();
     }
 
@@ -500,18 +532,23 @@ impl StalksState {
         metrics::gauge!(metric_names::STALKS_ACTIVE).set(self.channels.len() as f64);
     }
 
+    /// Tells the status actor (through [`KeptStalks::subscribers`]) how many stalk actors run.
+    fn count_running(&self) {
+        self.kept
+            .running
+            .store(self.by_actor.len(), Ordering::Relaxed);
+    }
+
     /// Spawns the stalk actor of a channel in `channels`. If that fails (its name still held by a stalk that
     /// is stopping), tries again after the backoff delay.
     async fn start(&mut self, myself: &ActorRef<StalksMessage>, channel: &str) {
-        let Some(stalk) = self.channels.get(channel) else {
+        let Some((stalked, _)) = self.channels.get_key_value(channel) else {
             return;
         };
+        let stalked = stalked.clone();
         let args = StalkArgs {
-            target: stalk.target.clone(),
-            since: stalk.since,
-            names: self.names.clone(),
+            channel: stalked.clone(),
             chat: self.chat.clone(),
-            last_posted: stalk.last_posted.clone(),
             leader: self.leadership.as_ref().and_then(|l| l.gate()),
         };
         let spawned = Actor::spawn_linked(
@@ -524,15 +561,18 @@ impl StalksState {
         match spawned {
             Ok((actor, _)) => {
                 ask_current_state(self.names.status(), actor.clone());
-                if let Some(stalk) = self.channels.get_mut(channel) {
-                    self.by_actor.insert(actor.get_id(), channel.to_string());
-                    stalk.actor = Some(actor);
-                    stalk.restarts.started(Instant::now());
-                    if stalk.restarts.count() > 0 {
-                        let quiet = self.policy.quiet_reset + Duration::from_millis(10);
-                        let again = channel.to_string();
-                        myself.send_after(quiet, move || StalksMessage::Recheck(again));
+                if let Some(run) = self.channels.get_mut(channel) {
+                    self.by_actor.insert(actor.get_id(), stalked);
+                    run.actor = Some(actor);
+                    if let Some(restarts) = run.restarts.as_deref_mut() {
+                        restarts.started(Instant::now());
+                        if restarts.count() > 0 {
+                            let quiet = self.policy.quiet_reset + Duration::from_millis(10);
+                            let again = channel.to_string();
+                            myself.send_after(quiet, move || StalksMessage::Recheck(again));
+                        }
                     }
+                    self.count_running();
                 }
                 self.publish_restarts(channel);
             }
@@ -549,15 +589,15 @@ impl StalksState {
         let running: BTreeMap<String, String> = self
             .channels
             .iter()
-            .filter_map(|(channel, stalk)| {
-                let actor = stalk.actor.as_ref()?;
-                Some((channel.clone(), actor.get_id().to_string()))
+            .filter_map(|(channel, run)| {
+                let actor = run.actor.as_ref()?;
+                Some((channel.name().to_string(), actor.get_id().to_string()))
             })
             .collect();
         let indexed: BTreeMap<String, String> = self
             .by_actor
             .iter()
-            .map(|(id, channel)| (channel.clone(), id.to_string()))
+            .map(|(id, channel)| (channel.name().to_string(), id.to_string()))
             .collect();
         if indexed.len() != self.by_actor.len() || indexed != running {
             return Err(format!("index {:?} but running {running:?}", self.by_actor));
@@ -593,10 +633,10 @@ impl StalksState {
         let saved = SavedStalks {
             stalks: self
                 .channels
-                .values()
-                .map(|stalk| SavedStalk {
-                    target: stalk.target.clone(),
-                    since: stalk.since,
+                .keys()
+                .map(|channel| SavedStalk {
+                    target: channel.target.clone(),
+                    since: channel.since,
                 })
                 .collect(),
         };
@@ -610,6 +650,14 @@ impl StalksState {
                 false
             }
         }
+    }
+}
+
+impl StalkRun {
+    /// Its restarts, recorded from now on.
+    fn restarts(&mut self, policy: RestartPolicy) -> &mut Restarts {
+        self.restarts
+            .get_or_insert_with(|| Box::new(Restarts::new(policy)))
     }
 }
 
@@ -630,7 +678,7 @@ pub(crate) fn ask_current_state(status_name: String, back: ActorRef<StalkMessage
         )
         .await;
         let current = match asked {
-            Ok(check) => Some(check),
+            Ok(check) => Some(Arc::new(check)),
             Err(e) => {
                 tracing::warn!(error = %e, status = %status_name, "no current state for a stalk");
                 None
@@ -671,9 +719,12 @@ mod tests {
 
         async fn start_with(prefix: &str, store: Arc<MemoryStateStore>) -> Tree {
             let names = ActorNames::with_prefix(prefix);
-            let (status, probe) = start_status(&names).await;
+            let kept = KeptStalks::new();
+            let (status, probe) = start_status(&names, &kept).await;
             let chat = RecordingChat::new();
-            let stalks = spawn_stalks(&names, chat.clone(), store.clone()).await;
+            let stalks = spawn_stalks_keeping(&names, chat.clone(), store.clone(), kept)
+                .await
+                .0;
             Tree {
                 names,
                 probe,
@@ -717,7 +768,11 @@ mod tests {
     }
 
     /// A status actor probing a healthy fake every [`POLL`].
-    async fn start_status(names: &ActorNames) -> (ActorRef<StatusMessage>, Arc<FakeProbe>) {
+    /// A status actor publishing to the stalks actor that keeps `kept`.
+    async fn start_status(
+        names: &ActorNames,
+        kept: &KeptStalks,
+    ) -> (ActorRef<StatusMessage>, Arc<FakeProbe>) {
         let probe = FakeProbe::new(healthy());
         let (status, _) = Actor::spawn(
             Some(names.status()),
@@ -727,7 +782,7 @@ mod tests {
                 poll_interval: POLL,
                 check_timeout: Duration::from_secs(5),
                 fresh_for: Duration::from_secs(5),
-                names: names.clone(),
+                subscribers: kept.subscribers(names),
             },
         )
         .await
@@ -864,6 +919,25 @@ mod tests {
             .map(|s| s.target.channel)
             .collect();
         assert_eq!(listed, vec!["b".to_string()]);
+        tree.stop();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn no_stalk_left_no_poll() {
+        let tree = Tree::start("stalks-last/").await;
+        tokio::time::sleep(POLL * 2 + POLL / 2).await;
+        assert_eq!(tree.probe.calls(), 0, "no stalk yet: no poll");
+        tree.stalk("ops").await;
+        tree.chat.wait_for("ops", 1).await;
+        tokio::time::sleep(POLL * 2).await;
+        assert_eq!(
+            tree.probe.calls(),
+            3,
+            "the start-up check, then one per interval"
+        );
+        tree.unstalk("ops").await;
+        tokio::time::sleep(POLL * 3).await;
+        assert_eq!(tree.probe.calls(), 3, "no stalk left: no poll");
         tree.stop();
     }
 
@@ -1223,10 +1297,10 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_crashed_stalks_actor_keeps_every_channel_when_the_state_dir_is_unwritable() {
         let names = ActorNames::with_prefix("stalks-unwritable/");
-        let (status, probe) = start_status(&names).await;
+        let kept = KeptStalks::new();
+        let (status, probe) = start_status(&names, &kept).await;
         let chat = RecordingChat::new();
         let store: Arc<dyn StateStore> = Arc::new(UnwritableDisk::default());
-        let kept = KeptStalks::new();
         let first = spawn_stalks_keeping(&names, chat.clone(), store.clone(), kept.clone()).await;
         for channel in CHANNELS {
             assert!(stalk_in(&first.0, channel)
@@ -1258,10 +1332,10 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_crashed_stalks_actor_does_not_repeat_the_last_post_in_any_channel() {
         let names = ActorNames::with_prefix("stalks-norepeat/");
-        let (status, probe) = start_status(&names).await;
+        let kept = KeptStalks::new();
+        let (status, probe) = start_status(&names, &kept).await;
         let chat = RecordingChat::new();
         let store: Arc<dyn StateStore> = Arc::new(MemoryStateStore::new());
-        let kept = KeptStalks::new();
         let first = spawn_stalks_keeping(&names, chat.clone(), store.clone(), kept.clone()).await;
         for channel in CHANNELS {
             stalk_in(&first.0, channel).await;
@@ -1294,9 +1368,9 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_stalk_in_a_crash_loop_is_published_failing_then_healthy_after_a_quiet_minute() {
         let names = ActorNames::with_prefix("stalks-budget/");
-        let (status, _probe) = start_status(&names).await;
-        let chat = RecordingChat::new();
         let kept = KeptStalks::new();
+        let (status, _probe) = start_status(&names, &kept).await;
+        let chat = RecordingChat::new();
         let store: Arc<dyn StateStore> = Arc::new(MemoryStateStore::new());
         let (stalks, _) = spawn_stalks_keeping(&names, chat.clone(), store, kept.clone()).await;
         stalk_in(&stalks, "ops").await;

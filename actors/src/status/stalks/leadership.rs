@@ -15,13 +15,13 @@
 //! A child of the stalks actor's module: it works on that actor's state.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use ractor::ActorRef;
 use tokio::time::Instant;
 
-use super::{KeptStalk, StalksMessage, StalksState};
+use super::{StalksMessage, StalksState};
 use crate::chat::ChatTarget;
 use crate::ports::{Coordination, LeaderTerm, ReplicaRole, SharedStalk, StalkAdded};
 use crate::reply::Reply;
@@ -29,8 +29,9 @@ use crate::status::format::{
     already_stalking_reply, not_stalking_reply, now_stalking_reply, unstalked_reply,
 };
 use crate::status::leader_gate::LeaderGate;
+use crate::status::stalk::StalkedChannel;
 use crate::status::stalk::POST_TIMEOUT;
-use crate::status::system_state::Posted;
+use crate::status::system_state::{Posted, StatusCheck};
 
 /// How often the stalks actor looks at its role. No database: the role is what the lease keeper last said.
 pub const ROLE_CHECK_EVERY: Duration = Duration::from_millis(250);
@@ -115,11 +116,14 @@ impl StalksState {
                 leadership.gate = None;
                 leadership.synced_at = None;
                 let targets: Vec<ChatTarget> =
-                    self.channels.values().map(|s| s.target.clone()).collect();
-                for (channel, stalk) in &self.channels {
-                    let told = stalk.last_posted.lock().unwrap_or_else(|p| p.into_inner());
-                    if let Some(told) = told.as_ref() {
-                        leadership.told.insert(channel.clone(), told.clone());
+                    self.channels.keys().map(|c| c.target.clone()).collect();
+                for channel in self.channels.keys() {
+                    if let Some(told) = channel.last_posted() {
+                        let posted = Posted {
+                            state: told.state.clone(),
+                            since: told.checked_at,
+                        };
+                        leadership.told.insert(channel.name().to_string(), posted);
                     }
                 }
                 if role == ReplicaRole::Unknown {
@@ -199,8 +203,8 @@ impl StalksState {
         let gone: Vec<String> = self
             .channels
             .keys()
-            .filter(|c| !wanted.contains_key(*c))
-            .cloned()
+            .filter(|c| !wanted.contains_key(c.name()))
+            .map(|c| c.name().to_string())
             .collect();
         for channel in gone {
             self.stop_channel(&channel);
@@ -212,7 +216,7 @@ impl StalksState {
             .map(|l| std::mem::take(&mut l.told))
             .unwrap_or_default();
         for (channel, stalk) in wanted {
-            if self.channels.contains_key(&channel) {
+            if self.channels.contains_key(channel.as_str()) {
                 continue;
             }
             // The newer of what the database says and what this replica told the channel itself.
@@ -221,11 +225,11 @@ impl StalksState {
                 (None, Some(mine)) => Some(mine),
                 (db, _) => db,
             };
-            self.add(KeptStalk {
-                target: stalk.target,
-                since: stalk.since,
-                last_posted: Arc::new(Mutex::new(last_posted)),
+            let last_posted = last_posted.map(|p| StatusCheck {
+                state: p.state,
+                checked_at: p.since,
             });
+            self.add(StalkedChannel::told(stalk.target, stalk.since, last_posted));
             self.start(myself, &channel).await;
         }
     }
@@ -245,13 +249,10 @@ impl StalksState {
         match coordination.add_stalk(&target).await {
             Ok(StalkAdded::Added { since }) => {
                 tracing::info!(channel = %target.channel, "stalking (shared)");
-                if leadership.gate.is_some() && !self.channels.contains_key(&target.channel) {
+                if leadership.gate.is_some() && !self.channels.contains_key(target.channel.as_str())
+                {
                     let channel = target.channel.clone();
-                    self.add(KeptStalk {
-                        target,
-                        since,
-                        last_posted: Default::default(),
-                    });
+                    self.add(StalkedChannel::new(target, since));
                     self.start(myself, &channel).await;
                 }
                 now_stalking_reply()
@@ -286,7 +287,7 @@ impl StalksState {
 
     /// Stops every stalk actor and forgets the channels (the database keeps them).
     fn stop_all(&mut self) {
-        let channels: Vec<String> = self.channels.keys().cloned().collect();
+        let channels: Vec<String> = self.channels.keys().map(|c| c.name().to_string()).collect();
         for channel in channels {
             self.stop_channel(&channel);
         }
@@ -294,12 +295,14 @@ impl StalksState {
 
     /// Stops a channel's stalk actor, if any, and forgets the channel.
     fn stop_channel(&mut self, channel: &str) {
-        let Some(stalk) = self.channels.remove(channel) else {
+        let Some(run) = self.channels.remove(channel) else {
             return;
         };
         self.kept.remove(channel);
-        if let Some(actor) = &stalk.actor {
+        if let Some(actor) = &run.actor {
+            // Its end arrives later, as a supervision event for an id no longer indexed: ignored.
             self.by_actor.remove(&actor.get_id());
+            self.count_running();
             actor.stop(Some("no longer stalked here".to_string()));
         }
         self.count_active();
@@ -354,6 +357,7 @@ mod tests {
     impl Replica {
         async fn start(prefix: &str, coordination: Arc<FakeCoordination>) -> Replica {
             let names = ActorNames::with_prefix(prefix);
+            let kept = KeptStalks::new();
             let probe = FakeProbe::new(healthy());
             let (status, _) = Actor::spawn(
                 Some(names.status()),
@@ -363,7 +367,7 @@ mod tests {
                     poll_interval: POLL,
                     check_timeout: Duration::from_secs(5),
                     fresh_for: Duration::from_secs(5),
-                    names: names.clone(),
+                    subscribers: kept.subscribers(&names),
                 },
             )
             .await
@@ -377,7 +381,7 @@ mod tests {
                     chat: chat.clone(),
                     store: Arc::new(MemoryStateStore::new()),
                     policy: RestartPolicy::default(),
-                    kept: KeptStalks::new(),
+                    kept,
                     shared: SharedStalks::of(coordination.clone(), POLL),
                 },
             )

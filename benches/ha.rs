@@ -3,8 +3,9 @@
 //! `[ha] lease = "2s"`, `renew_every = "500ms"`.
 //!
 //! - Failover: `kill -9` of the leader to another replica reporting itself leader on `/actors`, over 10
-//!   kills (the killed replica is replaced by a fresh process each time). Stalks are not yet leader-only, so
-//!   this is the takeover itself, not yet "to the first stalk post by the new leader".
+//!   kills (the killed replica is replaced by a fresh process each time): the takeover itself. To the first
+//!   stalk post by the new leader: `ha::stalks::failover_to_the_first_stalk_post` in `tests/e2e` (ignored;
+//!   BENCHMARKS.md says how to run it).
 //! - Pages: 100 identical `!ic page` spread over 3 replicas within one second: how many incidents.
 
 mod common;

@@ -32,7 +32,7 @@ use icbot_actors::root::{self, ChildHealth, RootActor, RootArgs, RootMessage};
 use icbot_actors::state_store::watched::{StoreHealth, WatchedStore};
 use icbot_actors::state_store::{FileStateStore, MemoryStateStore};
 use icbot_actors::status::actor::{self as status, PollSubscribers, StatusArgs};
-use icbot_actors::status::stalks::{KeptStalks, StalkRestarts, StalksArgs};
+use icbot_actors::status::stalks::{KeptStalks, SharedStalks, StalkRestarts, StalksArgs};
 use icbot_actors::supervision::backoff::RestartPolicy;
 use icbot_actors::supervision::chaos::CrashFn;
 use icbot_actors::supervision::names::ActorNames;
@@ -134,6 +134,8 @@ pub async fn start_with_groups(
     let (pager, audit_writer) =
         pager_args(config, &pagerduty, &store, &coordination, replica.as_ref());
     let page_audit_spooled = pager.audit.shared().map(|shared| shared.spooled());
+    // Several replicas: the stalking set is shared, and only the leader stalks (polled as often as monitoring).
+    let shared_stalks = SharedStalks::of(coordination.clone(), config.status.poll_interval);
     let context = command_context(config, &names, &chat, &pagerduty, deadlines, &pager, &store);
     let args = RootArgs {
         names: names.clone(),
@@ -157,6 +159,7 @@ pub async fn start_with_groups(
             store: store.clone(),
             policy,
             kept: kept_stalks.clone(),
+            shared: shared_stalks,
         },
         incidents: IncidentsArgs {
             pagerduty: pagerduty.clone(),

@@ -659,6 +659,20 @@ pub struct FakeCoordination {
             crate::cache::oncall::OnCallSnapshot,
         )>,
     >,
+    /// The role is unknown (the database unreachable), whatever the term says.
+    role_unknown: std::sync::atomic::AtomicBool,
+    /// The stalking set is shared (as with PostgreSQL): [`FakeCoordination::sharing_stalks`].
+    shares_stalks: std::sync::atomic::AtomicBool,
+    /// The shared stalking set, by channel.
+    pub stalk_rows: std::sync::Mutex<std::collections::BTreeMap<String, crate::ports::SharedStalk>>,
+    /// Every stalk post recorded (not refused), with its term.
+    pub stalk_records: std::sync::Mutex<
+        Vec<(
+            crate::ports::LeaderTerm,
+            String,
+            crate::status::system_state::Posted,
+        )>,
+    >,
 }
 
 impl FakeCoordination {
@@ -672,6 +686,32 @@ impl FakeCoordination {
 
     pub fn set_unreachable(&self, unreachable: bool) {
         self.unreachable.store(unreachable, Ordering::SeqCst);
+    }
+
+    /// Several replicas sharing their stalks, starting with this role.
+    pub fn sharing_stalks(role: crate::ports::ReplicaRole) -> Arc<FakeCoordination> {
+        let fake = Arc::new(FakeCoordination::default());
+        fake.shares_stalks.store(true, Ordering::SeqCst);
+        fake.set_role(role);
+        fake
+    }
+
+    /// The role: a leader term, another leader, or unknown.
+    pub fn set_role(&self, role: crate::ports::ReplicaRole) {
+        use crate::ports::ReplicaRole;
+        self.set_term(match role {
+            ReplicaRole::Leader(term) => Some(term),
+            _ => None,
+        });
+        self.role_unknown
+            .store(role == ReplicaRole::Unknown, Ordering::SeqCst);
+    }
+
+    fn reachable(&self) -> Result<(), crate::ports::CoordinationError> {
+        if self.unreachable.load(Ordering::SeqCst) {
+            return Err(crate::ports::CoordinationError::Unreachable("fake".into()));
+        }
+        Ok(())
     }
 
     /// The shared page audit once it holds at least `n` records.
@@ -740,6 +780,82 @@ impl crate::ports::Coordination for FakeCoordination {
             .lock()
             .unwrap()
             .push((claim.clone(), incident.cloned()));
+        Ok(())
+    }
+
+    fn role(&self) -> crate::ports::ReplicaRole {
+        use crate::ports::ReplicaRole;
+        if self.role_unknown.load(Ordering::SeqCst) {
+            return ReplicaRole::Unknown;
+        }
+        match self.leader_term() {
+            Some(term) => ReplicaRole::Leader(term),
+            None => ReplicaRole::Follower,
+        }
+    }
+
+    fn shares_stalks(&self) -> bool {
+        self.shares_stalks.load(Ordering::SeqCst)
+    }
+
+    async fn stalks(
+        &self,
+    ) -> Result<Vec<crate::ports::SharedStalk>, crate::ports::CoordinationError> {
+        self.reachable()?;
+        Ok(self.stalk_rows.lock().unwrap().values().cloned().collect())
+    }
+
+    async fn add_stalk(
+        &self,
+        target: &crate::chat::ChatTarget,
+    ) -> Result<crate::ports::StalkAdded, crate::ports::CoordinationError> {
+        self.reachable()?;
+        let mut rows = self.stalk_rows.lock().unwrap();
+        if let Some(row) = rows.get(&target.channel) {
+            return Ok(crate::ports::StalkAdded::Already { since: row.since });
+        }
+        let since = std::time::SystemTime::now();
+        rows.insert(
+            target.channel.clone(),
+            crate::ports::SharedStalk {
+                target: target.clone(),
+                since,
+                last_posted: None,
+            },
+        );
+        Ok(crate::ports::StalkAdded::Added { since })
+    }
+
+    async fn remove_stalk(
+        &self,
+        channel: &str,
+    ) -> Result<Option<std::time::SystemTime>, crate::ports::CoordinationError> {
+        self.reachable()?;
+        Ok(self
+            .stalk_rows
+            .lock()
+            .unwrap()
+            .remove(channel)
+            .map(|r| r.since))
+    }
+
+    async fn record_stalk_post(
+        &self,
+        term: crate::ports::LeaderTerm,
+        channel: &str,
+        posted: &crate::status::system_state::Posted,
+    ) -> Result<(), crate::ports::CoordinationError> {
+        self.reachable()?;
+        if self.leader_term() != Some(term) {
+            return Err(crate::ports::CoordinationError::NotLeader);
+        }
+        if let Some(row) = self.stalk_rows.lock().unwrap().get_mut(channel) {
+            row.last_posted = Some(posted.clone());
+        }
+        self.stalk_records
+            .lock()
+            .unwrap()
+            .push((term, channel.to_string(), posted.clone()));
         Ok(())
     }
 

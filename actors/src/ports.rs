@@ -14,7 +14,7 @@ use crate::incidents::followed::Followed;
 pub use crate::pager::page::Incident;
 use crate::pager::page::PriorPage;
 use crate::reply::Reply;
-use crate::status::system_state::{ProbeError, StatusReport};
+use crate::status::system_state::{Posted, ProbeError, StatusReport};
 
 /// What went wrong talking to PagerDuty: one variant per thing the caller does differently.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -321,6 +321,9 @@ pub enum CoordinationError {
     /// The tenure that decided the write is over: nothing was written.
     #[error("no longer the leader: the write was refused")]
     NotLeader,
+    /// This coordination does not share that state (one replica keeps its own).
+    #[error("not shared between replicas")]
+    NotShared,
 }
 
 /// Several replicas of the bot: which one does the background work (the leader), and the state they
@@ -373,6 +376,78 @@ pub trait Coordination: Send + Sync + 'static {
         followed: &Followed,
         resolved: bool,
     ) -> Result<(), CoordinationError>;
+
+    /// This replica's role now, telling "another replica leads" from "nobody knows" (the coordination
+    /// database unreachable). Never waits.
+    fn role(&self) -> ReplicaRole {
+        match self.leader_term() {
+            Some(term) => ReplicaRole::Leader(term),
+            None => ReplicaRole::Follower,
+        }
+    }
+
+    /// Whether the stalking channels are shared by the replicas: then the stalk methods below hold them and
+    /// only the leader stalks. Otherwise (one replica) the stalks actor keeps its own set in `stalks.json`.
+    fn shares_stalks(&self) -> bool {
+        false
+    }
+
+    /// Every stalking channel, with what it was last told.
+    async fn stalks(&self) -> Result<Vec<SharedStalk>, CoordinationError> {
+        Err(CoordinationError::NotShared)
+    }
+
+    /// `!status stalk` on any replica: starts stalking `target.channel`, or says since when it already is.
+    async fn add_stalk(&self, _target: &ChatTarget) -> Result<StalkAdded, CoordinationError> {
+        Err(CoordinationError::NotShared)
+    }
+
+    /// `!status unstalk` on any replica: since when the channel was stalking, `None` when it was not.
+    async fn remove_stalk(&self, _channel: &str) -> Result<Option<SystemTime>, CoordinationError> {
+        Err(CoordinationError::NotShared)
+    }
+
+    /// Records what the leader of `term` just told a stalking channel, so that a new leader tells only the
+    /// next change. [`CoordinationError::NotLeader`]: the tenure is over, stop posting.
+    async fn record_stalk_post(
+        &self,
+        _term: LeaderTerm,
+        _channel: &str,
+        _posted: &Posted,
+    ) -> Result<(), CoordinationError> {
+        Err(CoordinationError::NotShared)
+    }
+}
+
+/// A replica's role, as leader work sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplicaRole {
+    /// This replica leads, in this term.
+    Leader(LeaderTerm),
+    /// Another replica leads.
+    Follower,
+    /// Nobody knows: the coordination database cannot be reached (or this replica is not ready yet).
+    Unknown,
+}
+
+/// A stalking channel as the replicas share it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SharedStalk {
+    /// Where its posts go.
+    pub target: ChatTarget,
+    /// When it started stalking.
+    pub since: SystemTime,
+    /// What the channel was last told, by whichever leader told it.
+    pub last_posted: Option<Posted>,
+}
+
+/// What `!status stalk` found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StalkAdded {
+    /// Now stalking, since then.
+    Added { since: SystemTime },
+    /// Already stalking since then.
+    Already { since: SystemTime },
 }
 
 /// One page audit record as the replicas share it ([`crate::pager::shared_audit`]).

@@ -450,6 +450,7 @@ mod tests {
                 store: store.clone(),
                 policy: RestartPolicy::default(),
                 kept,
+                shared: None,
             },
             incidents: IncidentsArgs {
                 pagerduty: pd.clone(),

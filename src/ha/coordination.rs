@@ -1,25 +1,29 @@
 //! The core's [`Coordination`] port over PostgreSQL: the leader term is this replica's lease epoch while it
 //! leads, and the shared on-call snapshot is `icbot_oncall_snapshot` (written fenced by that epoch, read by
-//! every replica), the page dedup claims are `icbot_page_dedup`, the page audit `icbot_page_audit`, and
-//! the followed incident cards `icbot_followed_incident` (any replica adds, the leader writes fenced). Every
-//! call is bounded by the statement timeout, so a replica whose database is unreachable gets an error in
-//! time and carries on from memory.
+//! every replica), the page dedup claims are `icbot_page_dedup`, the page audit `icbot_page_audit`, the
+//! followed incident cards `icbot_followed_incident` and the stalking channels `icbot_stalk` (any replica
+//! adds, the leader writes fenced). Every call is bounded by the statement timeout, so a replica whose
+//! database is unreachable gets an error in time and carries on from memory.
 
 use async_trait::async_trait;
 use icbot_actors::cache::oncall::OnCallSnapshot;
+use icbot_actors::chat::ChatTarget;
 use icbot_actors::incidents::followed::Followed;
 use icbot_actors::pager::page::{PriorPage, PriorState};
 use icbot_actors::ports::{
     Coordination, CoordinationError, Incident, LeaderTerm, PageAuditEntry, PageClaim, PageClaimed,
+    ReplicaRole, SharedStalk, StalkAdded,
 };
+use icbot_actors::status::system_state::Posted;
 
 use super::fence::{Fence, FencedWrite};
 use super::followed_incidents::{self, FollowedRow};
-use super::lease::{Epoch, LEADER_LEASE};
+use super::lease::{Epoch, Role, LEADER_LEASE};
 use super::oncall_snapshot;
 use super::page_audit;
 use super::page_dedup::{self, Claim};
 use super::replica::Replica;
+use super::stalks::{self, Added};
 
 /// One replica's side of the shared state.
 #[derive(Debug, Clone)]
@@ -179,6 +183,82 @@ impl Coordination for PostgresCoordination {
             followed_incidents::update(db, &fence, &row).await
         };
         match written.map_err(unreachable)? {
+            FencedWrite::Written { .. } => Ok(()),
+            FencedWrite::Refused => Err(CoordinationError::NotLeader),
+        }
+    }
+
+    fn role(&self) -> ReplicaRole {
+        if let Some(term) = self.leader_term() {
+            return ReplicaRole::Leader(term);
+        }
+        match &*self.replica.role().borrow() {
+            Role::Follower { .. } => ReplicaRole::Follower,
+            // A leader past its renew deadline (a pause) is not one any more; nor does it know who is.
+            Role::Leader { .. } | Role::Unknown(_) => ReplicaRole::Unknown,
+        }
+    }
+
+    fn shares_stalks(&self) -> bool {
+        true
+    }
+
+    async fn stalks(&self) -> Result<Vec<SharedStalk>, CoordinationError> {
+        let rows = stalks::list(self.replica.database())
+            .await
+            .map_err(unreachable)?;
+        let mut shared = Vec::with_capacity(rows.len());
+        for row in rows {
+            let Ok(target) = serde_json::from_value::<ChatTarget>(row.target) else {
+                // A row this release cannot read (written by a newer one): not ours to stalk.
+                tracing::warn!(channel = %row.channel, "unreadable stalk target; ignoring the channel");
+                continue;
+            };
+            // An unreadable last post (a newer release's) is as if none: the channel is told the state.
+            let last_posted = row
+                .last_posted
+                .and_then(|json| serde_json::from_value::<Posted>(json).ok());
+            shared.push(SharedStalk {
+                target,
+                since: row.since,
+                last_posted,
+            });
+        }
+        Ok(shared)
+    }
+
+    async fn add_stalk(&self, target: &ChatTarget) -> Result<StalkAdded, CoordinationError> {
+        let json = serde_json::to_value(target).map_err(unreachable)?;
+        match stalks::add(self.replica.database(), &target.channel, &json)
+            .await
+            .map_err(unreachable)?
+        {
+            Added::New(since) => Ok(StalkAdded::Added { since }),
+            Added::Already(since) => Ok(StalkAdded::Already { since }),
+        }
+    }
+
+    async fn remove_stalk(
+        &self,
+        channel: &str,
+    ) -> Result<Option<std::time::SystemTime>, CoordinationError> {
+        stalks::remove(self.replica.database(), channel)
+            .await
+            .map_err(unreachable)
+    }
+
+    async fn record_stalk_post(
+        &self,
+        term: LeaderTerm,
+        channel: &str,
+        posted: &Posted,
+    ) -> Result<(), CoordinationError> {
+        let json = serde_json::to_value(posted).map_err(unreachable)?;
+        let fence = Fence::new(LEADER_LEASE, Epoch(term.0));
+        match stalks::record_post(self.replica.database(), &fence, channel, &json)
+            .await
+            .map_err(unreachable)?
+        {
             FencedWrite::Written { .. } => Ok(()),
             FencedWrite::Refused => Err(CoordinationError::NotLeader),
         }

@@ -15,7 +15,8 @@
 //! - `page_audit`: the page audit every replica writes (replays of a local spool land once).
 //! - `followed_incidents`: the incidents whose cards the leader keeps true (any replica adds, leader writes).
 //! - `slack_events`: Events API `event_id`s handled by any replica.
-//! - `coordination`: the core's `Coordination` port over these tables (leader term, shared snapshot).
+//! - `stalks`: the stalking channels (any replica adds and removes; the leader records posts, fenced).
+//! - `coordination`: the core's `Coordination` port over these tables (role, shared snapshot, pages, stalks).
 //! - `replica`: this process as one replica: connect, migrate, lease keeper, what operators see.
 
 pub mod coordination;
@@ -30,6 +31,7 @@ pub mod page_dedup;
 pub mod replica;
 pub mod settings;
 pub mod slack_events;
+pub mod stalks;
 pub mod tls;
 
 pub use coordination::PostgresCoordination;

@@ -131,12 +131,25 @@ impl Replica {
         self.inner.role.clone()
     }
 
-    /// The fence for a leader-only write decided now; `None` unless this replica leads.
+    /// The fence for a leader-only write decided now; `None` unless this replica leads. A leader whose last
+    /// renewal it saw is older than the renew deadline (two thirds of the lease) does not lead, even before
+    /// its keeper steps down: a process woken from a pause (SIGSTOP) past its lease must not act on the role
+    /// it had when it stopped.
     pub fn fence(&self) -> Option<Fence> {
         match &*self.inner.role.borrow() {
-            Role::Leader { epoch, .. } => Some(Fence::new(LEADER_LEASE, *epoch)),
+            Role::Leader { epoch, .. } if self.renewed_within(self.inner.timings.lease * 2 / 3) => {
+                Some(Fence::new(LEADER_LEASE, *epoch))
+            }
             _ => None,
         }
+    }
+
+    fn renewed_within(&self, deadline: Duration) -> bool {
+        self.inner
+            .renewal_seen
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some_and(|seen| seen.elapsed() < deadline)
     }
 
     /// What operators see, now.

@@ -11,6 +11,10 @@
 //! supervisor (poll results, and the answer to the start-up `Check` it asks the status actor for); talks to the
 //! chat.
 //!
+//! With several replicas it runs on the leader only and carries its term's [`LeaderGate`]: the role is
+//! checked right before each post, and each post is recorded in the coordination database, fenced by the
+//! term; once a record is refused the stalk posts nothing more.
+//!
 //! [`ActorNames::stalk`]: crate::supervision::names::ActorNames::stalk
 
 use std::borrow::Borrow;
@@ -23,7 +27,8 @@ use crate::chat::ChatTarget;
 use crate::ports::ChatOut;
 use crate::reply::{Reply, MAX_REPLY_CHARS};
 use crate::status::format::{change_reply, checker_unavailable_reply};
-use crate::status::system_state::StatusCheck;
+use crate::status::leader_gate::LeaderGate;
+use crate::status::system_state::{Posted, StatusCheck};
 
 /// How long the stalk waits for one chat post. The adapter goes on with it (and its own retries) after that.
 pub const POST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -62,10 +67,16 @@ pub struct StalkedChannel(Arc<Stalking>);
 impl StalkedChannel {
     /// A channel stalking from `since`, told nothing yet. `target` is where its posts go.
     pub fn new(target: ChatTarget, since: SystemTime) -> Self {
+        Self::told(target, since, None)
+    }
+
+    /// A channel stalking from `since` that was last told `last_posted` (by another replica, or by this one
+    /// when it led before).
+    pub fn told(target: ChatTarget, since: SystemTime, last_posted: Option<StatusCheck>) -> Self {
         StalkedChannel(Arc::new(Stalking {
             target,
             since,
-            last_posted: Mutex::new(None),
+            last_posted: Mutex::new(last_posted.map(Arc::new)),
         }))
     }
 
@@ -114,6 +125,8 @@ pub struct StalkActor;
 pub struct StalkArgs {
     pub channel: StalkedChannel,
     pub chat: Arc<dyn ChatOut>,
+    /// Several replicas: the leader term this stalk posts in. `None` for one replica.
+    pub leader: Option<Arc<LeaderGate>>,
 }
 
 pub enum StalkMessage {
@@ -129,6 +142,7 @@ pub enum StalkMessage {
 pub struct StalkState {
     channel: StalkedChannel,
     chat: Arc<dyn ChatOut>,
+    leader: Option<Arc<LeaderGate>>,
     /// The newest check considered, so a late start-up answer never overrides a newer poll result.
     newest: Option<SystemTime>,
 }
@@ -146,6 +160,7 @@ impl Actor for StalkActor {
         Ok(StalkState {
             channel: args.channel,
             chat: args.chat,
+            leader: args.leader,
             newest: None,
         })
     }
@@ -183,15 +198,34 @@ impl StalkState {
             }
             Some(_) => return,
         };
+        if !self.leads() {
+            return;
+        }
         if self.post(&reply).await {
-            self.channel.posted(check);
+            self.channel.posted(check.clone());
+            if let Some(gate) = &self.leader {
+                let posted = Posted {
+                    state: check.state.clone(),
+                    since: check.checked_at,
+                };
+                gate.record(self.channel.name(), &posted).await;
+            }
         }
     }
 
     async fn status_unavailable(&mut self) {
-        if self.channel.last_posted().is_none() {
+        if self.channel.last_posted().is_none() && self.leads() {
             self.post(&checker_unavailable_reply()).await;
         }
+    }
+
+    /// One replica always may post; of several, the leader of this stalk's term only, asked right now.
+    fn leads(&self) -> bool {
+        let leads = self.leader.as_ref().is_none_or(|gate| gate.may_post());
+        if !leads {
+            tracing::info!(channel = %self.channel.name(), "not the leader: not posting");
+        }
+        leads
     }
 
     /// Posts once: the chat adapter retries inside, and a stalk retrying on top of it could post twice. True
@@ -241,6 +275,7 @@ mod tests {
             StalkArgs {
                 channel: StalkedChannel::new(ChatTarget::channel("c"), SystemTime::now()),
                 chat,
+                leader: None,
             },
         )
         .await
@@ -339,5 +374,66 @@ mod tests {
             "{} bytes",
             std::mem::size_of::<StalkMessage>()
         );
+    }
+}
+
+#[cfg(test)]
+mod leader_tests {
+    use super::*;
+    use crate::fakes::{FakeCoordination, RecordingChat};
+    use crate::ports::{LeaderTerm, ReplicaRole};
+    use crate::status::system_state::{Level, StatusReport, SystemState};
+    use crate::supervision::names::ActorNames;
+
+    fn check(level: Level, at: SystemTime) -> Arc<StatusCheck> {
+        Arc::new(StatusCheck {
+            state: SystemState::Known(StatusReport {
+                level,
+                summary: String::new(),
+                firing: vec![],
+            }),
+            checked_at: at,
+        })
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stalk_posts_only_while_its_term_leads_and_records_each_post() {
+        let coordination = FakeCoordination::sharing_stalks(ReplicaRole::Follower);
+        let chat = RecordingChat::new();
+        let names = ActorNames::with_prefix("stalk-gate/");
+        let (actor, _) = Actor::spawn(
+            Some(names.stalk("c")),
+            StalkActor,
+            StalkArgs {
+                channel: StalkedChannel::new(ChatTarget::channel("c"), SystemTime::now()),
+                chat: chat.clone(),
+                leader: Some(LeaderGate::new(coordination.clone(), LeaderTerm(1))),
+            },
+        )
+        .await
+        .expect("stalk starts");
+        let t0 = SystemTime::now();
+        // Another replica leads: the role is checked right before the post, and nothing goes out.
+        actor
+            .send_message(StalkMessage::Published(check(Level::Critical, t0)))
+            .expect("send");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert!(chat.posts_to("c").is_empty());
+        assert!(coordination.stalk_records.lock().unwrap().is_empty());
+
+        coordination.set_role(ReplicaRole::Leader(LeaderTerm(1)));
+        actor
+            .send_message(StalkMessage::Published(check(
+                Level::Critical,
+                t0 + Duration::from_secs(1),
+            )))
+            .expect("send");
+        let posts = chat.wait_for("c", 1).await;
+        assert!(posts[0].starts_with("System state: CRITICAL"), "{posts:?}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let records = coordination.stalk_records.lock().unwrap().clone();
+        assert_eq!(records.len(), 1);
+        assert_eq!(records[0].0, LeaderTerm(1));
+        actor.stop(None);
     }
 }

@@ -18,8 +18,11 @@
 //! wired by the root; listening while any stalk actor runs) and hands each, shared, to its running stalk
 //! actors.
 //!
+//! With several replicas ([`SharedStalks`]) the set lives in the coordination database instead of the file,
+//! and only the leader runs stalk actors: see [`leadership`].
+//!
 //! Supervised by the root; registered as [`ActorNames::stalks`]. Talks to: its stalk actors, the status actor
-//! (a stalk's start-up check), the state store.
+//! (a stalk's start-up check), the state store, the coordination (shared set).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -47,6 +50,10 @@ use crate::supervision::backoff::RestartPolicy;
 use crate::supervision::child::{Failure, Restarts};
 use crate::supervision::names::ActorNames;
 
+mod leadership;
+
+pub use leadership::{SharedStalks, PAUSED, RESUMED};
+
 /// The state file holding the set of stalking channels.
 pub const STALKS_FILE: &str = "stalks.json";
 /// The longest a change to the set waits before it is saved; every change within it shares one save.
@@ -62,6 +69,8 @@ pub struct StalksArgs {
     pub policy: RestartPolicy,
     /// The set as it outlives this actor; the same handle for every restart.
     pub kept: KeptStalks,
+    /// Several replicas: the set is shared through the coordination, and only the leader stalks.
+    pub shared: Option<SharedStalks>,
 }
 
 /// The stalking channels and what each was last told, kept outside the stalks actor so that a restarted one
@@ -207,6 +216,8 @@ pub enum StalksMessage {
     Flush,
     /// Internal: a quiet period after a restart, see whether this channel's stalk is healthy again.
     Recheck(String),
+    /// Internal, shared set only: look at this replica's role (see [`leadership`]).
+    RoleCheck,
     /// Tests: the index of running stalk actors (channel to actor id), or how it disagrees with the channels.
     #[cfg(test)]
     Index(RpcReplyPort<Result<BTreeMap<String, String>, String>>),
@@ -264,6 +275,8 @@ pub struct StalksState {
     dirty: bool,
     /// A `Flush` is on its way.
     flush_pending: bool,
+    /// With a shared set: this replica's leadership as the stalks see it.
+    leadership: Option<leadership::Leadership>,
 }
 
 impl Actor for StalksActor {
@@ -286,8 +299,14 @@ impl Actor for StalksActor {
             kept: args.kept,
             dirty: false,
             flush_pending: false,
+            leadership: args.shared.map(leadership::Leadership::new),
         };
         state.count_running();
+        if state.leadership.is_some() {
+            // The set is in the database; the leader takes it at its first role check.
+            myself.send_message(StalksMessage::RoleCheck)?;
+            return Ok(state);
+        }
         for channel in state.kept.resume(|| state.load()) {
             state.add(channel.clone());
             state.start(&myself, channel.name()).await;
@@ -306,11 +325,22 @@ impl Actor for StalksActor {
     ) -> Result<(), ActorProcessingErr> {
         match message {
             StalksMessage::Stalk(target, reply) => {
-                let answer = state.stalk(&myself, target).await;
+                let answer = match state.leadership {
+                    Some(_) => state.shared_stalk(&myself, target).await,
+                    None => state.stalk(&myself, target).await,
+                };
                 let _ = reply.send(answer);
             }
             StalksMessage::Unstalk(channel, reply) => {
-                let _ = reply.send(state.unstalk(&myself, &channel));
+                let answer = match state.leadership {
+                    Some(_) => state.shared_unstalk(&channel).await,
+                    None => state.unstalk(&myself, &channel),
+                };
+                let _ = reply.send(answer);
+            }
+            StalksMessage::RoleCheck => {
+                state.role_check(&myself).await;
+                StalksState::next_role_check(&myself);
             }
             StalksMessage::List(reply) => {
                 let _ = reply.send(state.list());
@@ -519,6 +549,7 @@ impl StalksState {
         let args = StalkArgs {
             channel: stalked.clone(),
             chat: self.chat.clone(),
+            leader: self.leadership.as_ref().and_then(|l| l.gate()),
         };
         let spawned = Actor::spawn_linked(
             Some(self.names.stalk(channel)),
@@ -785,6 +816,7 @@ mod tests {
                 store,
                 policy: RestartPolicy::default(),
                 kept,
+                shared: None,
             },
         )
         .await
@@ -1134,6 +1166,7 @@ mod tests {
                 store: store.clone(),
                 policy: RestartPolicy::default(),
                 kept: KeptStalks::new(),
+                shared: None,
             },
         )
         .await

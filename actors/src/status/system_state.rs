@@ -94,3 +94,11 @@ pub struct StatusCheck {
     pub state: SystemState,
     pub checked_at: SystemTime,
 }
+
+/// What a stalking channel was last told, and when that state was first seen. Shared between replicas, so a
+/// new leader tells only the next change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Posted {
+    pub state: SystemState,
+    pub since: SystemTime,
+}

@@ -287,3 +287,72 @@ async fn a_leader_stopped_past_its_lease_cannot_write_when_it_continues() {
         (json!({"by": "b"}), epoch.0)
     );
 }
+
+/// A replica whose process stalls (its runtime blocked, as by SIGSTOP) past the renew deadline: its lease
+/// keeper cannot step down yet, so its role still says leader, but it hands out no fence: what runs first
+/// after the stall (a stalk about to post) does not act on the role it had.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_leader_gets_no_fence_before_its_keeper_can_step_down() {
+    use icbot::ha::{HaTimings, Replica, ReplicaId};
+
+    let test = TestDatabase::create("stalled_replica").await;
+    let db = test.database(STATEMENT);
+    let (give, replica) = std::sync::mpsc::channel::<Replica>();
+    let (stall, stalled) = std::sync::mpsc::channel::<()>();
+    let host = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("the replica's runtime");
+        runtime.block_on(async move {
+            let replica = Replica::start_on(
+                db,
+                ReplicaId("stalled".into()),
+                HaTimings {
+                    lease: LEASE,
+                    renew_every: RENEW,
+                    statement_timeout: STATEMENT,
+                },
+            );
+            give.send(replica.clone()).expect("the test waits");
+            loop {
+                if stalled.try_recv().is_ok() {
+                    // Every task of this runtime stops: the keeper, and the task mirroring its role.
+                    std::thread::sleep(LEASE);
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        });
+    });
+    let replica = replica.recv().expect("a replica");
+    let leads = async {
+        while replica.fence().is_none() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(LEASE * 5, leads)
+        .await
+        .expect("it leads");
+
+    stall.send(()).expect("the replica's runtime runs");
+    let deadline = LEASE * 2 / 3;
+    let past = async {
+        while replica
+            .facts()
+            .last_renewal_age_secs
+            .is_none_or(|age| age <= deadline.as_secs_f64() + 0.05)
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(LEASE, past)
+        .await
+        .expect("the renew deadline passes");
+    assert_eq!(replica.facts().role, "leader", "the keeper is stalled too");
+    assert!(
+        replica.fence().is_none(),
+        "a leader past its renew deadline hands out no fence"
+    );
+    host.join().expect("the replica's thread ends");
+}

@@ -8,6 +8,7 @@ mod lease;
 mod page_audit;
 mod replicas;
 mod schema;
+mod stalks;
 mod tcp_proxy;
 mod test_database;
 mod tls;

@@ -15,8 +15,8 @@ use super::test_database::TestDatabase;
 use crate::helpers::{config_text, Options, TempDir};
 
 /// Lease timings of the replicas: a takeover within a few seconds.
-const LEASE: Duration = Duration::from_secs(2);
-const RENEW: Duration = Duration::from_millis(500);
+pub(super) const LEASE: Duration = Duration::from_secs(2);
+pub(super) const RENEW: Duration = Duration::from_millis(500);
 /// From start to a role: migrations, the first attempt, a loaded snapshot.
 pub(super) const START_PATIENCE: Duration = Duration::from_secs(30);
 

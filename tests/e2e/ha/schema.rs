@@ -202,3 +202,57 @@ async fn a_slack_event_is_handled_by_one_replica() {
         .unwrap());
     assert_eq!(slack_events::purge_expired(&a).await.unwrap(), 0);
 }
+
+#[tokio::test]
+async fn a_stalk_is_added_once_removed_once_and_its_post_recorded_only_by_the_live_leader() {
+    use icbot::ha::stalks::{self, Added};
+    use icbot::ha::{Epoch, Fence, FencedWrite, Role, LEADER_LEASE};
+
+    let test = TestDatabase::create("stalk_rows").await;
+    let db = test.migrated(STATEMENT).await;
+    let target = serde_json::json!({"channel": "C1", "thread": null});
+    let since = match stalks::add(&db, "C1", &target).await.unwrap() {
+        Added::New(since) => since,
+        other => panic!("a new stalk: {other:?}"),
+    };
+    assert_eq!(
+        stalks::add(&db, "C1", &target).await.unwrap(),
+        Added::Already(since)
+    );
+
+    let keeper = super::test_database::keeper(&db, "replica-a", super::LEASE, super::RENEW);
+    let role = super::wait_role(
+        &mut keeper.role(),
+        super::LEASE * 2,
+        "a leader",
+        Role::is_leader,
+    )
+    .await;
+    let epoch = super::leader_epoch(&role).unwrap();
+    let posted = serde_json::json!({"state": {"Known": {"level": "Critical"}}});
+    let fence = Fence::new(LEADER_LEASE, epoch);
+    assert!(matches!(
+        stalks::record_post(&db, &fence, "C1", &posted)
+            .await
+            .unwrap(),
+        FencedWrite::Written { rows: 1 }
+    ));
+    let stale = Fence::new(LEADER_LEASE, Epoch(epoch.0 - 1));
+    let older = serde_json::json!({"state": {"Known": {"level": "Normal"}}});
+    assert_eq!(
+        stalks::record_post(&db, &stale, "C1", &older)
+            .await
+            .unwrap(),
+        FencedWrite::Refused
+    );
+    let rows = stalks::list(&db).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].target, target);
+    assert_eq!(rows[0].since, since);
+    assert_eq!(rows[0].last_posted, Some(posted));
+
+    assert_eq!(stalks::remove(&db, "C1").await.unwrap(), Some(since));
+    assert_eq!(stalks::remove(&db, "C1").await.unwrap(), None);
+    assert!(stalks::list(&db).await.unwrap().is_empty());
+    keeper.release().await;
+}

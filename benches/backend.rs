@@ -9,9 +9,9 @@ mod common;
 
 use std::time::Duration;
 
+use common::database::BenchSchema;
 use common::*;
 use icbot::ha::Role;
-use tokio_postgres::NoTls;
 
 const COMMANDS: usize = 200;
 const WARM_UP: usize = 50;
@@ -58,22 +58,8 @@ async fn measure(text: &str, prefix: &str, database_url: Option<&str>) -> Percen
 }
 
 async fn run() {
-    let base_url = std::env::var("ICBOT_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let (admin, connection) = base_url
-        .parse::<tokio_postgres::Config>()
-        .expect("ICBOT_TEST_DATABASE_URL parses")
-        .connect(NoTls)
-        .await
-        .expect("the test PostgreSQL answers (see docs/HA.md, Tests)");
-    tokio::spawn(connection);
-    let schema = format!("icbot_test_{}_bench_backend", std::process::id());
-    admin
-        .batch_execute(&format!("CREATE SCHEMA {schema}"))
-        .await
-        .expect("create schema");
-    let joint = if base_url.contains('?') { '&' } else { '?' };
-    let url = format!("{base_url}{joint}options=-c%20search_path%3D{schema}");
+    let database = BenchSchema::create("backend").await;
+    let url = database.url.clone();
     let stub = start_stub(stub_data(4, 40, 3)).await;
 
     let files_dir = temp_dir("backend-files");
@@ -115,12 +101,7 @@ async fn run() {
         "The coordination database's cost on `!ic`",
         &[row("files", &files), row("postgres", &postgres)],
     );
-    let _ = admin
-        .batch_execute(&format!(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() \
-             AND query LIKE '%{schema}%'; DROP SCHEMA IF EXISTS {schema} CASCADE"
-        ))
-        .await;
+    database.drop_schema().await;
     let _ = std::fs::remove_dir_all(&files_dir);
     let _ = std::fs::remove_dir_all(&postgres_dir);
 }

@@ -16,10 +16,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::database::BenchSchema;
 use common::*;
 use icbot::admin::TreeFacts;
 use icbot::stub::StubData;
-use tokio_postgres::NoTls;
 
 const LEASE: Duration = Duration::from_secs(2);
 const RENEW: Duration = Duration::from_millis(500);
@@ -165,22 +165,8 @@ fn main() {
 async fn run() {
     let kills = scaled(KILLS, SMOKE_KILLS);
     let pages = scaled(PAGES, SMOKE_PAGES);
-    let base_url = std::env::var("ICBOT_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let (admin, connection) = base_url
-        .parse::<tokio_postgres::Config>()
-        .expect("ICBOT_TEST_DATABASE_URL parses")
-        .connect(NoTls)
-        .await
-        .expect("the test PostgreSQL answers (see docs/HA.md, Tests)");
-    tokio::spawn(connection);
-    let schema = format!("icbot_test_{}_bench_ha", std::process::id());
-    admin
-        .batch_execute(&format!("CREATE SCHEMA {schema}"))
-        .await
-        .expect("create schema");
-    let joint = if base_url.contains('?') { '&' } else { '?' };
-    let url = format!("{base_url}{joint}options=-c%20search_path%3D{schema}");
+    let database = BenchSchema::create("ha").await;
+    let url = database.url.clone();
     let stub = start_stub(StubData::demo()).await;
     let dir = temp_dir("ha");
     let http = reqwest::Client::builder()
@@ -297,11 +283,6 @@ async fn run() {
         ],
     );
     drop(replicas);
-    let _ = admin
-        .batch_execute(&format!(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() \
-             AND query LIKE '%{schema}%'; DROP SCHEMA IF EXISTS {schema} CASCADE"
-        ))
-        .await;
+    database.drop_schema().await;
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -20,6 +20,8 @@ use icbot_actors::reply::Reply;
 use icbot_actors::supervision::names::ActorNames;
 use tokio::sync::mpsc;
 
+pub mod database;
+
 pub const SERVICE: &str = "PSVC001";
 
 /// The environment variable that turns on smoke mode.

@@ -89,6 +89,8 @@ pub struct RecordingChat {
     posted: Notify,
     panic_next: AtomicBool,
     tracking: AtomicBool,
+    /// Posts are recorded, then never answered (a chat that hangs after delivering).
+    hang: AtomicBool,
     /// Every `update` call, oldest first.
     pub updates: Mutex<Vec<(MessageRef, Reply)>>,
 }
@@ -158,6 +160,11 @@ impl RecordingChat {
         self.panic_next.store(true, Ordering::SeqCst);
     }
 
+    /// From now on every post is recorded and then never answered.
+    pub fn hang_posts(&self) {
+        self.hang.store(true, Ordering::SeqCst);
+    }
+
     /// Waits (in tokio time, at most an hour) until `channel` has at least `n` posts, and returns them.
     pub async fn wait_for(&self, channel: &str, n: usize) -> Vec<String> {
         let wait = async {
@@ -210,6 +217,9 @@ impl ChatOut for RecordingChat {
             .unwrap_or_else(|p| p.into_inner())
             .push((to.clone(), reply.clone()));
         self.posted.notify_waiters();
+        if self.hang.load(Ordering::SeqCst) {
+            std::future::pending::<()>().await;
+        }
         Ok(())
     }
 

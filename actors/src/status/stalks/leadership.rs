@@ -42,6 +42,9 @@ pub const PAUSE_AFTER: Duration = Duration::from_secs(1);
 /// What the room is told when leader work pauses and resumes.
 pub const PAUSED: &str = "status updates paused: coordination database unreachable";
 pub const RESUMED: &str = "status updates resumed";
+/// The longest the stalks actor waits for its paused / resumed posts (they go on after it): in the usual case
+/// they are out before the stalks of a new term post, so the room reads "resumed" before the next change.
+pub const TELL_WAIT: Duration = Duration::from_secs(1);
 
 /// The shared stalks' settings, when the coordination shares them.
 #[derive(Clone)]
@@ -152,9 +155,7 @@ impl StalksState {
                 tell.extend(leadership.paused.drain(..).map(|t| (t, RESUMED)));
             }
         }
-        for (target, text) in tell {
-            self.tell(&target, text).await;
-        }
+        self.tell_all(tell).await;
         if let ReplicaRole::Leader(term) = role {
             let Some(leadership) = self.leadership.as_mut() else {
                 return;
@@ -308,18 +309,34 @@ impl StalksState {
         self.count_active();
     }
 
-    /// Posts one line about the updates themselves; a failure is logged.
-    async fn tell(&self, target: &ChatTarget, text: &str) {
-        let reply = Reply::text(text);
-        match tokio::time::timeout(POST_TIMEOUT, self.chat.post(target, &reply)).await {
-            Ok(Ok(())) => tracing::info!(channel = %target.channel, "{text}"),
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, channel = %target.channel, "cannot post: {text}")
+    /// Posts one line about the updates themselves to each channel, all at once, and waits for them at most
+    /// [`TELL_WAIT`]: a slow chat does not hold up the stalks actor (its commands keep answering), and the
+    /// posts go on in the background. A failure is logged.
+    async fn tell_all(&self, tell: Vec<(ChatTarget, &'static str)>) {
+        let posts: Vec<_> = tell
+            .into_iter()
+            .map(|(target, text)| {
+                let chat = self.chat.clone();
+                tokio::spawn(async move {
+                    let reply = Reply::text(text);
+                    match tokio::time::timeout(POST_TIMEOUT, chat.post(&target, &reply)).await {
+                        Ok(Ok(())) => tracing::info!(channel = %target.channel, "{text}"),
+                        Ok(Err(e)) => {
+                            tracing::warn!(error = %e, channel = %target.channel, "cannot post: {text}")
+                        }
+                        Err(_) => {
+                            tracing::warn!(channel = %target.channel, "post still with the chat adapter: {text}")
+                        }
+                    }
+                })
+            })
+            .collect();
+        let all = async {
+            for post in posts {
+                let _ = post.await;
             }
-            Err(_) => {
-                tracing::warn!(channel = %target.channel, "post still with the chat adapter: {text}")
-            }
-        }
+        };
+        let _ = tokio::time::timeout(TELL_WAIT, all).await;
     }
 }
 
@@ -573,6 +590,39 @@ mod tests {
         for channel in ["a", "b"] {
             assert_eq!(r.chat.posts_to(channel).len(), 4, "resumed once");
         }
+        r.stop();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_chat_that_hangs_on_paused_does_not_hold_up_the_stalk_commands() {
+        let coordination = FakeCoordination::sharing_stalks(LEADER);
+        let r = Replica::start("shared-paused-hang/", coordination.clone()).await;
+        tokio::time::sleep(ROLE_CHECK_EVERY * 2).await;
+        let channels: Vec<String> = (0..20).map(|i| format!("c{i}")).collect();
+        for channel in &channels {
+            r.stalk(channel).await;
+            r.chat.wait_for(channel, 1).await;
+        }
+        // Slack takes the posts and never answers; the lease cannot be renewed.
+        r.chat.hang_posts();
+        coordination.set_role(ReplicaRole::Unknown);
+        for channel in &channels {
+            assert_eq!(r.chat.wait_for(channel, 2).await[1], PAUSED);
+        }
+        let asked = Instant::now();
+        let reply = ractor::call_t!(
+            r.stalks,
+            |c, reply| StalksMessage::Stalk(ChatTarget::channel(c), reply),
+            60_000,
+            "late".to_string()
+        )
+        .expect("stalks answers");
+        assert!(
+            asked.elapsed() <= TELL_WAIT,
+            "answered after {:?}: {}",
+            asked.elapsed(),
+            reply.plain()
+        );
         r.stop();
     }
 

@@ -2,10 +2,10 @@
 //! (`ICBOT_TEST_DATABASE_URL`, default `postgres://postgres@127.0.0.1:5432/test`) and one stub, console chat,
 //! `[ha] lease = "2s"`, `renew_every = "500ms"`.
 //!
-//! - Failover: `kill -9` of the leader to another replica reporting itself leader on `/actors`, over 10
-//!   kills (the killed replica is replaced by a fresh process each time): the takeover itself. To the first
-//!   stalk post by the new leader: `ha::stalks::failover_to_the_first_stalk_post` in `tests/e2e` (ignored;
-//!   BENCHMARKS.md says how to run it).
+//! - Failover: `kill -9` of the leader, over 10 kills (the killed replica is replaced by a fresh process each
+//!   time), with the console channel stalking (`[status] poll_interval = "1s"`) and the monitoring state
+//!   flipped right after each kill: to another replica reporting itself leader on `/actors` (the takeover
+//!   itself), and to the new leader's first stalk post (the change).
 //! - Pages: 100 identical `!ic page` spread over 3 replicas within one second: how many incidents.
 
 mod common;
@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use common::database::BenchSchema;
 use common::*;
 use icbot::admin::TreeFacts;
-use icbot::stub::StubData;
+use icbot::stub::{StubAlert, StubData};
 
 const LEASE: Duration = Duration::from_secs(2);
 const RENEW: Duration = Duration::from_millis(500);
@@ -30,6 +30,9 @@ const SMOKE_KILLS: usize = 2;
 const SMOKE_PAGES: usize = 10;
 const REPLICAS: usize = 3;
 const PATIENCE: Duration = Duration::from_secs(30);
+const POLL: Duration = Duration::from_secs(1);
+/// The start of every stalk post of a change.
+const CHANGED: &str = "System state changed";
 
 struct Replica {
     child: Child,
@@ -61,6 +64,7 @@ responder_schedules = [{{ id = "PTEAM01", label = "Payments" }}]
 [status]
 source = "alertmanager"
 url = "{stub_url}"
+poll_interval = "{poll}ms"
 [state]
 backend = "postgres"
 dir = "{state}"
@@ -73,6 +77,7 @@ listen = "127.0.0.1:{port}"
             state = dir.join("state").display(),
             lease = LEASE.as_millis(),
             renew = RENEW.as_millis(),
+            poll = POLL.as_millis(),
         );
         std::fs::write(dir.join("config.toml"), config).expect("config");
         let mut child = Command::new(env!("CARGO_BIN_EXE_icbot"))
@@ -121,6 +126,11 @@ listen = "127.0.0.1:{port}"
 
     fn stdout(&self) -> String {
         std::fs::read_to_string(self.dir.join("stdout.log")).unwrap_or_default()
+    }
+
+    /// How many stalk posts of a change it made.
+    fn changes_posted(&self) -> usize {
+        self.stdout().matches(CHANGED).count()
     }
 }
 
@@ -182,8 +192,24 @@ async fn run() {
         })
         .collect();
 
-    // Failover, KILLS times.
+    // Once the schema is migrated (somebody leads), the console channel stalks (through whichever replica;
+    // the leader posts), until its first post is recorded.
+    wait_until("a leader", || {
+        let (replicas, http) = (&replicas, &http);
+        async move { leader_index(replicas, http).await.is_some() }
+    })
+    .await;
+    replicas[0].send("!status stalk");
+    wait_until("the stalk's first post recorded", || {
+        let database = &database;
+        async move { database.stalk_recorded("console").await.is_some() }
+    })
+    .await;
+
+    // Failover, KILLS times: kill the leader, flip the monitoring state at once.
     let mut takeovers = Vec::new();
+    let mut first_posts = Vec::new();
+    let mut critical = false;
     for _ in 0..kills {
         let waiting = Instant::now();
         let leader = loop {
@@ -203,14 +229,39 @@ async fn run() {
         };
         let leader = leader.expect("a leader");
         let mut dead = replicas.remove(leader);
+        let before: usize = replicas.iter().map(Replica::changes_posted).sum();
         let killed = Instant::now();
         dead.kill();
-        wait_until("takeover", || {
-            let (replicas, http) = (&replicas, &http);
-            async move { leader_index(replicas, http).await.is_some() }
+        critical = !critical;
+        stub.set_alerts(if critical {
+            vec![StubAlert::new("ApiDown", "critical")]
+        } else {
+            Vec::new()
+        });
+        let mut took_over = None;
+        loop {
+            if took_over.is_none() && leader_index(&replicas, &http).await.is_some() {
+                took_over = Some(killed.elapsed());
+            }
+            let posted: usize = replicas.iter().map(Replica::changes_posted).sum();
+            if took_over.is_some() && posted > before {
+                break;
+            }
+            assert!(
+                killed.elapsed() < PATIENCE,
+                "no takeover and post within {PATIENCE:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        first_posts.push(killed.elapsed());
+        takeovers.push(took_over.expect("a takeover"));
+        // What the room was told is recorded before the next kill, so the next leader has it.
+        let level = if critical { "Critical" } else { "Normal" };
+        wait_until("the change recorded", || {
+            let database = &database;
+            async move { database.stalk_recorded("console").await.as_deref() == Some(level) }
         })
         .await;
-        takeovers.push(killed.elapsed());
         started += 1;
         replicas.push(Replica::start(started, &dir, &url, &stub.url()));
     }
@@ -255,6 +306,8 @@ async fn run() {
 
     let p = Percentiles::new(takeovers.clone());
     let bound = LEASE + RENEW + Duration::from_secs(1);
+    let posts = Percentiles::new(first_posts.clone());
+    let post_bound = LEASE + POLL + Duration::from_secs(1);
     print_table(
         "HA: failover and cross-replica page dedup",
         &[
@@ -269,6 +322,22 @@ async fn run() {
                 fmt_duration(p.max()),
                 &format!("< lease + renew_every + 1 s = {}", fmt_duration(bound)),
                 Some(p.max() < bound),
+            ),
+            Row::new(
+                &format!(
+                    "kill -9 of the leader to the new leader's first stalk post, {kills} kills: median"
+                ),
+                fmt_duration(posts.at(50.0)),
+                "-",
+                None,
+            ),
+            Row::new(
+                &format!(
+                    "kill -9 of the leader to the new leader's first stalk post, {kills} kills: worst"
+                ),
+                fmt_duration(posts.max()),
+                &format!("< lease + poll interval + 1 s = {}", fmt_duration(post_bound)),
+                Some(posts.max() < post_bound),
             ),
             Row::new(
                 &format!(

@@ -32,6 +32,22 @@ impl BenchSchema {
         BenchSchema { admin, schema, url }
     }
 
+    /// The level of what the stalking `channel` was last told, as the leader recorded it in `icbot_stalk`.
+    pub async fn stalk_recorded(&self, channel: &str) -> Option<String> {
+        let row = self
+            .admin
+            .query_opt(
+                &format!(
+                    "SELECT last_posted #>> '{{state,Known,level}}' FROM {}.icbot_stalk WHERE channel = $1",
+                    self.schema
+                ),
+                &[&channel],
+            )
+            .await
+            .ok()??;
+        row.get::<_, Option<String>>(0)
+    }
+
     /// Ends the connections still on the schema and drops it.
     pub async fn drop_schema(self) {
         let schema = self.schema;

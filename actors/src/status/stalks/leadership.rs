@@ -23,7 +23,9 @@ use tokio::time::Instant;
 
 use super::{StalksMessage, StalksState};
 use crate::chat::ChatTarget;
-use crate::ports::{Coordination, LeaderTerm, ReplicaRole, SharedStalk, StalkAdded};
+use crate::ports::{
+    Coordination, CoordinationError, LeaderTerm, ReplicaRole, SharedStalk, StalkAdded,
+};
 use crate::reply::Reply;
 use crate::status::format::{
     already_stalking_reply, not_stalking_reply, now_stalking_reply, unstalked_reply,
@@ -261,7 +263,11 @@ impl StalksState {
             Ok(StalkAdded::Already { since }) => already_stalking_reply(since),
             Err(e) => {
                 tracing::warn!(error = %e, channel = %target.channel, "cannot start a shared stalk");
-                Reply::text(format!("⚠ Could not start stalking: {e}. Try again.")).alerting()
+                Reply::text(format!(
+                    "⚠ Could not start stalking: {}. Try again.",
+                    why(&e)
+                ))
+                .alerting()
             }
         }
     }
@@ -281,7 +287,11 @@ impl StalksState {
             Ok(None) => not_stalking_reply(),
             Err(e) => {
                 tracing::warn!(error = %e, channel = %channel, "cannot stop a shared stalk");
-                Reply::text(format!("⚠ Could not stop stalking: {e}. Try again.")).alerting()
+                Reply::text(format!(
+                    "⚠ Could not stop stalking: {}. Try again.",
+                    why(&e)
+                ))
+                .alerting()
             }
         }
     }
@@ -337,6 +347,16 @@ impl StalksState {
             }
         };
         let _ = tokio::time::timeout(TELL_WAIT, all).await;
+    }
+}
+
+/// Why a stalk command failed, as the room reads it: short, with the database's own words left to the log.
+fn why(e: &CoordinationError) -> &'static str {
+    match e {
+        CoordinationError::Unreachable(_) => "the coordination database is unreachable",
+        CoordinationError::NotLeader | CoordinationError::NotShared => {
+            "the stalking channels are not shared here"
+        }
     }
 }
 
@@ -429,6 +449,10 @@ mod tests {
                 channel,
             )
             .await
+        }
+
+        async fn unstalk(&self, channel: &str) -> String {
+            self.say(StalksMessage::Unstalk, channel).await
         }
 
         fn running(&self, channel: &str) -> bool {
@@ -589,6 +613,24 @@ mod tests {
         tokio::time::sleep(POLL * 2).await;
         for channel in ["a", "b"] {
             assert_eq!(r.chat.posts_to(channel).len(), 4, "resumed once");
+        }
+        r.stop();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn with_the_database_unreachable_stalk_commands_say_so_in_short() {
+        let coordination = FakeCoordination::sharing_stalks(LEADER);
+        let r = Replica::start("shared-unreachable-commands/", coordination.clone()).await;
+        coordination.set_unreachable(true);
+        for reply in [r.stalk("ops").await, r.unstalk("ops").await] {
+            assert!(
+                reply.contains("the coordination database is unreachable. Try again."),
+                "{reply}"
+            );
+            assert!(
+                !reply.contains("fake"),
+                "the database's words stay in the log: {reply}"
+            );
         }
         r.stop();
     }

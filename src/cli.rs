@@ -18,6 +18,7 @@ use tokio::io::BufReader;
 use crate::app;
 use crate::config::{self, ChatAdapter, Config, Problem, Secrets};
 use crate::console::{self, ConsoleChat, ConsoleStyle};
+use crate::ha::slack_events::SharedSlackEvents;
 use crate::health;
 use crate::slack::{self, SlackChat, SlackMode};
 use crate::stub::{Fault, StubData, StubServer};
@@ -259,12 +260,20 @@ async fn run_slack(config: &Config, secrets: &Secrets) -> anyhow::Result<()> {
         ),
         SlackMode::Socket => None,
     };
+    // Several replicas: a Slack event some replica handled already is not handled again.
+    let seen = bot.replica().map(|replica| {
+        Arc::new(SharedSlackEvents::new(
+            replica.database().clone(),
+            replica.replica().to_string(),
+        )) as Arc<dyn slack::SeenEvents>
+    });
     let slack = match slack::start_inbound(
         &config.slack,
         &slack_secrets,
         chat,
         bot.gateway().clone(),
         listener,
+        seen,
     )
     .await
     {

@@ -3,7 +3,8 @@
 //! Delivered: a person's message (no subtype, or `thread_broadcast`) whose text starts with `!`. Ignored: the
 //! bot's own messages, other bots (`bot_id` set, `bot_message`), edits (`message_changed`), deletions
 //! (`message_deleted`), joins and every other subtype, and an event Slack sends a second time (same
-//! `event_id`, as after a missed acknowledgement). The reply goes to the thread when the command was typed in
+//! `event_id`, as after a missed acknowledgement; with several replicas, also one that another replica
+//! handled, through [`SeenEvents`]). The reply goes to the thread when the command was typed in
 //! one, otherwise to the channel; `channel_type = "im"` marks a direct message. The text is unescaped (Slack
 //! sends a typed `&`, `<`, `>` as entities), so a page message reaches PagerDuty as it was typed.
 //!
@@ -12,7 +13,7 @@
 //! is logged and ignored.
 
 use std::collections::{HashSet, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use icbot_actors::chat::{ChatTarget, InboundMessage};
 use icbot_actors::commands::gateway::GatewayHandle;
@@ -21,6 +22,7 @@ use slack_morphism::prelude::*;
 
 use super::client::BotIdentity;
 use super::render;
+use super::seen_events::{SeenEvents, SEEN_WAIT};
 
 /// A press of a card button as the command it stands for; `None` for any other action or one without a
 /// user, channel or incident number.
@@ -88,6 +90,8 @@ pub struct InboundRoute {
     gateway: GatewayHandle,
     me: BotIdentity,
     recent: Mutex<RecentEvents>,
+    /// With several replicas: the events some replica handled already.
+    seen: Option<Arc<dyn SeenEvents>>,
 }
 
 impl InboundRoute {
@@ -96,7 +100,14 @@ impl InboundRoute {
             gateway,
             me,
             recent: Mutex::new(RecentEvents::default()),
+            seen: None,
         }
+    }
+
+    /// Several replicas: a command is delivered only when no replica handled its event already.
+    pub fn with_seen_events(mut self, seen: Option<Arc<dyn SeenEvents>>) -> Self {
+        self.seen = seen;
+        self
     }
 
     /// Handles one interaction: a press of a card's Acknowledge or Resolve button becomes the command
@@ -145,7 +156,29 @@ impl InboundRoute {
             return;
         }
         tracing::debug!(user = %msg.user, channel = %msg.reply_to.channel, "Slack command received");
-        self.gateway.deliver(msg);
+        let Some(seen) = self.seen.clone() else {
+            self.gateway.deliver(msg);
+            return;
+        };
+        // Several replicas: ask in the background, so the event is acknowledged at once.
+        let gateway = self.gateway.clone();
+        let event_id = callback.event_id.to_string();
+        tokio::spawn(async move {
+            match tokio::time::timeout(SEEN_WAIT, seen.first_sighting(&event_id)).await {
+                Ok(Ok(true)) => gateway.deliver(msg),
+                Ok(Ok(false)) => {
+                    tracing::info!(event_id = %event_id, "Slack event handled by another replica; ignored")
+                }
+                Ok(Err(e)) => {
+                    tracing::warn!(event_id = %event_id, error = %e, "cannot ask the other replicas about a Slack event; handling it");
+                    gateway.deliver(msg);
+                }
+                Err(_) => {
+                    tracing::warn!(event_id = %event_id, "the other replicas did not answer about a Slack event in time; handling it");
+                    gateway.deliver(msg);
+                }
+            }
+        });
     }
 }
 

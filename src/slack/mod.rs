@@ -6,12 +6,13 @@
 //!   `users.info` emails.
 //! - `render.rs`: a `Reply` as escaped mrkdwn, and inbound text unescaped.
 //! - `inbound.rs`: which message events are commands, as `InboundMessage`s for the gateway.
+//! - `seen_events.rs`: [`SeenEvents`], the events some replica of several handled already.
 //! - `socket_mode.rs` / `events_api.rs`: the two ways events arrive.
 //!
 //! Start-up order (the gateway needs the `ChatOut` when the tree starts, and inbound needs the gateway):
 //! 1. `let chat = Arc::new(SlackChat::new(&settings, &secrets)?);`: outbound only, no network yet.
 //! 2. Start the actor tree with `chat.clone()` as its `Arc<dyn ChatOut>`; make the `GatewayHandle`.
-//! 3. `let slack = start_inbound(&settings, &secrets, chat, gateway, listener).await?;`: `auth.test` (who the
+//! 3. `let slack = start_inbound(&settings, &secrets, chat, gateway, listener, seen).await?;`: `auth.test` (who the
 //!    bot is, so it ignores itself), then Socket Mode connects or the events listener serves.
 //! 4. At shutdown, `slack.shutdown().await` stops inbound first; replies in flight still go out through
 //!    the `SlackChat` the tree holds.
@@ -23,6 +24,7 @@ mod client;
 mod events_api;
 mod inbound;
 mod render;
+mod seen_events;
 mod settings;
 mod socket_mode;
 mod user_groups;
@@ -46,6 +48,7 @@ pub use client::BotIdentity;
 pub use events_api::EVENTS_PATH;
 pub use inbound::{to_inbound, InboundRoute};
 pub use render::{escape, mrkdwn, unescape};
+pub use seen_events::{SeenEvents, SEEN_WAIT};
 pub use settings::{
     SlackMode, SlackSecrets, SlackSettings, APP_TOKEN_VAR, BOT_TOKEN_VAR, SIGNING_SECRET_VAR,
 };
@@ -100,13 +103,14 @@ pub async fn start_inbound(
     chat: Arc<SlackChat>,
     gateway: GatewayHandle,
     events_listener: Option<TcpListener>,
+    seen: Option<Arc<dyn SeenEvents>>,
 ) -> anyhow::Result<SlackRunning> {
     let poster = chat.poster();
     let me = client::who_am_i(&poster.client, &poster.token, poster.post_timeout)
         .await
         .context("checking SLACK_BOT_TOKEN with Slack")?;
     tracing::info!(user_id = %me.user_id, mode = %settings.mode, "Slack bot identified");
-    let route = Arc::new(InboundRoute::new(gateway, me.clone()));
+    let route = Arc::new(InboundRoute::new(gateway, me.clone()).with_seen_events(seen));
     let (connected_tx, connected) = watch::channel(false);
     let inbound = match settings.mode {
         SlackMode::Socket => {

@@ -149,7 +149,7 @@ async fn socket_bot() -> SocketBot {
     let fake = FakeSlack::start().await;
     let settings = settings(&fake, SlackMode::Socket);
     let (gateway, delivered) = recording_gateway().await;
-    let running = start_inbound(&settings, &secrets(), chat(&settings), gateway, None)
+    let running = start_inbound(&settings, &secrets(), chat(&settings), gateway, None, None)
         .await
         .expect("start Slack inbound");
     SocketBot {
@@ -381,6 +381,11 @@ struct EventsBot {
 }
 
 async fn events_bot() -> EventsBot {
+    events_bot_with(None).await
+}
+
+/// An Events API bot that asks `seen` before delivering, as one replica of several.
+async fn events_bot_with(seen: Option<Arc<dyn SeenEvents>>) -> EventsBot {
     crate::crypto::install_crypto_provider();
     let fake = FakeSlack::start().await;
     let settings = settings(&fake, SlackMode::Events);
@@ -396,6 +401,7 @@ async fn events_bot() -> EventsBot {
         chat(&settings),
         gateway,
         Some(listener),
+        seen,
     )
     .await
     .expect("start Slack inbound");
@@ -480,6 +486,68 @@ async fn events_api_drops_a_redelivered_event() {
     assert_eq!(bot.send(&next, SIGNING_SECRET, now_secs()).await.0, 200);
     assert_eq!(bot.delivered.next().await.text, "!ic page once");
     assert_eq!(bot.delivered.next().await.text, "!ic page next");
+    bot.running.shutdown().await;
+}
+
+/// The events the replicas handled, shared in memory: answers, fails, or never answers.
+#[derive(Default)]
+struct FakeSeen {
+    handled: std::sync::Mutex<std::collections::HashSet<String>>,
+    fail: std::sync::atomic::AtomicBool,
+    hang: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl SeenEvents for FakeSeen {
+    async fn first_sighting(&self, event_id: &str) -> Result<bool, String> {
+        if self.hang.load(Ordering::SeqCst) {
+            std::future::pending::<()>().await;
+        }
+        if self.fail.load(Ordering::SeqCst) {
+            return Err("database unreachable".into());
+        }
+        Ok(self.handled.lock().unwrap().insert(event_id.to_string()))
+    }
+}
+
+#[tokio::test]
+async fn an_event_sent_again_to_another_replica_is_handled_once() {
+    let seen = Arc::new(FakeSeen::default());
+    let mut a = events_bot_with(Some(seen.clone())).await;
+    let mut b = events_bot_with(Some(seen.clone())).await;
+    let first = event_callback("Ev-twice", message(json!({"text": "!ic page once"})));
+    assert_eq!(a.send(&first, SIGNING_SECRET, now_secs()).await.0, 200);
+    assert_eq!(a.delivered.next().await.text, "!ic page once");
+    // Slack thought the first delivery was lost and sends it again; a load balancer picks the other replica.
+    assert_eq!(b.send(&first, SIGNING_SECRET, now_secs()).await.0, 200);
+    let next = event_callback("Ev-after", message(json!({"text": "!ic page next"})));
+    assert_eq!(b.send(&next, SIGNING_SECRET, now_secs()).await.0, 200);
+    assert_eq!(
+        b.delivered.next().await.text,
+        "!ic page next",
+        "the other replica handles only the new event"
+    );
+    a.running.shutdown().await;
+    b.running.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_command_is_handled_when_the_replicas_cannot_be_asked_or_do_not_answer() {
+    let seen = Arc::new(FakeSeen::default());
+    let mut bot = events_bot_with(Some(seen.clone())).await;
+    seen.fail.store(true, Ordering::SeqCst);
+    let failing = event_callback("Ev-db-down", message(json!({"text": "!ic page down"})));
+    assert_eq!(bot.send(&failing, SIGNING_SECRET, now_secs()).await.0, 200);
+    assert_eq!(bot.delivered.next().await.text, "!ic page down");
+    seen.hang.store(true, Ordering::SeqCst);
+    let hanging = event_callback("Ev-db-hung", message(json!({"text": "!ic page hung"})));
+    let sent = std::time::Instant::now();
+    assert_eq!(bot.send(&hanging, SIGNING_SECRET, now_secs()).await.0, 200);
+    assert_eq!(bot.delivered.next().await.text, "!ic page hung");
+    assert!(
+        sent.elapsed() >= SEEN_WAIT,
+        "delivered after the wait for the other replicas, not before"
+    );
     bot.running.shutdown().await;
 }
 

@@ -188,6 +188,7 @@ impl SlackBot {
             chat,
             bot.gateway().clone(),
             listener,
+            None,
         )
         .await
         .expect("Slack inbound starts");

@@ -256,3 +256,21 @@ async fn a_stalk_is_added_once_removed_once_and_its_post_recorded_only_by_the_li
     assert!(stalks::list(&db).await.unwrap().is_empty());
     keeper.release().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_slack_adapters_of_two_replicas_handle_an_event_once() {
+    use icbot::ha::slack_events::SharedSlackEvents;
+    use icbot::slack::SeenEvents;
+
+    let test = TestDatabase::create("slack_seen").await;
+    let a = SharedSlackEvents::new(test.migrated(STATEMENT).await, "replica-a".into());
+    let b = SharedSlackEvents::new(test.database(STATEMENT), "replica-b".into());
+    let (first, second) = tokio::join!(a.first_sighting("Ev10"), b.first_sighting("Ev10"));
+    assert_ne!(
+        first.unwrap(),
+        second.unwrap(),
+        "exactly one replica handles Ev10"
+    );
+    assert!(!b.first_sighting("Ev10").await.unwrap(), "Slack's retry");
+    assert!(a.first_sighting("Ev11").await.unwrap());
+}

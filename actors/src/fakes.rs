@@ -750,9 +750,7 @@ impl crate::ports::Coordination for FakeCoordination {
     async fn shared_snapshot(
         &self,
     ) -> Result<Option<crate::cache::oncall::OnCallSnapshot>, crate::ports::CoordinationError> {
-        if self.unreachable.load(Ordering::SeqCst) {
-            return Err(crate::ports::CoordinationError::Unreachable("fake".into()));
-        }
+        self.reachable()?;
         Ok(self.shared.lock().unwrap().clone())
     }
 
@@ -761,9 +759,7 @@ impl crate::ports::Coordination for FakeCoordination {
         term: crate::ports::LeaderTerm,
         snapshot: &crate::cache::oncall::OnCallSnapshot,
     ) -> Result<(), crate::ports::CoordinationError> {
-        if self.unreachable.load(Ordering::SeqCst) {
-            return Err(crate::ports::CoordinationError::Unreachable("fake".into()));
-        }
+        self.reachable()?;
         self.shares.lock().unwrap().push((term, snapshot.clone()));
         Ok(())
     }
@@ -772,9 +768,7 @@ impl crate::ports::Coordination for FakeCoordination {
         &self,
         _claim: &crate::ports::PageClaim,
     ) -> Result<crate::ports::PageClaimed, crate::ports::CoordinationError> {
-        if self.unreachable.load(Ordering::SeqCst) {
-            return Err(crate::ports::CoordinationError::Unreachable("fake".into()));
-        }
+        self.reachable()?;
         match self.prior_page.lock().unwrap().clone() {
             Some(prior) => Ok(crate::ports::PageClaimed::AlreadyPaged(prior)),
             None => Ok(crate::ports::PageClaimed::Claimed),
@@ -873,9 +867,7 @@ impl crate::ports::Coordination for FakeCoordination {
         &self,
         entries: &[crate::ports::PageAuditEntry],
     ) -> Result<(), crate::ports::CoordinationError> {
-        if self.unreachable.load(Ordering::SeqCst) {
-            return Err(crate::ports::CoordinationError::Unreachable("fake".into()));
-        }
+        self.reachable()?;
         let mut audit = self.audit.lock().unwrap();
         for entry in entries {
             let seen = audit
@@ -894,9 +886,7 @@ impl crate::ports::Coordination for FakeCoordination {
         &self,
     ) -> Result<Option<Vec<crate::incidents::followed::Followed>>, crate::ports::CoordinationError>
     {
-        if self.unreachable.load(Ordering::SeqCst) {
-            return Err(crate::ports::CoordinationError::Unreachable("fake".into()));
-        }
+        self.reachable()?;
         Ok(Some(self.followed.lock().unwrap().clone()))
     }
 
@@ -904,9 +894,7 @@ impl crate::ports::Coordination for FakeCoordination {
         &self,
         followed: &crate::incidents::followed::Followed,
     ) -> Result<(), crate::ports::CoordinationError> {
-        if self.unreachable.load(Ordering::SeqCst) {
-            return Err(crate::ports::CoordinationError::Unreachable("fake".into()));
-        }
+        self.reachable()?;
         let mut all = self.followed.lock().unwrap();
         all.retain(|f| f.incident_id() != followed.incident_id());
         all.push(followed.clone());
@@ -919,9 +907,7 @@ impl crate::ports::Coordination for FakeCoordination {
         followed: &crate::incidents::followed::Followed,
         resolved: bool,
     ) -> Result<(), crate::ports::CoordinationError> {
-        if self.unreachable.load(Ordering::SeqCst) {
-            return Err(crate::ports::CoordinationError::Unreachable("fake".into()));
-        }
+        self.reachable()?;
         if self.leader_term() != Some(term) {
             return Err(crate::ports::CoordinationError::NotLeader);
         }

@@ -4,10 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::replicas::{
-    has_snapshot, role_of, stub, wait_for_output, wait_for_roles, ReplicaProcess, START_PATIENCE,
-};
-use super::tcp_proxy::TcpProxy;
+use super::replicas::{leader_behind_proxy, wait_for_output, ReplicaProcess};
 use super::test_database::TestDatabase;
 use crate::helpers::Options;
 
@@ -83,23 +80,8 @@ fn spool_lines(process: &ReplicaProcess) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn page_audit_records_are_shared_spooled_while_the_database_hangs_and_land_once_after() {
-    let db = TestDatabase::create("page_audit").await;
-    let proxy = TcpProxy::start(db.server_addr()).await;
-    let stub = stub().await;
+    let (db, proxy, stub, mut a) = leader_behind_proxy("page_audit").await;
     let options = Options::default();
-    let mut a = ReplicaProcess::start_on("a", &db.url_through(proxy.port()), &stub, &options);
-    wait_for_roles(&[&a], START_PATIENCE, "a leader", |f| {
-        role_of(&f[0]) == Some("leader")
-    })
-    .await;
-    let ready = async {
-        while !has_snapshot(&a.tree().await) {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    };
-    tokio::time::timeout(START_PATIENCE, ready)
-        .await
-        .expect("a snapshot");
     let page = Duration::from_secs_f64(options.page_deadline_secs);
 
     // The database answers: both records of the page are in the table.

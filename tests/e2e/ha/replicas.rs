@@ -466,13 +466,20 @@ pub(super) async fn wait_for_output(
     start.elapsed()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn with_its_database_hung_a_replica_still_answers_and_pages_in_time() {
-    let db = TestDatabase::create("database_hung").await;
+/// One replica whose database connections go through a TCP proxy (so a test can hang or cut them), once it
+/// leads and has its first on-call snapshot: (its schema, the proxy, its stub, the replica).
+pub(super) async fn leader_behind_proxy(
+    tag: &str,
+) -> (TestDatabase, TcpProxy, StubHandle, ReplicaProcess) {
+    let db = TestDatabase::create(tag).await;
     let proxy = TcpProxy::start(db.server_addr()).await;
     let stub = stub().await;
-    let options = Options::default();
-    let mut a = ReplicaProcess::start_on("a", &db.url_through(proxy.port()), &stub, &options);
+    let a = ReplicaProcess::start_on(
+        "a",
+        &db.url_through(proxy.port()),
+        &stub,
+        &Options::default(),
+    );
     wait_for_roles(&[&a], START_PATIENCE, "a leader", |f| {
         role_of(&f[0]) == Some("leader")
     })
@@ -485,6 +492,13 @@ async fn with_its_database_hung_a_replica_still_answers_and_pages_in_time() {
     tokio::time::timeout(START_PATIENCE, ready)
         .await
         .expect("a snapshot");
+    (db, proxy, stub, a)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_its_database_hung_a_replica_still_answers_and_pages_in_time() {
+    let (_db, proxy, stub, mut a) = leader_behind_proxy("database_hung").await;
+    let options = Options::default();
 
     // The database hangs: every byte held, sockets open (the worst case: nothing fails fast).
     proxy.freeze();

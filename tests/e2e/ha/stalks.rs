@@ -71,6 +71,23 @@ async fn stalk_via(replica: &mut ReplicaProcess) {
     .await;
 }
 
+/// A leader and a follower on a schema of their own, once the console channel stalks (typed into the
+/// follower) and the leader posted the first state: (schema, stub, leader, follower).
+async fn stalking_pair(tag: &str) -> (TestDatabase, StubHandle, ReplicaProcess, ReplicaProcess) {
+    let db = TestDatabase::create(tag).await;
+    let stub = stub().await;
+    let (leader, mut follower) = leader_and_follower(&db, &stub).await;
+    stalk_via(&mut follower).await;
+    wait_for_output(
+        &leader,
+        Duration::from_secs(10),
+        "the leader's first post",
+        |o| o.contains(FIRST),
+    )
+    .await;
+    (db, stub, leader, follower)
+}
+
 /// Waits until the database says the channel was last told `level` (`Normal`, `Critical`).
 async fn wait_recorded(db: &TestDatabase, level: &str) {
     let client = db.client().await;
@@ -114,17 +131,7 @@ fn signal(replica: &ReplicaProcess, sig: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalk_typed_into_the_follower_is_posted_by_the_leader_once() {
-    let db = TestDatabase::create("stalk_via_follower").await;
-    let stub = stub().await;
-    let (leader, mut follower) = leader_and_follower(&db, &stub).await;
-    stalk_via(&mut follower).await;
-    wait_for_output(
-        &leader,
-        Duration::from_secs(10),
-        "the leader's first post",
-        |o| o.contains(FIRST),
-    )
-    .await;
+    let (db, stub, leader, follower) = stalking_pair("stalk_via_follower").await;
 
     stub.set_alerts(critical());
     wait_for_output(&leader, Duration::from_secs(10), "the change", |o| {
@@ -145,17 +152,7 @@ async fn a_stalk_typed_into_the_follower_is_posted_by_the_leader_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_kill_9_of_the_leader_the_other_posts_the_next_change_once() {
-    let db = TestDatabase::create("stalk_kill_9").await;
-    let stub = stub().await;
-    let (mut leader, mut follower) = leader_and_follower(&db, &stub).await;
-    stalk_via(&mut follower).await;
-    wait_for_output(
-        &leader,
-        Duration::from_secs(10),
-        "the leader's first post",
-        |o| o.contains(FIRST),
-    )
-    .await;
+    let (db, stub, mut leader, follower) = stalking_pair("stalk_kill_9").await;
     wait_recorded(&db, "Normal").await;
 
     let killed = Instant::now();
@@ -180,17 +177,7 @@ async fn after_kill_9_of_the_leader_the_other_posts_the_next_change_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_leader_woken_from_sigstop_past_its_lease_posts_nothing_stale() {
-    let db = TestDatabase::create("stalk_sigstop").await;
-    let stub = stub().await;
-    let (leader, mut follower) = leader_and_follower(&db, &stub).await;
-    stalk_via(&mut follower).await;
-    wait_for_output(
-        &leader,
-        Duration::from_secs(10),
-        "the leader's first post",
-        |o| o.contains(FIRST),
-    )
-    .await;
+    let (db, stub, leader, follower) = stalking_pair("stalk_sigstop").await;
     wait_recorded(&db, "Normal").await;
 
     signal(&leader, "-STOP");
